@@ -1,0 +1,69 @@
+//! Newtype identifiers. The runner assigns session, message and part ids when it first
+//! sees the thing; they never change afterwards. Request ids are chosen by clients.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// Wraps an existing id string.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A session, e.g. `ses_0195f3a2c1d04e7b`.
+    SessionId
+);
+id_type!(
+    /// A message within a session, e.g. `msg_0195f3a2c1d04e7b`.
+    MessageId
+);
+id_type!(
+    /// A part within a message, e.g. `prt_0195f3a2c1d04e7b`.
+    PartId
+);
+id_type!(
+    /// A client-chosen request id, echoed in the one response to that request.
+    RequestId
+);
+
+/// Milliseconds since the Unix epoch (UTC).
+pub type Millis = u64;
+
+/// Per-session event sequence number: starts at 1, grows by exactly 1 per event.
+pub type Seq = u64;

@@ -1,0 +1,41 @@
+//! Oqto's canonical wire protocol.
+//!
+//! Every JSON line any Oqto program reads or writes is a type in this crate; no binary
+//! defines its own copy. This crate does no I/O. `docs/protocol.md` is the human spec; the
+//! golden files in `tests/data/` pin the exact bytes.
+//!
+//! A connection to the runner:
+//! 1. the client sends [`ClientMessage::Hello`]; the runner answers [`ServerMessage::Welcome`]
+//!    or an `error` with [`ErrorCode::ProtocolMismatch`] and closes;
+//! 2. the client sends [`Request`]s (`{"type": command, "id": ..}`); each gets exactly one
+//!    [`OkResponse`] or [`ErrorResponse`] with the same id, in any order;
+//! 3. after `session.subscribe`, [`Event`]s of that session arrive with a per-session `seq`.
+
+pub mod command;
+pub mod envelope;
+pub mod event;
+pub mod harness;
+pub mod ids;
+pub mod message;
+pub mod response;
+pub mod session;
+#[cfg(feature = "ts")]
+pub mod ts;
+
+pub use command::{Command, Request, SearchFilters};
+pub use envelope::{ClientMessage, ServerMessage};
+pub use event::{CompactionReason, Event, EventKind, ResyncReason};
+pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
+pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId};
+pub use message::{
+    ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
+};
+pub use response::{
+    ErrorCode, ErrorResponse, Hello, OkResponse, Reply, RunnerStatus, SearchHit, Welcome,
+};
+pub use session::{
+    Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel,
+};
+
+/// The protocol version this build speaks. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
