@@ -1,1 +1,159 @@
-//! (being written)
+//! Test-only helpers: an isolated environment per test, polling with deadlines, and
+//! locating the binaries the tests drive. Never a dependency of a shipped binary.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A private HOME and XDG tree in a temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    /// Creates `home/`, `config/`, `data/`, `state/`, `cache/`, `runtime/` (0700) and
+    /// `work/` under a fresh temporary directory.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("oqto-test-")
+            .tempdir()
+            .expect("create temp dir");
+        for sub in ["home", "config", "data", "state", "cache", "runtime", "work"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("create test dir");
+        }
+        set_mode(&dir.path().join("runtime"), 0o700);
+        Self { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.root().join("work")
+    }
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.root().join("runtime")
+    }
+    pub fn config_dir(&self) -> PathBuf {
+        self.root().join("config")
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.root().join("data")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.root().join("state")
+    }
+
+    /// The environment a program under test gets: HOME, the XDG variables pointing into
+    /// this tree, PATH and a few locale variables from the parent. Nothing else leaks.
+    pub fn vars(&self) -> Vec<(OsString, OsString)> {
+        let mut vars: Vec<(OsString, OsString)> = vec![
+            ("HOME".into(), self.home().into()),
+            ("XDG_CONFIG_HOME".into(), self.config_dir().into()),
+            ("XDG_DATA_HOME".into(), self.data_dir().into()),
+            ("XDG_STATE_HOME".into(), self.state_dir().into()),
+            ("XDG_CACHE_HOME".into(), self.root().join("cache").into()),
+            ("XDG_RUNTIME_DIR".into(), self.runtime_dir().into()),
+        ];
+        for name in ["PATH", "LANG", "LC_ALL", "TERM", "OQTO_LOG"] {
+            if let Some(v) = std::env::var_os(name) {
+                vars.push((name.into(), v));
+            }
+        }
+        vars
+    }
+
+    /// Writes `contents` to `rel` under the root, creating parent directories.
+    pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.root().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(&path, contents).expect("write test file");
+        path
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Polls `cond` every few milliseconds until it is true or `timeout` passes.
+/// Returns whether it became true. Use instead of fixed sleeps.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|p| p.join("Cargo.lock").exists() && p.join("bins").is_dir())
+        .expect("workspace root above oqto-testkit")
+        .to_path_buf()
+}
+
+/// The pi binary the tests use: `OQTO_PI_BIN`, else the project-local install made by
+/// `scripts/setup`. Panics with the fix when neither exists: the end-to-end tests need
+/// the real pi and must not silently pass without it.
+pub fn pi_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("OQTO_PI_BIN") {
+        return PathBuf::from(p);
+    }
+    let local = workspace_root().join(".local/pi/bin/pi");
+    assert!(
+        local.exists(),
+        "pi not found at {}: run scripts/setup (or set OQTO_PI_BIN)",
+        local.display()
+    );
+    local
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_is_isolated_and_complete() {
+        let env = TestEnv::new();
+        let vars = env.vars();
+        let home = vars.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone());
+        assert_eq!(home, Some(env.home().into()));
+        assert!(env.runtime_dir().is_dir());
+        let root = env.root().to_path_buf();
+        drop(env);
+        assert!(!root.exists(), "temp tree removed on drop");
+    }
+
+    #[test]
+    fn wait_until_times_out_and_succeeds() {
+        assert!(!wait_until(Duration::from_millis(20), || false));
+        let mut n = 0;
+        assert!(wait_until(Duration::from_secs(5), || {
+            n += 1;
+            n > 3
+        }));
+    }
+}

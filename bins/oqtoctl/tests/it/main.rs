@@ -1,0 +1,3 @@
+//! Integration tests: the real `oqtoctl` binary in an isolated environment.
+
+mod completions;
