@@ -42,11 +42,26 @@ struct Program {
 
 fn programs() -> Vec<Program> {
     vec![
-        Program { cmd: oqtoctl::command(), extra: oqtoctl::MAN },
-        Program { cmd: oqto_runner::command(), extra: oqto_runner::MAN },
-        Program { cmd: oqto_sandbox::command(), extra: oqto_sandbox::MAN },
-        Program { cmd: oqto_files::command(), extra: oqto_files::MAN },
-        Program { cmd: oqto_relay::command(), extra: oqto_relay::MAN },
+        Program {
+            cmd: oqtoctl::command(),
+            extra: oqtoctl::MAN,
+        },
+        Program {
+            cmd: oqto_runner::command(),
+            extra: oqto_runner::MAN,
+        },
+        Program {
+            cmd: oqto_sandbox::command(),
+            extra: oqto_sandbox::MAN,
+        },
+        Program {
+            cmd: oqto_files::command(),
+            extra: oqto_files::MAN,
+        },
+        Program {
+            cmd: oqto_relay::command(),
+            extra: oqto_relay::MAN,
+        },
     ]
 }
 
@@ -126,7 +141,8 @@ fn gen_files(check: bool) -> anyhow::Result<()> {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, content)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
     }
     if !check {
@@ -142,7 +158,10 @@ fn gen_files(check: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     if drift.is_empty() && stale.is_empty() {
-        println!("xtask gen --check: {} generated files are up to date", files.len());
+        println!(
+            "xtask gen --check: {} generated files are up to date",
+            files.len()
+        );
         return Ok(());
     }
     for rel in &drift {

@@ -11,7 +11,10 @@ use oqto_cli::{COMMON_ENV, Exit, ManExtra};
 pub fn pages(cmd: clap::Command, extra: &ManExtra) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut cmd = cmd;
     cmd.build();
-    let version = cmd.get_version().unwrap_or(env!("CARGO_PKG_VERSION")).to_owned();
+    let version = cmd
+        .get_version()
+        .unwrap_or(env!("CARGO_PKG_VERSION"))
+        .to_owned();
     let mut out = Vec::new();
     collect(&cmd, cmd.get_name(), &version, extra, &mut out)?;
     Ok(out)
@@ -25,8 +28,11 @@ fn collect(
     out: &mut Vec<(String, Vec<u8>)>,
 ) -> anyhow::Result<()> {
     // Subcommand pages are named `program-sub` and carry the program's version.
-    let named = cmd.clone().name(page_name.to_owned()).version(version.to_owned());
-    out.push((format!("{page_name}.1"), render(named, extra)?));
+    let named = cmd
+        .clone()
+        .name(page_name.to_owned())
+        .version(version.to_owned());
+    out.push((format!("{page_name}.1"), render(&named, extra)?));
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let sub_page = format!("{page_name}-{}", sub.get_name());
         collect(sub, &sub_page, version, extra, out)?;
@@ -34,7 +40,7 @@ fn collect(
     Ok(())
 }
 
-fn render(cmd: clap::Command, extra: &ManExtra) -> anyhow::Result<Vec<u8>> {
+fn render(cmd: &clap::Command, extra: &ManExtra) -> anyhow::Result<Vec<u8>> {
     let man = Man::new(cmd.clone());
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;

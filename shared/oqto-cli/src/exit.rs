@@ -1,5 +1,6 @@
 //! The one exit-code table of every Oqto program.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 /// Exit statuses. `oqto-sandbox` additionally passes its child's status through and uses
@@ -48,25 +49,61 @@ impl Exit {
 
     /// The whole table, in order.
     pub const TABLE: &'static [ExitInfo] = &[
-        ExitInfo { code: Exit::Ok, meaning: "success" },
-        ExitInfo { code: Exit::Failure, meaning: "failure not covered below" },
-        ExitInfo { code: Exit::Usage, meaning: "usage error: unknown flag, bad value, missing argument" },
-        ExitInfo { code: Exit::RunnerUnreachable, meaning: "no runner answered on the socket and none could be started" },
-        ExitInfo { code: Exit::SessionNotFound, meaning: "no session has the given id" },
-        ExitInfo { code: Exit::AgentError, meaning: "the agent reported an error (provider failure, harness crash)" },
-        ExitInfo { code: Exit::Timeout, meaning: "the --timeout deadline passed" },
-        ExitInfo { code: Exit::Aborted, meaning: "the turn was aborted" },
-        ExitInfo { code: Exit::PermissionDenied, meaning: "permission denied" },
-        ExitInfo { code: Exit::SandboxSetup, meaning: "oqto-sandbox: the sandbox could not be set up; the command did not run" },
-        ExitInfo { code: Exit::CannotRun, meaning: "oqto-sandbox: the command cannot be run" },
-        ExitInfo { code: Exit::NotFound, meaning: "oqto-sandbox: the command was not found" },
+        ExitInfo {
+            code: Exit::Ok,
+            meaning: "success",
+        },
+        ExitInfo {
+            code: Exit::Failure,
+            meaning: "failure not covered below",
+        },
+        ExitInfo {
+            code: Exit::Usage,
+            meaning: "usage error: unknown flag, bad value, missing argument",
+        },
+        ExitInfo {
+            code: Exit::RunnerUnreachable,
+            meaning: "no runner answered on the socket and none could be started",
+        },
+        ExitInfo {
+            code: Exit::SessionNotFound,
+            meaning: "no session has the given id",
+        },
+        ExitInfo {
+            code: Exit::AgentError,
+            meaning: "the agent reported an error (provider failure, harness crash)",
+        },
+        ExitInfo {
+            code: Exit::Timeout,
+            meaning: "the --timeout deadline passed",
+        },
+        ExitInfo {
+            code: Exit::Aborted,
+            meaning: "the turn was aborted",
+        },
+        ExitInfo {
+            code: Exit::PermissionDenied,
+            meaning: "permission denied",
+        },
+        ExitInfo {
+            code: Exit::SandboxSetup,
+            meaning: "oqto-sandbox: the sandbox could not be set up; the command did not run",
+        },
+        ExitInfo {
+            code: Exit::CannotRun,
+            meaning: "oqto-sandbox: the command cannot be run",
+        },
+        ExitInfo {
+            code: Exit::NotFound,
+            meaning: "oqto-sandbox: the command was not found",
+        },
     ];
 
     /// The EXIT STATUS section of a man page (roff), shared by every program.
     pub fn man_section() -> String {
         let mut out = String::new();
         for row in Self::TABLE {
-            out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", row.code.code(), row.meaning));
+            let _ = write!(out, ".TP\n\\fB{}\\fR\n{}\n", row.code.code(), row.meaning);
         }
         out.push_str(".TP\n\\fB128+N\\fR\nthe program (or, for oqto-sandbox, its child) was killed by signal N\n");
         out

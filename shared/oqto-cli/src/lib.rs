@@ -28,7 +28,10 @@ pub const COMMON_ENV: &[(&str, &str)] = &[
         "OQTO_LOG",
         "log filter for stderr, in tracing's EnvFilter syntax (e.g. `debug`, `oqto_runner=trace`); overrides -v",
     ),
-    ("NO_COLOR", "when set to a non-empty value, never use colour"),
+    (
+        "NO_COLOR",
+        "when set to a non-empty value, never use colour",
+    ),
 ];
 
 /// What a program's man page says beyond its clap definition.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Millis, MessageId, RequestId, Seq, SessionId};
+use crate::ids::{MessageId, Millis, RequestId, Seq, SessionId};
 use crate::message::{ImageInput, Role};
 use crate::session::{State, ThinkingLevel};
 

@@ -22,6 +22,8 @@ pub enum ClientMessage {
 }
 
 /// A line from the runner to a client.
+// Events are by far the most frequent line; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerMessage {
     Welcome(Welcome),
@@ -94,7 +96,10 @@ pub(crate) fn decode_request<C: DeserializeOwned>(
         None => None,
     };
     let kind = type_of(&map)
-        .map_err(|e| ErrorResponse { id: id.clone(), ..e })?
+        .map_err(|e| ErrorResponse {
+            id: id.clone(),
+            ..e
+        })?
         .to_owned();
     if !names.contains(&kind.as_str()) {
         return Err(ErrorResponse::new(
@@ -104,7 +109,10 @@ pub(crate) fn decode_request<C: DeserializeOwned>(
         ));
     }
     let Some(id) = id else {
-        return Err(bad_request(None, format!("`{kind}` request without an `id`")));
+        return Err(bad_request(
+            None,
+            format!("`{kind}` request without an `id`"),
+        ));
     };
     match C::deserialize(Value::Object(map)) {
         Ok(command) => Ok((id, command)),

@@ -27,10 +27,10 @@ pub struct Event {
 #[serde(tag = "type")]
 pub enum EventKind {
     #[serde(rename = "session.created")]
-    SessionCreated { info: SessionInfo },
+    SessionCreated { info: Box<SessionInfo> },
     /// Title, model, sandbox or other metadata changed.
     #[serde(rename = "session.updated")]
-    SessionUpdated { info: SessionInfo },
+    SessionUpdated { info: Box<SessionInfo> },
     /// The harness process was stopped; the session can be prompted again.
     #[serde(rename = "session.closed")]
     SessionClosed {
@@ -152,7 +152,7 @@ pub enum EventKind {
     #[serde(rename = "resync")]
     Resync {
         reason: ResyncReason,
-        info: SessionInfo,
+        info: Box<SessionInfo>,
         /// The newest stored messages, oldest first.
         messages: Vec<Message>,
         /// True when older stored messages exist (page them with `get_messages`).
@@ -160,7 +160,7 @@ pub enum EventKind {
         /// The message being streamed, as far as it has come.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
-        in_flight: Option<Message>,
+        in_flight: Option<Box<Message>>,
     },
 }
 

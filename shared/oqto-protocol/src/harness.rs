@@ -152,6 +152,8 @@ pub struct AgentOk {
 }
 
 /// A line from a native agent to the runner.
+// Events are by far the most frequent line; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum AgentMessage {
     Ok(AgentOk),

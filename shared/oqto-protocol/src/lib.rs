@@ -33,9 +33,7 @@ pub use message::{
 pub use response::{
     ErrorCode, ErrorResponse, Hello, OkResponse, Reply, RunnerStatus, SearchHit, Welcome,
 };
-pub use session::{
-    Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel,
-};
+pub use session::{Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel};
 
 /// The protocol version this build speaks. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
