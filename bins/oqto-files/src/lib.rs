@@ -5,7 +5,12 @@ use oqto_cli::ManExtra;
 
 /// The workspace file server
 #[derive(Debug, Parser)]
-#[command(name = "oqto-files", version, arg_required_else_help = true, long_about = "Serves one workspace directory over JSON lines (stdio or a Unix socket): list, read, write, search and watch, with every path confined beneath the root.")]
+#[command(
+    name = "oqto-files",
+    version,
+    arg_required_else_help = true,
+    long_about = "Serves one workspace directory over JSON lines (stdio or a Unix socket): list, read, write, search and watch, with every path confined beneath the root."
+)]
 pub struct Cli {}
 
 /// The clap definition, for man pages and completions.

@@ -19,7 +19,9 @@ impl TestEnv {
             .prefix("oqto-test-")
             .tempdir()
             .expect("create temp dir");
-        for sub in ["home", "config", "data", "state", "cache", "runtime", "work"] {
+        for sub in [
+            "home", "config", "data", "state", "cache", "runtime", "work",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("create test dir");
         }
         set_mode(&dir.path().join("runtime"), 0o700);
@@ -139,7 +141,10 @@ mod tests {
     fn env_is_isolated_and_complete() {
         let env = TestEnv::new();
         let vars = env.vars();
-        let home = vars.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone());
+        let home = vars
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| v.clone());
         assert_eq!(home, Some(env.home().into()));
         assert!(env.runtime_dir().is_dir());
         let root = env.root().to_path_buf();

@@ -22,12 +22,19 @@ fn oqtoctl(env: &TestEnv, args: &[&str]) -> Output {
 #[test]
 fn completions_for_each_shell_name_the_subcommands() {
     let env = TestEnv::new();
-    for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef oqtoctl"), ("fish", "complete -c oqtoctl")] {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef oqtoctl"),
+        ("fish", "complete -c oqtoctl"),
+    ] {
         let out = oqtoctl(&env, &["completions", shell]);
         assert!(out.status.success(), "{shell}: {out:?}");
         let text = String::from_utf8(out.stdout).expect("utf-8");
         assert!(text.contains(marker), "{shell} script lacks {marker:?}");
-        assert!(text.contains("completions"), "{shell} script lacks the subcommand");
+        assert!(
+            text.contains("completions"),
+            "{shell} script lacks the subcommand"
+        );
     }
 }
 
@@ -38,7 +45,10 @@ fn unknown_shell_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid value 'tcsh'"), "{err}");
-    assert!(out.stdout.is_empty(), "usage errors print nothing on stdout");
+    assert!(
+        out.stdout.is_empty(),
+        "usage errors print nothing on stdout"
+    );
 }
 
 #[test]
@@ -60,5 +70,9 @@ fn broken_pipe_is_a_quiet_exit() {
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(out.stderr.is_empty(), "no error message on a broken pipe: {:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "no error message on a broken pipe: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
