@@ -127,7 +127,9 @@ impl ClientMessage {
     }
 
     fn from_object(map: Map<String, Value>) -> Result<Self, ErrorResponse> {
-        if type_of(&map)? == "hello" {
+        // Only a `hello` is decoded here; everything else (including a missing or
+        // malformed `type`) goes through `decode_request`, which echoes a readable id.
+        if map.get("type").and_then(Value::as_str) == Some("hello") {
             let mut map = map;
             map.remove("type");
             return Hello::deserialize(Value::Object(map))

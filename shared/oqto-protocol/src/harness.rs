@@ -8,7 +8,14 @@
 //!   `message_id`/`part_id` values in an agent's events are the agent's own labels; the
 //!   runner replaces them with ids it assigns, so an agent may use `"m1"`, `"p1"`.
 //! * An agent reports its state with `state` events (`working` when a turn starts, `idle`
-//!   when it ends). `session.*` and `resync` events are the runner's own and are refused.
+//!   when it ends) and failures with `session.error`. `session.created`, `session.updated`,
+//!   `session.closed`, `session.deleted` and `resync` are the runner's own and are refused.
+//! * The agent emits the user's messages too (a prompt, steer or follow-up becomes a
+//!   `message.start`/`message.end` with role `user` when the agent takes it in), because
+//!   only the agent knows when that happens.
+//! * In a `message.end`, the runner overwrites `id`, `session` and part ids with its own and
+//!   sets `created_at` from its clock. Labels must stay unique within one agent process; the
+//!   runner keeps the label-to-id mapping, which `fork {message_id}` uses in reverse.
 //! * stderr is free text: the runner keeps the last lines to explain a crash.
 
 use serde::de::Error as _;

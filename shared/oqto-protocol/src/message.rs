@@ -127,7 +127,8 @@ pub enum Part {
         #[cfg_attr(feature = "ts", ts(type = "unknown"))]
         input: serde_json::Value,
         status: ToolStatus,
-        /// The tool's output once it has run (text; binary results are summarised).
+        /// The tool's output: what it has written so far while `running` (in snapshots),
+        /// all of it once `done` (text; binary results are summarised).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
         output: Option<String>,
