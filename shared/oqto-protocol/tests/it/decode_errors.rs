@@ -85,7 +85,11 @@ fn missing_or_non_string_type_is_bad_request() {
     for ty in ["7", "null", "[\"prompt\"]", "{\"name\":\"prompt\"}", "true"] {
         let e = client_err(&format!(r#"{{"type":{ty},"id":"7"}}"#));
         assert_eq!(e.code, ErrorCode::BadRequest, "{e:?}");
-        assert_eq!(e.id.as_ref().map(|i| i.as_str()), Some("7"), "{e:?}");
+        assert_eq!(
+            e.id.as_ref().map(oqto_protocol::RequestId::as_str),
+            Some("7"),
+            "{e:?}"
+        );
         assert!(e.message.contains("`type` must be a string"), "{e:?}");
     }
 }
