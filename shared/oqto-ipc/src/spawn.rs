@@ -1,0 +1,452 @@
+//! The one place Oqto starts processes, and the one way it stops them.
+//!
+//! [`Spawn`] always clears the environment and sets only what the caller names, and always
+//! puts the child in its own process group. [`terminate`] (async) and [`terminate_blocking`]
+//! stop a child together with everything it started, including processes that left its
+//! group with `setsid` (coding agents start their tools that way).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::Pid;
+
+/// How often termination checks whether the tree is gone.
+const POLL: Duration = Duration::from_millis(10);
+
+/// A process to start, with an explicit environment and its own process group. A by-value
+/// builder: each method takes and returns it.
+///
+/// ```no_run
+/// # use oqto_ipc::spawn::Spawn;
+/// let child = Spawn::new("pi")
+///     .args(["--mode", "rpc"])
+///     .env_inherit(["PATH", "HOME"])
+///     .env("PI_OFFLINE", "1")
+///     .spawn()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Spawn {
+    program: OsString,
+    args: Vec<OsString>,
+    env: BTreeMap<OsString, OsString>,
+    cwd: Option<PathBuf>,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+}
+
+impl Spawn {
+    /// Starts building a command for `program` (a path, or a name looked up in the `PATH`
+    /// this process has, as `std::process::Command` does).
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Self {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// Adds one argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets one environment variable for the child.
+    #[must_use]
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .insert(key.as_ref().to_owned(), value.as_ref().to_owned());
+        self
+    }
+
+    /// Sets environment variables for the child.
+    #[must_use]
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Copies the named variables from this process's environment, those that are set.
+    /// A variable also set with [`Spawn::env`] keeps the value set last.
+    #[must_use]
+    pub fn env_inherit<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for name in names {
+            if let Some(value) = std::env::var_os(name.as_ref()) {
+                self = self.env(name, value);
+            }
+        }
+        self
+    }
+
+    /// The child's working directory.
+    #[must_use]
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The child's standard input (default: inherited).
+    #[must_use]
+    pub fn stdin(mut self, stdio: impl Into<Stdio>) -> Self {
+        self.stdin = Some(stdio.into());
+        self
+    }
+
+    /// The child's standard output (default: inherited).
+    #[must_use]
+    pub fn stdout(mut self, stdio: impl Into<Stdio>) -> Self {
+        self.stdout = Some(stdio.into());
+        self
+    }
+
+    /// The child's standard error (default: inherited).
+    #[must_use]
+    pub fn stderr(mut self, stdio: impl Into<Stdio>) -> Self {
+        self.stderr = Some(stdio.into());
+        self
+    }
+
+    /// The program as given to [`Spawn::new`].
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The configured `std::process::Command`: cleared environment plus the named variables,
+    /// own process group.
+    pub fn std_command(self) -> Command {
+        let mut cmd = new_command(&self.program);
+        cmd.args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .process_group(0);
+        if let Some(dir) = self.cwd {
+            cmd.current_dir(dir);
+        }
+        if let Some(stdin) = self.stdin {
+            cmd.stdin(stdin);
+        }
+        if let Some(stdout) = self.stdout {
+            cmd.stdout(stdout);
+        }
+        if let Some(stderr) = self.stderr {
+            cmd.stderr(stderr);
+        }
+        cmd
+    }
+
+    /// Starts the child. The error names the program.
+    pub fn spawn(self) -> io::Result<std::process::Child> {
+        let program = self.program.clone();
+        self.std_command()
+            .spawn()
+            .map_err(|e| cannot_start(&program, &e))
+    }
+
+    /// Starts the child under tokio (must be called inside a runtime). The child gets
+    /// `kill_on_drop`: dropping its handle while it runs SIGKILLs it (only it; use
+    /// [`terminate`] to stop the whole tree). The error names the program.
+    pub fn spawn_tokio(self) -> io::Result<tokio::process::Child> {
+        let program = self.program.clone();
+        let mut cmd = tokio::process::Command::from(self.std_command());
+        cmd.kill_on_drop(true);
+        cmd.spawn().map_err(|e| cannot_start(&program, &e))
+    }
+}
+
+// clippy.toml forbids `Command::new` everywhere else: this is the one place a process is
+// created, so that every child gets an explicit environment and its own process group.
+#[allow(clippy::disallowed_methods)]
+fn new_command(program: &OsStr) -> Command {
+    Command::new(program)
+}
+
+fn cannot_start(program: &OsStr, err: &io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        format!("cannot start {}: {err}", Path::new(program).display()),
+    )
+}
+
+/// The exit code a shell would report for `status`: the code, or 128+N for death by
+/// signal N.
+pub fn exit_code_of(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    }
+}
+
+/// The fields of `/proc/<pid>/stat` that termination needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stat {
+    state: char,
+    ppid: i32,
+    pgid: i32,
+    /// Clock ticks after boot; with the pid, it names one process across pid reuse.
+    start: u64,
+}
+
+/// Parses `/proc/<pid>/stat`; the command name may hold spaces and parentheses.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `fields[0]` is field 3 of proc(5): state, ppid (4), pgrp (5), ..., starttime (22).
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+fn read_stat(pid: i32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Every process now visible in `/proc`.
+fn process_table() -> HashMap<i32, Stat> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            Some((pid, read_stat(pid)?))
+        })
+        .collect()
+}
+
+/// A descendant found by the `/proc` walk.
+#[derive(Clone, Copy, Debug)]
+struct Proc {
+    pid: i32,
+    pgid: i32,
+    start: u64,
+}
+
+impl Proc {
+    /// Still the same process, and not yet a zombie.
+    fn is_alive(self) -> bool {
+        read_stat(self.pid).is_some_and(|s| s.start == self.start && !matches!(s.state, 'Z' | 'X'))
+    }
+}
+
+/// The descendants of every pid in `roots`, roots excluded.
+fn walk(roots: &[i32]) -> Vec<Proc> {
+    let table = process_table();
+    let mut children: HashMap<i32, Vec<Proc>> = HashMap::new();
+    for (pid, stat) in table {
+        children.entry(stat.ppid).or_default().push(Proc {
+            pid,
+            pgid: stat.pgid,
+            start: stat.start,
+        });
+    }
+    let mut seen: HashSet<i32> = roots.iter().copied().collect();
+    let mut queue: Vec<i32> = roots.to_vec();
+    let mut found = Vec::new();
+    while let Some(parent) = queue.pop() {
+        for &p in children.get(&parent).map_or(&[][..], Vec::as_slice) {
+            if seen.insert(p.pid) {
+                found.push(p);
+                queue.push(p.pid);
+            }
+        }
+    }
+    found
+}
+
+/// The pids of all descendants of `pid` (children, their children, ...), from `/proc`.
+///
+/// Processes whose parent already exited were reparented (to init or a subreaper) and are
+/// no longer found. Empty when `pid` does not exist.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    walk(&[pid]).into_iter().map(|p| p.pid).collect()
+}
+
+/// `ESRCH` means the target is already gone: not an error here.
+fn ignore_gone(result: nix::Result<()>) {
+    match result {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => tracing::debug!(error = %e, "signal not delivered"),
+    }
+}
+
+/// Sends `signal` to the group of `root` and to every descendant in `tree` that is still
+/// the process it was (and to its group, when it leads one).
+fn signal_tree(root: i32, tree: &[Proc], signal: Signal) {
+    // Safe while `root` is not reaped: its pid, and so its group id, cannot be reused.
+    ignore_gone(killpg(Pid::from_raw(root), signal));
+    for p in tree {
+        if !p.is_alive() {
+            continue;
+        }
+        if p.pgid == p.pid {
+            ignore_gone(killpg(Pid::from_raw(p.pid), signal));
+        }
+        ignore_gone(kill(Pid::from_raw(p.pid), signal));
+    }
+}
+
+/// Whether the child exited; it stays a zombie (not reaped), so its pid stays ours.
+/// `Ok(None)` when it was already reaped.
+fn exited(pid: i32) -> io::Result<Option<bool>> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+        Ok(WaitStatus::StillAlive) => Ok(Some(false)),
+        Ok(_) => Ok(Some(true)),
+        Err(Errno::ECHILD) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The child's pid and tree, and the SIGTERM; `None` when the child was already reaped.
+fn begin(pid: u32) -> io::Result<Option<(i32, Vec<Proc>)>> {
+    let pid = i32::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    if exited(pid)?.is_none() {
+        return Ok(None);
+    }
+    let tree = walk(&[pid]);
+    tracing::debug!(pid, descendants = tree.len(), "terminating process tree");
+    signal_tree(pid, &tree, Signal::SIGTERM);
+    // A stopped process acts on SIGTERM only once continued.
+    signal_tree(pid, &tree, Signal::SIGCONT);
+    Ok(Some((pid, tree)))
+}
+
+/// Whether the child exited and every descendant is gone.
+fn tree_gone(pid: i32, tree: &[Proc]) -> io::Result<bool> {
+    Ok(exited(pid)? != Some(false) && !tree.iter().any(|p| p.is_alive()))
+}
+
+/// SIGKILLs whatever is left, including processes started since the first walk.
+fn finish(pid: i32, mut tree: Vec<Proc>) {
+    let mut roots: Vec<i32> = tree
+        .iter()
+        .filter(|p| p.is_alive())
+        .map(|p| p.pid)
+        .collect();
+    roots.push(pid);
+    let known: HashSet<i32> = tree.iter().map(|p| p.pid).collect();
+    tree.extend(walk(&roots).into_iter().filter(|p| !known.contains(&p.pid)));
+    if tree.iter().any(|p| p.is_alive()) || exited(pid).ok() == Some(Some(false)) {
+        tracing::debug!(pid, "grace period over; sending SIGKILL");
+    }
+    signal_tree(pid, &tree, Signal::SIGKILL);
+}
+
+/// Stops `child` and all its descendants: SIGTERM to the child's process group and to every
+/// descendant (found in `/proc` first, since `setsid` takes processes out of the group), up
+/// to `grace` for all of them to exit, then SIGKILL to what is left. Reaps the child and
+/// returns its status. A child already reaped is only reaped again (its status returned).
+pub async fn terminate(
+    child: &mut tokio::process::Child,
+    grace: Duration,
+) -> io::Result<ExitStatus> {
+    let Some(raw) = child.id() else {
+        return child.wait().await;
+    };
+    let Some((pid, tree)) = begin(raw)? else {
+        return child.wait().await;
+    };
+    // tokio's clock, so that a test runtime with paused time does not spin.
+    let deadline = tokio::time::Instant::now() + grace;
+    while !tree_gone(pid, &tree)? && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
+    }
+    finish(pid, tree);
+    child.wait().await
+}
+
+/// The blocking twin of [`terminate`], for a `std::process::Child`.
+pub fn terminate_blocking(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> io::Result<ExitStatus> {
+    let Some((pid, tree)) = begin(child.id())? else {
+        return child.wait();
+    };
+    let deadline = Instant::now() + grace;
+    while !tree_gone(pid, &tree)? && Instant::now() < deadline {
+        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+    }
+    finish(pid, tree);
+    child.wait()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_command_name() {
+        let text = "42 (a) b (c)) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 \
+                    1000 100 18446744073709551615";
+        assert_eq!(
+            parse_stat(text),
+            Some(Stat {
+                state: 'S',
+                ppid: 7,
+                pgid: 42,
+                start: 12345,
+            })
+        );
+    }
+
+    #[test]
+    fn truncated_stat_is_none() {
+        assert_eq!(parse_stat("42 (x) S 1 2"), None);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn our_own_stat_parses() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let stat = read_stat(me).unwrap();
+        assert_eq!(
+            stat.ppid,
+            nix::unistd::getppid().as_raw(),
+            "ppid from /proc matches getppid"
+        );
+    }
+}
