@@ -62,6 +62,10 @@ fn programs() -> Vec<Program> {
             cmd: oqto_relay::command(),
             extra: oqto_relay::MAN,
         },
+        Program {
+            cmd: oqto_fake_llm::command(),
+            extra: oqto_fake_llm::MAN,
+        },
     ]
 }
 
