@@ -66,6 +66,10 @@ fn programs() -> Vec<Program> {
             cmd: oqto_fake_llm::command(),
             extra: oqto_fake_llm::MAN,
         },
+        Program {
+            cmd: oqto_fake_agent::command(),
+            extra: oqto_fake_agent::MAN,
+        },
     ]
 }
 

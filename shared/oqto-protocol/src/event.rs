@@ -63,7 +63,9 @@ pub enum EventKind {
     /// A part begins; `part` holds its id, kind and initial content.
     #[serde(rename = "part.start")]
     PartStart { message_id: MessageId, part: Part },
-    /// Text appended to a text or thinking part, or to a tool call's input JSON.
+    /// Text appended to a text or thinking part, or raw JSON text appended to a tool
+    /// call's input. A streamed tool call's `part.start` may carry `input: null`; the
+    /// `part.end` that follows holds the parsed input and is authoritative.
     #[serde(rename = "part.delta")]
     PartDelta {
         message_id: MessageId,

@@ -46,7 +46,8 @@ pub struct AgentRequest {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentCommand {
-    /// Always first. The agent answers with `ready`.
+    /// Always first. The agent answers with `ready`, or `protocol_mismatch` when it does
+    /// not speak `protocol`; any other command before `init` gets `invalid_state`.
     Init {
         protocol: u32,
         session: SessionId,
@@ -127,7 +128,10 @@ pub enum AgentReply {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
         model: Option<ModelRef>,
-        /// A token to pass back in `init` to continue this conversation later.
+        /// A token to pass back in `init` to continue this conversation later (pi: its
+        /// session file). The runner stores the newest one it received. Labels must stay
+        /// unique across resumes of one conversation, because `fork` may name a label that
+        /// an earlier process handed out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
         resume: Option<String>,
