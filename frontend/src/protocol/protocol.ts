@@ -37,7 +37,8 @@ name: string,
  */
 input: unknown, status: ToolStatus, 
 /**
- * The tool's output once it has run (text; binary results are summarised).
+ * The tool's output: what it has written so far while `running` (in snapshots),
+ * all of it once `done` (text; binary results are summarised).
  */
 output?: string, is_error: boolean, } | { "type": "image", id: PartId, mime_type: string, 
 /**
@@ -255,7 +256,10 @@ export type AgentReply = { "type": "empty" } | { "type": "ready",
  */
 agent: string, capabilities: Array<Capability>, model?: ModelRef, 
 /**
- * A token to pass back in `init` to continue this conversation later.
+ * A token to pass back in `init` to continue this conversation later (pi: its
+ * session file). The runner stores the newest one it received. Labels must stay
+ * unique across resumes of one conversation, because `fork` may name a label that
+ * an earlier process handed out.
  */
 resume?: string, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "forked", resume: string, };
 
