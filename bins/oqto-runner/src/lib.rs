@@ -1,5 +1,8 @@
 //! `oqto-runner`: the per-user agent daemon
 
+pub mod config;
+pub mod events;
+
 use clap::{CommandFactory, Parser};
 use oqto_cli::ManExtra;
 

@@ -1,0 +1,170 @@
+//! The runner's configuration: `runner.toml` plus the command line and the environment,
+//! resolved and validated once into a [`Config`]. `docs/runner.md` is the reference for
+//! every key; this module is the only place they are read.
+//!
+//! Every problem in the file is reported with the file, line, column and key:
+//! `runner.toml:12:1: runner.idle_timout: unknown field …`.
+
+mod error;
+mod harness;
+mod paths;
+mod raw;
+mod resolve;
+mod units;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, Invalid};
+pub use harness::{
+    BASE_ENV_INHERIT, Command, FAKE_AGENT, Harness, HarnessEnv, HarnessKind, PI_BIN_VAR,
+    PI_ENV_INHERIT, PI_RPC_ARGS, Program, ProgramNotFound, ProgramSource, default_env_inherit,
+    resolve_command, resolve_fake_agent, resolve_pi,
+};
+pub use paths::{
+    ConfigFile, Environment, Overrides, PathError, Paths, SOCKET_PATH_MAX, SocketSource, data_dir,
+    socket_path, state_dir,
+};
+pub use units::{format_duration, format_size, parse_duration, parse_size};
+
+use raw::RawFile;
+
+/// The harness sessions use when `session.create` names none.
+pub const DEFAULT_HARNESS: &str = "pi";
+/// The sandbox profile harnesses run under when nothing else is asked for.
+pub const DEFAULT_SANDBOX_PROFILE: &str = "development";
+
+/// How long things may take. `None` means the timer is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A session idle with no subscribers for this long releases its harness process.
+    pub idle: Option<Duration>,
+    /// A `working` session whose harness writes nothing for this long is declared hung.
+    pub silence: Option<Duration>,
+    /// How long a new harness has to answer its readiness handshake.
+    pub ready: Duration,
+    /// Between SIGTERM and SIGKILL when stopping a harness.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            idle: Some(Duration::from_secs(30 * 60)),
+            silence: Some(Duration::from_secs(5 * 60)),
+            ready: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Memory and process bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest JSON line read from a client or a harness, in bytes (newline excluded).
+    pub max_line: usize,
+    /// Events kept per session for replay to reconnecting subscribers…
+    pub ring_events: usize,
+    /// …and at most this many bytes of them.
+    pub ring_bytes: usize,
+    /// Events queued for one subscriber before it is told to resync.
+    pub subscriber_queue: usize,
+    /// Harness processes alive at once.
+    pub max_sessions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line: 16 << 20,
+            ring_events: 4096,
+            ring_bytes: 8 << 20,
+            subscriber_queue: 1024,
+            max_sessions: 64,
+        }
+    }
+}
+
+/// Who besides the runner's own user may connect to its socket.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Sorted, without duplicates.
+    pub allow_uids: Vec<u32>,
+    /// Group names already resolved to gids; sorted, without duplicates.
+    pub allow_groups: Vec<u32>,
+}
+
+/// The validated configuration of one runner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The file that was read; `None` when there was none at the default location.
+    pub file: Option<PathBuf>,
+    pub paths: Paths,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+    pub access: Access,
+    /// Names an enabled entry of `harnesses`.
+    pub default_harness: String,
+    pub default_sandbox_profile: String,
+    /// Every harness by name, the built-in ones included, enabled or not.
+    pub harnesses: BTreeMap<String, Harness>,
+}
+
+impl Config {
+    /// Finds the config file (`--config`, else the default location), reads it if it
+    /// exists, and resolves everything against `env`. A missing default file means the
+    /// defaults; a missing `--config` file is an error.
+    pub fn load(overrides: &Overrides, env: &Environment) -> Result<Self, ConfigError> {
+        let ConfigFile { path, explicit } = Paths::config_file(overrides.config.as_deref(), env)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_toml(&text, &path, overrides, env),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !explicit => {
+                let mut config = Self::from_toml("", &path, overrides, env)?;
+                config.file = None;
+                Ok(config)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ConfigError::Missing { path }),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Resolves the text of a config file; `file` is where it came from (for messages and
+    /// [`Paths::config_file`]).
+    pub fn from_toml(
+        text: &str,
+        file: &Path,
+        overrides: &Overrides,
+        env: &Environment,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let mut invalid = Invalid::from_toml(file, text, &e);
+            // `idle_timeout = "5m"` above any table: say where it belongs.
+            if invalid
+                .key
+                .as_deref()
+                .is_some_and(|key| raw::RUNNER_KEYS.contains(&key))
+            {
+                invalid
+                    .message
+                    .push_str(" (runner settings go in the `[runner]` table)");
+            }
+            ConfigError::from(invalid)
+        })?;
+        resolve::Ctx { file, text, env }.resolve(&raw, overrides)
+    }
+
+    /// A harness by name.
+    pub fn harness(&self, name: &str) -> Option<&Harness> {
+        self.harnesses.get(name)
+    }
+
+    /// The harnesses sessions may use, by name.
+    pub fn enabled_harnesses(&self) -> impl Iterator<Item = &Harness> {
+        self.harnesses.values().filter(|h| h.enabled)
+    }
+}
+
+#[cfg(test)]
+mod tests;
