@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod events;
+pub mod harness;
 
 use clap::{CommandFactory, Parser};
 use oqto_cli::ManExtra;
