@@ -3,6 +3,7 @@
 pub mod config;
 pub mod events;
 pub mod harness;
+pub mod ids;
 
 use clap::{CommandFactory, Parser};
 use oqto_cli::ManExtra;

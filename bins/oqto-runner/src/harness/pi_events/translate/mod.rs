@@ -11,31 +11,7 @@ use oqto_protocol::{
 };
 
 use super::wire::{PiCompactionReason, PiLine, PiResponse};
-
-/// Makes the ids of the messages and parts the translator creates.
-pub trait IdSource {
-    fn message_id(&mut self) -> MessageId;
-    fn part_id(&mut self) -> PartId;
-}
-
-/// Counting ids, `msg_1`, `prt_1`, …: deterministic, for tests and golden files.
-#[derive(Debug, Default)]
-pub struct CountingIds {
-    messages: u64,
-    parts: u64,
-}
-
-impl IdSource for CountingIds {
-    fn message_id(&mut self) -> MessageId {
-        self.messages += 1;
-        MessageId(format!("msg_{}", self.messages))
-    }
-
-    fn part_id(&mut self) -> PartId {
-        self.parts += 1;
-        PartId(format!("prt_{}", self.parts))
-    }
-}
+pub use crate::harness::{CountingIds, IdSource};
 
 /// What one pi line turns into.
 #[derive(Clone, Debug, PartialEq)]
