@@ -55,6 +55,7 @@
 //! shutdown future completes. `--log FILE` ([`Config::request_log`]) appends every request body
 //! as one JSON line, for tests that assert what the client sent.
 
+mod background;
 mod cli;
 mod config;
 mod http;
@@ -71,6 +72,7 @@ use oqto_cli::{Exit, ManExtra};
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use background::{Background, pi_settings_json, write_pi_agent_dir};
 pub use cli::{Cli, Command, ServeArgs};
 pub use config::Config;
 pub use http::serve;

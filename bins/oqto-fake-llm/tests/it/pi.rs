@@ -192,15 +192,7 @@ fn real_pi_text_tool_retry_think_abort_and_compact_turns() {
     });
 
     let agent_dir = env.root().join("pi-agent");
-    std::fs::create_dir_all(&agent_dir).unwrap();
-    let models = oqto_fake_llm::pi_models_json(&server.base_url());
-    std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
-    let settings = json!({
-        "defaultProvider": "demo",
-        "defaultModel": "oqto-demo",
-        "retry": {"enabled": true, "baseDelayMs": 200, "maxRetries": 2, "provider": {"maxRetries": 0}},
-    });
-    std::fs::write(agent_dir.join("settings.json"), settings.to_string()).unwrap();
+    oqto_fake_llm::write_pi_agent_dir(&agent_dir, &server.base_url()).unwrap();
     let project = env.work().join("project");
     std::fs::create_dir_all(&project).unwrap();
     std::fs::write(project.join("hello.txt"), HELLO).unwrap();

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use oqto_fake_llm::Config;
+use oqto_fake_llm::{Background, Config};
 use serde_json::Value;
 
 /// Deadline for anything a test waits on.
@@ -13,36 +13,20 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The server running on its own runtime in this process, on `127.0.0.1:0`.
 pub struct Server {
     pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    runtime: tokio::runtime::Runtime,
+    inner: Background,
 }
 
 impl Server {
     pub fn start(config: Config) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = runtime.spawn(oqto_fake_llm::serve(listener, config, async {
-            let _ = rx.await;
-        }));
+        let inner = Background::start(config).expect("start the fake LLM");
         Self {
-            addr,
-            stop: Some(tx),
-            task: Some(task),
-            runtime,
+            addr: inner.addr(),
+            inner,
         }
     }
 
     pub fn base_url(&self) -> String {
-        oqto_fake_llm::base_url(self.addr)
+        self.inner.base_url()
     }
 
     pub fn get(&self, path: &str) -> HttpResponse {
@@ -72,23 +56,8 @@ impl Server {
     }
 
     /// Stops the server and checks that `serve` returned `Ok`.
-    pub fn stop(mut self) {
-        let _ = self.stop.take().expect("running").send(());
-        let task = self.task.take().expect("running");
-        let result = self
-            .runtime
-            .block_on(async { tokio::time::timeout(DEADLINE, task).await })
-            .expect("serve returns after shutdown")
-            .expect("serve task did not panic");
-        result.expect("serve returned Ok");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub fn stop(self) {
+        self.inner.stop(DEADLINE).expect("serve returned Ok");
     }
 }
 

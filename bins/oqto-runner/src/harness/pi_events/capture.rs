@@ -13,7 +13,7 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use oqto_fake_llm::Config;
+use oqto_fake_llm::{Background, Config};
 use oqto_ipc::spawn::{Spawn, terminate_blocking};
 use oqto_testkit::{TestEnv, pi_bin};
 use serde_json::{Value, json};
@@ -25,37 +25,15 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// The fake LLM on its own runtime, on `127.0.0.1:0`.
 struct Server {
     base_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _runtime: tokio::runtime::Runtime,
+    _inner: Background,
 }
 
 impl Server {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        runtime.spawn(oqto_fake_llm::serve(listener, Config::default(), async {
-            let _ = rx.await;
-        }));
+        let inner = Background::start(Config::default()).expect("start the fake LLM");
         Self {
-            base_url: oqto_fake_llm::base_url(addr),
-            stop: Some(tx),
-            _runtime: runtime,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            base_url: inner.base_url(),
+            _inner: inner,
         }
     }
 }
@@ -73,15 +51,7 @@ impl Pi {
     fn spawn(server: &Server) -> Self {
         let env = TestEnv::new();
         let agent_dir = env.root().join("pi-agent");
-        std::fs::create_dir_all(&agent_dir).unwrap();
-        let models = oqto_fake_llm::pi_models_json(&server.base_url);
-        std::fs::write(agent_dir.join("models.json"), models.to_string()).unwrap();
-        let settings = json!({
-            "defaultProvider": "demo",
-            "defaultModel": "oqto-demo",
-            "retry": {"enabled": true, "baseDelayMs": 200, "maxRetries": 2, "provider": {"maxRetries": 0}},
-        });
-        std::fs::write(agent_dir.join("settings.json"), settings.to_string()).unwrap();
+        oqto_fake_llm::write_pi_agent_dir(&agent_dir, &server.base_url).unwrap();
         let project = env.work().join("project");
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join("hello.txt"), "hello from the project dir\n").unwrap();
