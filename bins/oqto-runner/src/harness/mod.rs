@@ -1,5 +1,6 @@
 //! Harness adapters: how each agent program's output becomes canonical protocol events.
 
+pub mod adapter;
 pub mod native_events;
 pub mod pi_events;
 

@@ -1,0 +1,1 @@
+//! The Oqto history store (being built).
