@@ -117,7 +117,7 @@ impl Op {
         }
     }
 
-    /// The command's name in error messages (`harness did not answer `get_models``).
+    /// The command's name, as error messages show it (e.g. `get_models`).
     pub fn name(&self) -> &'static str {
         match self {
             Op::Prompt { .. } => "prompt",
