@@ -1,0 +1,9 @@
+//! Integration tests of the history store, one binary.
+
+mod messages;
+mod open;
+mod paging;
+mod search;
+mod search_syntax;
+mod sessions;
+mod support;
