@@ -1,37 +1,92 @@
 //! `oqto-runner`: the per-user agent daemon
 
+mod activation;
 pub mod config;
+pub mod context;
+pub mod daemon;
 pub mod events;
 pub mod harness;
 pub mod ids;
+pub mod runner;
+mod server;
+pub mod session;
+pub mod store;
+
+use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
-use oqto_cli::ManExtra;
+use oqto_cli::{LogArgs, ManExtra};
 
 /// The per-user agent daemon
 #[derive(Debug, Parser)]
 #[command(
     name = "oqto-runner",
     version,
-    arg_required_else_help = true,
-    long_about = "The per-user Oqto daemon. It owns agent processes (harnesses), translates their events into the canonical protocol, fans them out to every subscribed client over a Unix socket, and stores history in SQLite."
+    long_about = "The per-user Oqto daemon. It owns agent processes (harnesses), translates their events into the canonical protocol, fans them out to every subscribed client over a Unix socket, and stores history in SQLite.\n\nIt runs in the foreground until SIGTERM, SIGINT or a `runner.shutdown` request; logs go to stderr. `oqtoctl` starts one on demand, and scripts/systemd/ has user units for socket activation."
 )]
-pub struct Cli {}
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Listen on this socket instead of the default (see FILES)
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Keep the history database in this directory
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Read this `runner.toml` instead of the default one (this file must exist)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
 
-/// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Man page sections beyond the clap definition.
+/// Runs the daemon as the command line asks.
+pub fn run(cli: Cli) -> anyhow::Result<oqto_cli::Exit> {
+    daemon::run(daemon::Options {
+        socket: cli.socket,
+        data_dir: cli.data_dir,
+        config: cli.config,
+    })
+}
+
 pub const MAN: ManExtra = ManExtra {
-    environment: &[(
-        "XDG_RUNTIME_DIR",
-        "directory holding the runner socket, `oqto/runner.sock`",
-    )],
-    files: &[(
-        "$XDG_RUNTIME_DIR/oqto/runner.sock",
-        "the socket clients connect to",
-    )],
+    environment: &[
+        (
+            "XDG_RUNTIME_DIR",
+            "directory holding the runner socket, `oqto/runner.sock`",
+        ),
+        (
+            "XDG_CONFIG_HOME",
+            "directory holding `oqto/runner.toml` (default `~/.config`)",
+        ),
+        (
+            "XDG_DATA_HOME",
+            "directory holding `oqto/history.db` (default `~/.local/share`)",
+        ),
+        (
+            "OQTO_PI_BIN",
+            "the pi executable, when it is not configured in runner.toml",
+        ),
+        (
+            "LISTEN_FDS, LISTEN_PID",
+            "systemd socket activation: use the passed listening socket (fd 3)",
+        ),
+    ],
+    files: &[
+        (
+            "$XDG_RUNTIME_DIR/oqto/runner.sock",
+            "the socket clients connect to (fallbacks in docs/runner.md)",
+        ),
+        (
+            "$XDG_CONFIG_HOME/oqto/runner.toml",
+            "configuration: harnesses, timeouts, limits, allowed peers",
+        ),
+        (
+            "$XDG_DATA_HOME/oqto/history.db",
+            "sessions, messages and the search index (SQLite)",
+        ),
+    ],
     see_also: &["oqtoctl(1)", "oqto-sandbox(1)"],
 };

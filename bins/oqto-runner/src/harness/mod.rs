@@ -1,7 +1,9 @@
 //! Harness adapters: how each agent program's output becomes canonical protocol events.
 
 pub mod adapter;
+pub mod native;
 pub mod native_events;
+pub mod pi;
 pub mod pi_events;
 
 use oqto_protocol::{MessageId, PartId};

@@ -1,0 +1,108 @@
+//! Start-up and shutdown: configuration, the socket (bound, or handed over by systemd),
+//! the store, the sessions, signals.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use oqto_cli::{CliError, Exit};
+use oqto_ipc::socket::{BindError, bind_tokio, remove};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::{Config, Environment, Overrides};
+use crate::context::Context;
+use crate::runner::Runner;
+use crate::store::StoreHandle;
+
+/// The database file inside the data directory.
+pub const HISTORY_DB: &str = "history.db";
+
+/// What the command line asks for.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub socket: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+/// Runs the daemon until SIGTERM, SIGINT or `runner.shutdown`.
+pub fn run(options: Options) -> anyhow::Result<Exit> {
+    let env = Environment::capture();
+    let overrides = Overrides {
+        socket: options.socket,
+        data_dir: options.data_dir,
+        config: options.config,
+    };
+    let config =
+        Config::load(&overrides, &env).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("oqto-runner")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config, env))
+}
+
+async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
+    let socket = config.paths.socket.clone();
+    let (listener, activated) = match crate::activation::listener(&env)? {
+        Some(listener) => (listener, true),
+        None => (bind(&socket)?, false),
+    };
+    let db = config.paths.data_dir.join(HISTORY_DB);
+    let (store, store_thread) = StoreHandle::open(&db)
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot open {}: {e}", db.display())))?;
+    let ctx = Arc::new(Context::new(config, env, store));
+    let runner = Runner::load(Arc::clone(&ctx), &socket)
+        .await
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot load sessions: {e}")))?;
+    tracing::info!(
+        socket = %socket.display(),
+        activated,
+        pid = std::process::id(),
+        "oqto-runner listening"
+    );
+
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let signals = {
+        let runner = Arc::clone(&runner);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                _ = int.recv() => tracing::info!("SIGINT: stopping"),
+            }
+            runner.request_shutdown();
+        })
+    };
+    crate::server::serve(listener, Arc::clone(&runner)).await;
+    signals.abort();
+    runner.stop_all().await;
+    if !activated {
+        if let Err(e) = remove(&socket) {
+            tracing::warn!(error = %e, "removing the socket");
+        }
+    }
+    // Writes run in order on the store thread: once this no-op ran, every state and
+    // message queued before it is on disk.
+    let _ = ctx.store.call(|_| Ok(())).await;
+    drop(store_thread);
+    tracing::info!("oqto-runner stopped");
+    Ok(Exit::Ok)
+}
+
+fn bind(socket: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    bind_tokio(socket).map_err(|e| match e {
+        BindError::InUse { path } => CliError::new(
+            Exit::Failure,
+            format!(
+                "another oqto-runner is already listening on {}",
+                path.display()
+            ),
+        )
+        .with_hint("stop it first (`oqtoctl runner stop`), or pass another --socket")
+        .into(),
+        other => anyhow::Error::new(other),
+    })
+}

@@ -1,0 +1,373 @@
+//! The socket: accepting clients, checking who they are, the handshake, and one reader and
+//! one writer per connection.
+//!
+//! A connection's writer takes lines from one bounded queue: responses, and the events of
+//! each subscription (a small task per subscription moves them from the session's
+//! per-subscriber queue). A client that stops reading fills the writer's queue, then its
+//! subscription queues, and then the session marks it as behind (it is fed from the ring or
+//! gets a `resync` later): the runner's memory does not grow with a slow client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use oqto_ipc::framing::{AsyncLineReader, closes_connection, reply_for};
+use oqto_ipc::socket::{PeerCred, current_uid, peer_cred};
+use oqto_protocol::{
+    ClientMessage, Command, ErrorCode, ErrorResponse, OkResponse, PROTOCOL_VERSION, Reply,
+    RequestId, ServerMessage, SessionId,
+};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::events::{Delivery, SubscriberId};
+use crate::runner::{Failure, Runner, not_found};
+use crate::session::ActorMsg;
+
+/// Lines queued for one connection's writer.
+const OUT_QUEUE: usize = 256;
+/// How long a new connection has to send its `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One line for the writer.
+enum Out {
+    Owned(String),
+    Event(Delivery),
+}
+
+impl Out {
+    fn json<T: serde::Serialize>(value: &T) -> Self {
+        let mut line = serde_json::to_string(value).expect("protocol types always serialize");
+        line.push('\n');
+        Out::Owned(line)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Out::Owned(line) => line.as_bytes(),
+            Out::Event(delivery) => delivery.line().as_bytes(),
+        }
+    }
+}
+
+/// Accepts connections until the runner is asked to stop.
+pub async fn serve(listener: UnixListener, runner: Arc<Runner>) {
+    let mut stop = runner.shutdown_requested();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let runner = Arc::clone(&runner);
+                    tokio::spawn(async move { connection(runner, stream).await });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+/// Whether the peer may use this runner: the runner's own uid, or one allowed by
+/// `allow_uids` / `allow_groups` (primary or supplementary group of the peer process).
+fn allowed(runner: &Runner, cred: PeerCred) -> bool {
+    let access = &runner.ctx.config.access;
+    if cred.uid == current_uid() || access.allow_uids.contains(&cred.uid) {
+        return true;
+    }
+    if access.allow_groups.is_empty() {
+        return false;
+    }
+    if access.allow_groups.contains(&cred.gid) {
+        return true;
+    }
+    cred.pid
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .is_some_and(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Groups:"))
+                .is_some_and(|groups| {
+                    groups
+                        .split_whitespace()
+                        .filter_map(|g| g.parse::<u32>().ok())
+                        .any(|g| access.allow_groups.contains(&g))
+                })
+        })
+}
+
+async fn connection(runner: Arc<Runner>, stream: UnixStream) {
+    let cred = match peer_cred(&stream) {
+        Ok(cred) => cred,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read peer credentials; closing");
+            return;
+        }
+    };
+    let (read, write) = stream.into_split();
+    let (out_tx, out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
+    let writer = tokio::spawn(write_loop(write, out_rx));
+    if !allowed(&runner, cred) {
+        tracing::warn!(uid = cred.uid, pid = ?cred.pid, "refused a client of another user");
+        let _ = out_tx
+            .send(Out::json(&ServerMessage::Error(ErrorResponse::new(
+                None,
+                ErrorCode::PermissionDenied,
+                format!("uid {} may not use this runner", cred.uid),
+            ))))
+            .await;
+        drop(out_tx);
+        let _ = writer.await;
+        return;
+    }
+    runner.clients.fetch_add(1, Ordering::Relaxed);
+    let mut reader =
+        AsyncLineReader::with_max(BufReader::new(read), runner.ctx.config.limits.max_line);
+    if let Some(client) = handshake(&runner, &mut reader, &out_tx).await {
+        tracing::debug!(client, uid = cred.uid, "client connected");
+        let mut conn = Conn {
+            runner: Arc::clone(&runner),
+            client,
+            out: out_tx.clone(),
+            subscriptions: HashMap::new(),
+        };
+        conn.read_loop(&mut reader).await;
+        conn.close().await;
+    }
+    drop(out_tx);
+    let _ = writer.await;
+    runner.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn write_loop(write: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, write);
+    while let Some(out) = rx.recv().await {
+        if writer.write_all(out.as_bytes()).await.is_err() {
+            return;
+        }
+        // Batch whatever is already queued, then flush once.
+        while let Ok(out) = rx.try_recv() {
+            if writer.write_all(out.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads the `hello`; answers `welcome` and returns the client's name, or answers the error
+/// and returns `None` (the connection closes).
+async fn handshake(
+    runner: &Runner,
+    reader: &mut AsyncLineReader<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    out: &mpsc::Sender<Out>,
+) -> Option<String> {
+    let line = match tokio::time::timeout(HELLO_TIMEOUT, reader.read_line()).await {
+        Err(_) => {
+            let _ = out
+                .send(error_line(
+                    None,
+                    ErrorCode::Timeout,
+                    "no `hello` within 10s",
+                ))
+                .await;
+            return None;
+        }
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) => return None,
+        Ok(Err(e)) => {
+            if let Some(reply) = reply_for(&e) {
+                let _ = out.send(Out::json(&ServerMessage::Error(reply))).await;
+            }
+            return None;
+        }
+    };
+    let error = match ClientMessage::parse(&line) {
+        Ok(ClientMessage::Hello(hello)) if hello.protocol == PROTOCOL_VERSION => {
+            let _ = out
+                .send(Out::json(&ServerMessage::Welcome(runner.welcome())))
+                .await;
+            return Some(hello.client);
+        }
+        Ok(ClientMessage::Hello(hello)) => ErrorResponse::new(
+            None,
+            ErrorCode::ProtocolMismatch,
+            format!(
+                "client speaks protocol {}, this runner speaks {PROTOCOL_VERSION}",
+                hello.protocol
+            ),
+        ),
+        Ok(ClientMessage::Request(request)) => ErrorResponse::new(
+            Some(request.id),
+            ErrorCode::BadRequest,
+            "the first line must be `hello`",
+        ),
+        Err(mut e) => {
+            e.message = format!("the first line must be `hello`: {}", e.message);
+            e
+        }
+    };
+    let _ = out.send(Out::json(&ServerMessage::Error(error))).await;
+    None
+}
+
+fn error_line(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Out {
+    Out::json(&ServerMessage::Error(ErrorResponse::new(id, code, message)))
+}
+
+struct Subscription {
+    id: SubscriberId,
+    forwarder: JoinHandle<()>,
+}
+
+struct Conn {
+    runner: Arc<Runner>,
+    client: String,
+    out: mpsc::Sender<Out>,
+    subscriptions: HashMap<SessionId, Subscription>,
+}
+
+impl Conn {
+    async fn read_loop(
+        &mut self,
+        reader: &mut AsyncLineReader<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    ) {
+        loop {
+            let line = match reader.read_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => return,
+                Err(e) => {
+                    if let Some(reply) = reply_for(&e) {
+                        let _ = self.out.send(Out::json(&ServerMessage::Error(reply))).await;
+                    }
+                    if closes_connection(&e) {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let request = match ClientMessage::parse(&line) {
+                Ok(ClientMessage::Request(request)) => request,
+                Ok(ClientMessage::Hello(_)) => {
+                    let _ = self
+                        .out
+                        .send(error_line(
+                            None,
+                            ErrorCode::BadRequest,
+                            "`hello` was already sent on this connection",
+                        ))
+                        .await;
+                    continue;
+                }
+                Err(e) => {
+                    let _ = self.out.send(Out::json(&ServerMessage::Error(e))).await;
+                    continue;
+                }
+            };
+            let id = request.id;
+            match request.command {
+                Command::SessionSubscribe { session, after_seq } => {
+                    self.subscribe(id, session, after_seq).await;
+                }
+                Command::SessionUnsubscribe { session } => {
+                    let result = self.unsubscribe(&session).await.map(|()| Reply::Empty);
+                    let _ = self.out.send(response(id, result)).await;
+                }
+                command => {
+                    // Other commands run on their own, so a slow one (a search, a compact)
+                    // does not hold back the next request's answer.
+                    let runner = Arc::clone(&self.runner);
+                    let client = self.client.clone();
+                    let out = self.out.clone();
+                    tokio::spawn(async move {
+                        let result = runner.execute(command, &client).await;
+                        let _ = out.send(response(id, result)).await;
+                    });
+                }
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: RequestId, session: SessionId, after_seq: Option<u64>) {
+        let handle = match self.runner.session(&session) {
+            Ok(handle) => handle,
+            Err(failure) => {
+                let _ = self.out.send(response(id, Err(failure))).await;
+                return;
+            }
+        };
+        // Subscribing again replaces the subscription (and its position).
+        let _ = self.unsubscribe(&session).await;
+        let sub_id = SubscriberId(self.runner.next_subscriber());
+        let (tx, mut rx) = mpsc::channel(self.runner.ctx.config.limits.subscriber_queue);
+        let Ok(last_seq) = handle
+            .ask(|reply| ActorMsg::Subscribe {
+                id: sub_id,
+                tx,
+                after_seq,
+                reply,
+            })
+            .await
+        else {
+            let _ = self.out.send(response(id, Err(not_found(&session)))).await;
+            return;
+        };
+        // The `ok` is queued before the forwarder starts, so it precedes every event.
+        let ok = Reply::Subscribed {
+            session: session.clone(),
+            last_seq,
+        };
+        let _ = self.out.send(response(id, Ok(ok))).await;
+        let out = self.out.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(delivery) = rx.recv().await {
+                if out.send(Out::Event(delivery)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.subscriptions.insert(
+            session,
+            Subscription {
+                id: sub_id,
+                forwarder,
+            },
+        );
+    }
+
+    async fn unsubscribe(&mut self, session: &SessionId) -> Result<(), Failure> {
+        let Some(sub) = self.subscriptions.remove(session) else {
+            // Not subscribed: fine, but the session must exist.
+            return self.runner.session(session).map(|_| ());
+        };
+        sub.forwarder.abort();
+        let _ = sub.forwarder.await;
+        if let Ok(handle) = self.runner.session(session) {
+            let _ = handle
+                .ask(|reply| ActorMsg::Unsubscribe { id: sub.id, reply })
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) {
+        let sessions: Vec<SessionId> = self.subscriptions.keys().cloned().collect();
+        for session in sessions {
+            let _ = self.unsubscribe(&session).await;
+        }
+    }
+}
+
+fn response(id: RequestId, result: Result<Reply, Failure>) -> Out {
+    match result {
+        Ok(result) => Out::json(&ServerMessage::Ok(OkResponse { id, result })),
+        Err((code, message)) => error_line(Some(id), code, message),
+    }
+}

@@ -1,0 +1,88 @@
+//! The history store on its own thread, so that `SQLite` never blocks the async runtime.
+//!
+//! [`StoreHandle`] sends closures to one thread that owns the [`oqto_history::Store`]; they
+//! run in the order they were sent. Writes the actor does not need an answer to
+//! ([`StoreHandle::spawn`]) are queued and their failures logged; a write that fails
+//! because the disk is full or the database is read-only is logged once per kind of
+//! failure, and the live session goes on (its events still reach every subscriber).
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+
+use oqto_history::{Store, StoreError};
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// A cheap, cloneable handle to the store thread.
+#[derive(Clone, Debug)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+/// The store thread is gone (it panicked, or the runner is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the history store thread has stopped")]
+pub struct StoreGone;
+
+impl StoreHandle {
+    /// Opens the database at `path` and starts its thread.
+    pub fn open(path: &Path) -> Result<(Self, thread::JoinHandle<()>), StoreError> {
+        let store = Store::open(path)?;
+        Ok(Self::start(store))
+    }
+
+    /// Starts the thread around an opened store.
+    pub fn start(mut store: Store) -> (Self, thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = thread::Builder::new()
+            .name("oqto-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut store);
+                }
+            })
+            .expect("spawning the store thread");
+        (Self { tx }, thread)
+    }
+
+    /// Runs `f` on the store thread and waits for its answer.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |store| {
+            let _ = tx.send(f(store));
+        });
+        if self.tx.send(job).is_err() {
+            return Err(gone());
+        }
+        rx.await.unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// Queues `f` without waiting; a failure is logged with `what`.
+    pub fn spawn<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&mut Store) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |store| {
+            if let Err(e) = f(store) {
+                tracing::error!(error = %e, "history store: {what} failed");
+            }
+        });
+        if self.tx.send(job).is_err() {
+            tracing::error!("history store: {what} dropped: {StoreGone}");
+        }
+    }
+}
+
+fn gone() -> StoreError {
+    StoreError::Io {
+        action: "reach",
+        path: "the history store thread".into(),
+        source: std::io::Error::other(StoreGone),
+    }
+}

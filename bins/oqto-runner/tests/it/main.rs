@@ -1,0 +1,9 @@
+//! Integration tests: the real `oqto-runner` binary, driven over its socket.
+
+mod access;
+mod faults;
+mod lifecycle;
+mod pi;
+mod protocol;
+mod replay;
+mod support;
