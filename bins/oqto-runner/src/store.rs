@@ -63,6 +63,24 @@ impl StoreHandle {
         rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
+    /// Runs `f` on the store thread and blocks this thread until it is done. For the session
+    /// actor's writes that must be on disk before the event announcing them goes out; call it
+    /// inside `tokio::task::block_in_place` on a runtime worker.
+    pub fn call_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |store| {
+            let _ = tx.send(f(store));
+        });
+        if self.tx.send(job).is_err() {
+            return Err(gone());
+        }
+        rx.recv().unwrap_or_else(|_| Err(gone()))
+    }
+
     /// Queues `f` without waiting; a failure is logged with `what`.
     pub fn spawn<F>(&self, what: &'static str, f: F)
     where

@@ -97,6 +97,8 @@ pub(crate) struct Actor {
     idle_since: Option<Instant>,
     /// The adapter reported [`Output::Failed`]; handled on the next turn of the loop.
     fail_reason: Option<String>,
+    /// The last message write failed (a `session.error` was sent; not repeated).
+    store_failing: bool,
 }
 
 #[derive(PartialEq, Eq)]
@@ -142,6 +144,7 @@ impl Actor {
             waiting: Vec::new(),
             idle_since: None,
             fail_reason: None,
+            store_failing: false,
             info: loaded.info,
         };
         let created = loaded.created;
@@ -630,17 +633,18 @@ impl Actor {
             kind,
             EventKind::State { .. } | EventKind::ModelChanged { .. }
         );
+        // Persist as you go: an ended message is on disk before its `message.end` (or the
+        // `tool.end` that completed it) reaches anyone, so a crash loses at most the message
+        // in flight.
+        let store_error = stored.and_then(|message| self.store_message(message, seq));
         let emitted = self.hub.emit(kind, ts);
         self.info.last_seq = seq;
         self.info.last_activity = ts;
         if !emitted.needs_resync.is_empty() {
             self.send_snapshots(&emitted.needs_resync);
         }
-        if let Some(message) = stored {
-            let message_seq = Some(seq);
-            self.ctx.store.spawn("storing a message", move |store| {
-                store.put_message(&message, message_seq)
-            });
+        if let Some(error) = store_error {
+            self.publish(error);
         }
         if let Some(title) = title {
             self.info.title = Some(title);
@@ -649,6 +653,35 @@ impl Actor {
             self.persist();
         }
         self.mirror();
+    }
+
+    /// Writes an ended message to the store, waiting for the write. A failure is logged and
+    /// returned as a `session.error` event to publish (once per run of failures): the live
+    /// session goes on without its history.
+    fn store_message(&mut self, message: Message, seq: u64) -> Option<EventKind> {
+        let store = self.ctx.store.clone();
+        let result = tokio::task::block_in_place(|| {
+            store.call_blocking(move |store| store.put_message(&message, Some(seq)))
+        });
+        match result {
+            Ok(()) => {
+                self.store_failing = false;
+                None
+            }
+            Err(e) => {
+                tracing::error!(session = %self.info.id, error = %e, "storing a message failed");
+                if std::mem::replace(&mut self.store_failing, true) {
+                    return None;
+                }
+                Some(EventKind::Error {
+                    code: e.code(),
+                    message: format!(
+                        "history store failed: {e}; the session goes on, but its messages are not stored"
+                    ),
+                    recoverable: true,
+                })
+            }
+        }
     }
 
     fn set_state(&mut self, state: State, phase: Option<Phase>, reason: Option<String>) {

@@ -6,4 +6,5 @@ mod lifecycle;
 mod pi;
 mod protocol;
 mod replay;
+mod storage;
 mod support;
