@@ -65,18 +65,11 @@ impl Runner {
                         store.update_session(&updated)
                     });
             }
-            let id = record.id.clone();
-            let page = runner
-                .ctx
-                .store
-                .call(move |store| store.messages(&id, None, RECENT_MESSAGES))
-                .await?;
             let loaded = Loaded {
                 info: info_of(&record),
                 harness_ref: record.harness_ref,
                 model_choice: None,
-                recent: page.messages,
-                has_older: page.has_more,
+                recent: None,
                 created: false,
             };
             runner.insert(Actor::spawn(Arc::clone(&runner.ctx), loaded));
@@ -455,8 +448,7 @@ impl Runner {
                 info,
                 harness_ref: resume,
                 model_choice: model,
-                recent,
-                has_older,
+                recent: Some((recent, has_older)),
                 created: true,
             },
         );

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::process::{ProcLine, Process, describe_exit};
-use super::transcript::Transcript;
+use super::transcript::{RECENT_MESSAGES, Transcript};
 use super::{ActorMsg, SessionHandle, Shared};
 use crate::context::{Context, now_millis};
 use crate::events::{EventHub, NeedsResync, RingLimits};
@@ -50,8 +50,9 @@ pub struct Loaded {
     pub harness_ref: Option<String>,
     /// The model asked for at creation, applied when the harness starts the first time.
     pub model_choice: Option<ModelChoice>,
-    pub recent: Vec<Message>,
-    pub has_older: bool,
+    /// The newest stored messages and whether older ones exist, when already at hand (a new
+    /// or forked session); `None` loads them from the store when first needed.
+    pub recent: Option<(Vec<Message>, bool)>,
     /// `true` for a new session: `session.created` is its first event.
     pub created: bool,
 }
@@ -86,7 +87,9 @@ pub(crate) struct Actor {
     shared: Arc<Shared>,
     rx: mpsc::Receiver<ActorMsg>,
     hub: EventHub,
-    transcript: Transcript,
+    /// Loaded from the store when first needed, dropped again when the session is stopped
+    /// and unwatched: a runner with many old sessions keeps only their `SessionInfo`.
+    transcript: Option<Transcript>,
     harness: Option<Harness>,
     capabilities: Vec<Capability>,
     pending: HashMap<Token, PendingOp>,
@@ -136,7 +139,9 @@ impl Actor {
             model_choice: loaded.model_choice,
             shared,
             rx,
-            transcript: Transcript::new(loaded.recent, loaded.has_older),
+            transcript: loaded
+                .recent
+                .map(|(recent, has_older)| Transcript::new(recent, has_older)),
             harness: None,
             capabilities,
             pending: HashMap::new(),
@@ -461,10 +466,10 @@ impl Actor {
     /// becomes `state`.
     fn harness_gone(&mut self, reason: &str, state: State) {
         let part_id = self.ctx.ids.clone().part_id();
-        for event in self.transcript.abandon(reason, part_id) {
+        for event in self.transcript().abandon(reason, part_id) {
             self.publish(event);
         }
-        for (message_id, mut part) in self.transcript.running_tools() {
+        for (message_id, mut part) in self.transcript().running_tools() {
             if let Part::ToolCall { status, .. } = &mut part {
                 *status = ToolStatus::Aborted;
             }
@@ -498,7 +503,7 @@ impl Actor {
         tracing::info!(session = %self.info.id, "harness stopped ({})", describe_exit(status));
         let reason = "the harness was stopped";
         let part_id = self.ctx.ids.clone().part_id();
-        for event in self.transcript.abandon(reason, part_id) {
+        for event in self.transcript().abandon(reason, part_id) {
             self.publish(event);
         }
         let error = OpError::new(ErrorCode::HarnessFailed, reason);
@@ -622,7 +627,8 @@ impl Actor {
             EventKind::ModelChanged { model, .. } => self.info.model = Some(model.clone()),
             _ => {}
         }
-        let stored = self.transcript.apply(&self.info.id, &kind, ts);
+        let session = self.info.id.clone();
+        let stored = self.transcript().apply(&session, &kind, ts);
         let title = match (&kind, &stored) {
             (EventKind::MessageEnd { message }, _) if self.info.title.is_none() => {
                 title_from(message)
@@ -653,6 +659,36 @@ impl Actor {
             self.persist();
         }
         self.mirror();
+    }
+
+    /// The session's in-memory transcript, loaded from the store on first use.
+    fn transcript(&mut self) -> &mut Transcript {
+        if self.transcript.is_none() {
+            let store = self.ctx.store.clone();
+            let id = self.info.id.clone();
+            let page = tokio::task::block_in_place(|| {
+                store.call_blocking(move |store| store.messages(&id, None, RECENT_MESSAGES))
+            });
+            let transcript = match page {
+                Ok(page) => Transcript::new(page.messages, page.has_more),
+                Err(e) => {
+                    tracing::error!(session = %self.info.id, error = %e, "loading recent messages");
+                    Transcript::new(Vec::new(), true)
+                }
+            };
+            self.transcript = Some(transcript);
+        }
+        self.transcript.get_or_insert_with(Transcript::default)
+    }
+
+    /// Drops the transcript of a stopped session nobody watches (it is reloaded on use).
+    fn release_transcript(&mut self) {
+        if matches!(self.info.state, State::Stopped | State::Error)
+            && self.info.subscribers == 0
+            && self.harness.is_none()
+        {
+            self.transcript = None;
+        }
     }
 
     /// Writes an ended message to the store, waiting for the write. A failure is logged and
@@ -694,6 +730,7 @@ impl Actor {
             reason,
         });
         self.update_idle_clock();
+        self.release_transcript();
     }
 
     /// Title, model or harness changed: tell subscribers and store it.
@@ -707,6 +744,7 @@ impl Actor {
         self.info.subscribers = u32::try_from(self.hub.fanout().len()).unwrap_or(u32::MAX);
         self.mirror();
         self.update_idle_clock();
+        self.release_transcript();
     }
 
     fn update_idle_clock(&mut self) {
@@ -752,13 +790,14 @@ impl Actor {
     fn send_snapshots(&mut self, needs: &[NeedsResync]) {
         let mut queue: Vec<NeedsResync> = needs.to_vec();
         while let Some(need) = queue.pop() {
-            let (messages, has_more) = self.transcript.recent();
+            let (messages, has_more) = self.transcript().recent();
+            let in_flight = self.transcript().in_flight().cloned();
             let line = self.hub.log().snapshot_line(
                 need.reason,
                 self.info.clone(),
                 messages,
                 has_more,
-                self.transcript.in_flight().cloned(),
+                in_flight,
                 now_millis(),
             );
             let _ = self.hub.resync(need.id, line);
