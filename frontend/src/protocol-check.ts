@@ -24,6 +24,20 @@ const part: Part = {
   output: "a\n",
   is_error: false,
 };
+const importPi: ClientMessage = { type: "history.import", id: "8", source: "pi" };
+const imported: ServerMessage = {
+  type: "ok",
+  id: "8",
+  result: {
+    type: "imported",
+    files: 2,
+    sessions_new: 1,
+    sessions_updated: 0,
+    sessions_unchanged: 0,
+    messages: 12,
+    skipped: [{ path: "/home/ada/.pi/agent/sessions/--x--/old.jsonl", reason: "the file is empty" }],
+  },
+};
 const err: ServerMessage = { type: "error", id: null, code: "bad_request", message: "invalid JSON" };
 
-export const examples = [hello, prompt, delta, part, err];
+export const examples = [hello, prompt, delta, part, importPi, imported, err];

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use oqto_history::{SessionRecord, StoreError};
 use oqto_protocol::{
-    Capability, Command, ErrorCode, HarnessInfo, MessageId, Millis, ModelRef, PROTOCOL_VERSION,
-    Reply, RunnerStatus, SessionId, SessionInfo, State, Welcome,
+    Capability, Command, ErrorCode, HarnessInfo, ImportSkipped, ImportSource, MessageId, Millis,
+    ModelRef, PROTOCOL_VERSION, Reply, RunnerStatus, SessionId, SessionInfo, State, Welcome,
 };
 use tokio::sync::watch;
 
@@ -51,30 +51,128 @@ impl Runner {
             socket: socket.to_owned(),
             shutdown: watch::channel(false).0,
         });
-        for mut record in records {
-            let clean = matches!(record.state, State::Stopped | State::Error);
-            if !clean {
-                record.last_seq += UNCLEAN_SEQ_GAP;
-                record.state = State::Stopped;
-                record.reason = Some("the runner stopped unexpectedly".into());
-                let updated = record.clone();
-                runner
-                    .ctx
-                    .store
-                    .spawn("marking a session stopped", move |store| {
-                        store.update_session(&updated)
-                    });
-            }
-            let loaded = Loaded {
-                info: info_of(&record),
-                harness_ref: record.harness_ref,
-                model_choice: None,
-                recent: None,
-                created: false,
-            };
-            runner.insert(Actor::spawn(Arc::clone(&runner.ctx), loaded));
+        for record in records {
+            runner.insert(runner.adopt(record));
         }
         Ok(runner)
+    }
+
+    /// Starts the actor of a stored session (as `stopped`: no harness runs yet), for the
+    /// caller to add to the table. A session that was not stopped cleanly is marked
+    /// stopped, and its seq jumps by [`UNCLEAN_SEQ_GAP`].
+    fn adopt(&self, mut record: SessionRecord) -> SessionHandle {
+        let clean = matches!(record.state, State::Stopped | State::Error);
+        if !clean {
+            record.last_seq += UNCLEAN_SEQ_GAP;
+            record.state = State::Stopped;
+            record.reason = Some("the runner stopped unexpectedly".into());
+            let updated = record.clone();
+            self.ctx
+                .store
+                .spawn("marking a session stopped", move |store| {
+                    store.update_session(&updated)
+                });
+        }
+        let loaded = Loaded {
+            info: info_of(&record),
+            harness_ref: record.harness_ref,
+            model_choice: None,
+            recent: None,
+            created: false,
+        };
+        Actor::spawn(Arc::clone(&self.ctx), loaded)
+    }
+
+    /// Adopts the stored sessions this runner does not know yet (e.g. just imported), as
+    /// [`Runner::load`] does at startup, so they are listed without a restart. Only
+    /// sessions stored as `stopped` or `error` are taken: one in another state and not in
+    /// the table is being created by this runner right now.
+    pub async fn adopt_new_sessions(&self) {
+        let records = match self.ctx.store.call(|store| store.sessions()).await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "history store: listing sessions to adopt");
+                return;
+            }
+        };
+        // Checked and inserted under one lock, so two imports never adopt a session twice.
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        for record in records {
+            if !sessions.contains_key(&record.id)
+                && matches!(record.state, State::Stopped | State::Error)
+            {
+                let handle = self.adopt(record);
+                sessions.insert(handle.id.clone(), handle);
+            }
+        }
+    }
+
+    /// `history.import`: imports the pi agent directory `dir` (by default
+    /// `$PI_CODING_AGENT_DIR`, else `$HOME/.pi/agent`) on the store thread, then adopts the
+    /// new sessions.
+    async fn import_history(
+        &self,
+        source: ImportSource,
+        dir: Option<String>,
+    ) -> Result<Reply, Failure> {
+        let ImportSource::Pi = source;
+        let dir = match dir {
+            Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
+            Some(dir) => {
+                return Err((
+                    ErrorCode::BadRequest,
+                    format!("history.import: `dir` must be an absolute path, got `{dir}`"),
+                ));
+            }
+            None => match (
+                self.ctx.env.var_nonempty("PI_CODING_AGENT_DIR"),
+                self.ctx.env.home(),
+            ) {
+                (Some(agent_dir), _) => PathBuf::from(agent_dir),
+                (None, Some(home)) => home.join(".pi/agent"),
+                (None, None) => {
+                    return Err((
+                        ErrorCode::BadRequest,
+                        "history.import: no `dir`, and neither PI_CODING_AGENT_DIR \
+                         nor HOME is set"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        let report = self
+            .ctx
+            .store
+            .call(move |store| oqto_history::import::pi::import_pi_dir(store, &dir))
+            .await
+            .map_err(store_failure)?;
+        tracing::info!(
+            files = report.files,
+            new = report.sessions_new,
+            updated = report.sessions_updated,
+            unchanged = report.sessions_unchanged,
+            messages = report.messages,
+            skipped = report.skipped.len(),
+            warnings = report.warnings,
+            "imported pi sessions"
+        );
+        self.adopt_new_sessions().await;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Reply::Imported {
+            files: count(report.files),
+            sessions_new: count(report.sessions_new),
+            sessions_updated: count(report.sessions_updated),
+            sessions_unchanged: count(report.sessions_unchanged),
+            messages: count(report.messages),
+            skipped: report
+                .skipped
+                .into_iter()
+                .map(|(path, reason)| ImportSkipped {
+                    path: path.display().to_string(),
+                    reason,
+                })
+                .collect(),
+        })
     }
 
     fn insert(&self, handle: SessionHandle) {
@@ -288,6 +386,7 @@ impl Runner {
                     .map_err(store_failure)?;
                 Ok(Reply::SearchResults { hits })
             }
+            Command::HistoryImport { source, dir } => self.import_history(source, dir).await,
             Command::RunnerStatus {} => Ok(Reply::Status {
                 status: self.status(),
             }),

@@ -118,13 +118,23 @@ export type Command = { "type": "session.create", harness: string, cwd: string, 
 /**
  * Only sessions whose cwd is this directory or below it.
  */
-cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, } | { "type": "steer", session: SessionId, text: string, } | { "type": "follow_up", session: SessionId, text: string, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "runner.status", } | { "type": "runner.shutdown", };
+cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, } | { "type": "steer", session: SessionId, text: string, } | { "type": "follow_up", session: SessionId, text: string, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
+/**
+ * The harness's own directory (for pi, its agent directory); by default the one
+ * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
+ */
+dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
  * Only sessions whose cwd is this directory or below it.
  */
-cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, } | { "type": "steer", session: SessionId, text: string, } | { "type": "follow_up", session: SessionId, text: string, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "runner.status", } | { "type": "runner.shutdown", });
+cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, } | { "type": "steer", session: SessionId, text: string, } | { "type": "follow_up", session: SessionId, text: string, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
+/**
+ * The harness's own directory (for pi, its agent directory); by default the one
+ * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
+ */
+dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -139,6 +149,8 @@ since?: number,
  * Only messages created before this time (ms since the epoch).
  */
 until?: number, role?: Role, };
+
+export type ImportSource = "pi";
 
 export type Hello = { 
 /**
@@ -168,7 +180,7 @@ export type Reply = { "type": "empty" } | { "type": "session", session: SessionI
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "status", status: RunnerStatus, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**
@@ -183,6 +195,12 @@ snippet: string,
  * Higher is better.
  */
 score: number, created_at: number, harness: string, cwd: string, title?: string, };
+
+export type ImportSkipped = { path: string, 
+/**
+ * For people, e.g. `not a pi session file: the first line is not JSON (…)`.
+ */
+reason: string, };
 
 export type RunnerStatus = { version: string, pid: number, started_at: number, socket: string, data_dir: string, 
 /**

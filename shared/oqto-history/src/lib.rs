@@ -47,11 +47,15 @@
 //! # Ok::<(), oqto_history::StoreError>(())
 //! ```
 //!
-//! `docs/history.md` describes the schema, the write path, paging, the search syntax and
-//! the limits.
+//! [`import`] stores conversations a harness kept on its own (pi's session files),
+//! idempotently and without writing to them.
+//!
+//! `docs/history.md` describes the schema, the write path, paging, the search syntax, the
+//! import of pi sessions and the limits.
 
 mod codec;
 mod error;
+pub mod import;
 mod messages;
 mod query;
 mod schema;

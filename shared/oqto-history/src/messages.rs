@@ -265,7 +265,7 @@ fn ordinal_of(conn: &Connection, session: &SessionId, id: &MessageId) -> Result<
 }
 
 /// The message with row key `pk`, with its parts.
-fn load_message(conn: &Connection, pk: i64) -> Result<Message, StoreError> {
+pub(crate) fn load_message(conn: &Connection, pk: i64) -> Result<Message, StoreError> {
     let raw = conn
         .prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE pk = ?1"

@@ -169,38 +169,14 @@ impl<'a> SessionParams<'a> {
 impl Store {
     /// Stores a new session. `Err(SessionExists)` if its id is taken.
     pub fn insert_session(&mut self, s: &SessionRecord) -> Result<(), StoreError> {
-        let inserted = SessionParams::new(s)?
-            .execute(
-                &self.conn,
-                "INSERT INTO sessions (id, harness, harness_ref, cwd, title, model_provider, \
-                 model_id, created_at, updated_at, state, reason, parent, sandbox_profile, \
-                 last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .ctx("inserting a session")?;
-        if inserted == 0 {
-            return Err(StoreError::SessionExists(s.id.clone()));
-        }
-        Ok(())
+        insert_session_row(&self.conn, s)
     }
 
     /// Replaces every field of the stored session `s.id`, except that `updated_at` never
     /// moves backwards (the stored value wins if it is later, e.g. after messages were
     /// stored since the caller read the record). `Err(SessionNotFound)` if absent.
     pub fn update_session(&mut self, s: &SessionRecord) -> Result<(), StoreError> {
-        let updated = SessionParams::new(s)?
-            .execute(
-                &self.conn,
-                "UPDATE sessions SET harness = ?2, harness_ref = ?3, cwd = ?4, title = ?5, \
-                 model_provider = ?6, model_id = ?7, created_at = ?8, \
-                 updated_at = max(updated_at, ?9), state = ?10, reason = ?11, parent = ?12, \
-                 sandbox_profile = ?13, last_seq = ?14 WHERE id = ?1",
-            )
-            .ctx("updating a session")?;
-        if updated == 0 {
-            return Err(StoreError::SessionNotFound(s.id.clone()));
-        }
-        Ok(())
+        update_session_row(&self.conn, s)
     }
 
     /// The session `id`, or `None` if there is none.
@@ -245,6 +221,40 @@ impl Store {
             .ctx("deleting a session")?;
         Ok(deleted > 0)
     }
+}
+
+/// [`Store::insert_session`] on `conn` (a connection or the caller's transaction).
+pub(crate) fn insert_session_row(conn: &Connection, s: &SessionRecord) -> Result<(), StoreError> {
+    let inserted = SessionParams::new(s)?
+        .execute(
+            conn,
+            "INSERT INTO sessions (id, harness, harness_ref, cwd, title, model_provider, \
+             model_id, created_at, updated_at, state, reason, parent, sandbox_profile, \
+             last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .ctx("inserting a session")?;
+    if inserted == 0 {
+        return Err(StoreError::SessionExists(s.id.clone()));
+    }
+    Ok(())
+}
+
+/// [`Store::update_session`] on `conn` (a connection or the caller's transaction).
+pub(crate) fn update_session_row(conn: &Connection, s: &SessionRecord) -> Result<(), StoreError> {
+    let updated = SessionParams::new(s)?
+        .execute(
+            conn,
+            "UPDATE sessions SET harness = ?2, harness_ref = ?3, cwd = ?4, title = ?5, \
+             model_provider = ?6, model_id = ?7, created_at = ?8, \
+             updated_at = max(updated_at, ?9), state = ?10, reason = ?11, parent = ?12, \
+             sandbox_profile = ?13, last_seq = ?14 WHERE id = ?1",
+        )
+        .ctx("updating a session")?;
+    if updated == 0 {
+        return Err(StoreError::SessionNotFound(s.id.clone()));
+    }
+    Ok(())
 }
 
 /// Whether the session exists.

@@ -142,6 +142,18 @@ pub enum Command {
         #[cfg_attr(feature = "ts", ts(as = "Option<SearchFilters>", optional))]
         filters: SearchFilters,
     },
+    /// Import the conversations a harness kept on its own (pi's session files) into the
+    /// history, as stopped sessions that can be resumed. Read-only for the source;
+    /// importing again adds only what is new.
+    #[serde(rename = "history.import")]
+    HistoryImport {
+        source: ImportSource,
+        /// The harness's own directory (for pi, its agent directory); by default the one
+        /// the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        dir: Option<String>,
+    },
     #[serde(rename = "runner.status")]
     RunnerStatus {},
     /// Stop every harness and exit.
@@ -171,6 +183,7 @@ impl Command {
         "fork",
         "get_messages",
         "history.search",
+        "history.import",
         "runner.status",
         "runner.shutdown",
     ];
@@ -197,8 +210,9 @@ impl Command {
             Command::Fork { .. } => 16,
             Command::GetMessages { .. } => 17,
             Command::HistorySearch { .. } => 18,
-            Command::RunnerStatus {} => 19,
-            Command::RunnerShutdown {} => 20,
+            Command::HistoryImport { .. } => 19,
+            Command::RunnerStatus {} => 20,
+            Command::RunnerShutdown {} => 21,
         };
         Self::NAMES[index]
     }
@@ -225,10 +239,20 @@ impl Command {
             Command::SessionCreate { .. }
             | Command::SessionList { .. }
             | Command::HistorySearch { .. }
+            | Command::HistoryImport { .. }
             | Command::RunnerStatus {}
             | Command::RunnerShutdown {} => None,
         }
     }
+}
+
+/// Where `history.import` reads conversations from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ImportSource {
+    /// pi's session files (`<dir>/sessions/**/*.jsonl`).
+    Pi,
 }
 
 /// Filters of `history.search`; every field narrows the result.

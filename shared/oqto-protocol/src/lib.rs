@@ -22,7 +22,7 @@ pub mod session;
 #[cfg(feature = "ts")]
 pub mod ts;
 
-pub use command::{Command, Request, SearchFilters};
+pub use command::{Command, ImportSource, Request, SearchFilters};
 pub use envelope::{ClientMessage, ServerMessage};
 pub use event::{CompactionReason, Event, EventKind, ResyncReason};
 pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
@@ -31,7 +31,8 @@ pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
 pub use response::{
-    ErrorCode, ErrorResponse, Hello, OkResponse, Reply, RunnerStatus, SearchHit, Welcome,
+    ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,
+    Welcome,
 };
 pub use session::{Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel};
 

@@ -73,6 +73,16 @@ pub enum Reply {
     SearchResults {
         hits: Vec<SearchHit>,
     },
+    /// What `history.import` did: files looked at, sessions stored for the first time,
+    /// updated (new messages) or left as they were, messages written, and what was skipped.
+    Imported {
+        files: u32,
+        sessions_new: u32,
+        sessions_updated: u32,
+        sessions_unchanged: u32,
+        messages: u32,
+        skipped: Vec<ImportSkipped>,
+    },
     Status {
         status: RunnerStatus,
     },
@@ -100,6 +110,15 @@ pub struct SearchHit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub title: Option<String>,
+}
+
+/// A file or directory `history.import` did not import, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImportSkipped {
+    pub path: String,
+    /// For people, e.g. `not a pi session file: the first line is not JSON (…)`.
+    pub reason: String,
 }
 
 /// `runner.status`.

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use ts_rs::{Config, TS};
 
-use crate::command::{Command, Request, SearchFilters};
+use crate::command::{Command, ImportSource, Request, SearchFilters};
 use crate::event::{CompactionReason, Event, EventKind, ResyncReason};
 use crate::harness::{AgentCommand, AgentOk, AgentReply, AgentRequest};
 use crate::ids::{MessageId, PartId, RequestId, SessionId};
@@ -12,7 +12,8 @@ use crate::message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
 use crate::response::{
-    ErrorCode, ErrorResponse, Hello, OkResponse, Reply, RunnerStatus, SearchHit, Welcome,
+    ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,
+    Welcome,
 };
 use crate::session::{
     Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel,
@@ -52,10 +53,12 @@ pub fn typescript() -> String {
         Command,
         Request,
         SearchFilters,
+        ImportSource,
         Hello,
         Welcome,
         Reply,
         SearchHit,
+        ImportSkipped,
         RunnerStatus,
         ErrorCode,
         OkResponse,

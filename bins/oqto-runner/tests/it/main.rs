@@ -2,6 +2,7 @@
 
 mod access;
 mod faults;
+mod history;
 mod lifecycle;
 mod pi;
 mod protocol;

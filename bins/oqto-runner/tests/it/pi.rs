@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 
 use crate::support::{Client, Runner, WAIT, alive, assistant_texts};
 
-struct Pi {
+/// A runner whose `pi` harness is the real pi, with a private agent directory
+/// (`<root>/pi-agent`) pointing at the fake LLM.
+pub struct Pi {
     _llm: Background,
-    runner: Runner,
+    pub runner: Runner,
 }
 
 impl Pi {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let llm = Background::start(Config {
             slow_delay: Duration::from_millis(50),
             ..Config::default()
@@ -33,7 +35,7 @@ impl Pi {
         Self { _llm: llm, runner }
     }
 
-    fn session(&self) -> (Client, String) {
+    pub fn session(&self) -> (Client, String) {
         let mut c = self.runner.client();
         let work = self.runner.work();
         let session = c.create("pi", &work);

@@ -1,5 +1,6 @@
 //! Integration tests of the history store, one binary.
 
+mod import_pi;
 mod messages;
 mod open;
 mod paging;

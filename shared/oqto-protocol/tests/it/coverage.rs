@@ -123,6 +123,7 @@ impl Seen {
             | Reply::Model { .. }
             | Reply::Compacted { .. }
             | Reply::SearchResults { .. }
+            | Reply::Imported { .. }
             | Reply::Status { .. } => {}
         }
     }

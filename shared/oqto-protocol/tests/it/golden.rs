@@ -175,6 +175,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         Command::Compact { .. } => &["compacted"],
         Command::GetMessages { .. } => &["messages"],
         Command::HistorySearch { .. } => &["search_results"],
+        Command::HistoryImport { .. } => &["imported"],
         Command::RunnerStatus {} => &["status"],
     }
 }

@@ -160,6 +160,7 @@ pub mod tags {
         Compacted => "compacted",
         Messages => "messages",
         SearchResults => "search_results",
+        Imported => "imported",
         Status => "status",
     });
 
