@@ -123,6 +123,7 @@ async fn connection(runner: Arc<Runner>, stream: UnixStream) {
             .await;
         drop(out_tx);
         let _ = writer.await;
+        drain(&mut BufReader::new(read)).await;
         return;
     }
     runner.clients.fetch_add(1, Ordering::Relaxed);
@@ -140,8 +141,30 @@ async fn connection(runner: Arc<Runner>, stream: UnixStream) {
         conn.close().await;
     }
     drop(out_tx);
+    // The writer sends what is queued (e.g. a `too_large` error), then shuts its half down.
     let _ = writer.await;
+    drain(reader.get_mut()).await;
     runner.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Reads and discards what the client is still sending (the rest of an over-long line)
+/// for a moment before the connection closes, so that the client reads our error instead of
+/// getting a broken pipe or a reset. Bounded in time and bytes.
+async fn drain(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
+    use tokio::io::AsyncReadExt;
+    const DRAIN_TIME: Duration = Duration::from_secs(1);
+    const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while total < DRAIN_BYTES {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
 }
 
 async fn write_loop(write: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {

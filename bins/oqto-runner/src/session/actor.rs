@@ -643,9 +643,12 @@ impl Actor {
         // `tool.end` that completed it) reaches anyone, so a crash loses at most the message
         // in flight.
         let store_error = stored.and_then(|message| self.store_message(message, seq));
-        let emitted = self.hub.emit(kind, ts);
+        // Readers of the shared info (`session.get`, `session.list`) must never see an older
+        // state than the events a client already received.
         self.info.last_seq = seq;
         self.info.last_activity = ts;
+        self.mirror();
+        let emitted = self.hub.emit(kind, ts);
         if !emitted.needs_resync.is_empty() {
             self.send_snapshots(&emitted.needs_resync);
         }
