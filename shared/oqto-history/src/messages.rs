@@ -276,7 +276,7 @@ pub(crate) fn load_message(conn: &Connection, pk: i64) -> Result<Message, StoreE
 }
 
 /// The parts of the message with row key `pk`, in order.
-fn load_parts(conn: &Connection, pk: i64) -> Result<Vec<Part>, StoreError> {
+pub(crate) fn load_parts(conn: &Connection, pk: i64) -> Result<Vec<Part>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT data FROM parts WHERE message = ?1 ORDER BY position")
         .ctx("reading parts")?;

@@ -46,7 +46,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 
     -- `pk` is the FTS rowid: an INTEGER PRIMARY KEY is never renumbered by VACUUM.
     -- `ordinal` is the insertion order within the session (1, 2, ...), fixed on first insert.
-    -- `body` is the searchable text of the parts (see search.rs), the content of message_fts.
+    -- The searchable text is not stored here: it is derived from the parts (search.rs).
     CREATE TABLE messages (
         pk              INTEGER PRIMARY KEY,
         id              TEXT NOT NULL UNIQUE,
@@ -59,7 +59,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         usage           TEXT,
         stop_reason     TEXT,
         seq             INTEGER,
-        body            TEXT NOT NULL,
         UNIQUE (session, ordinal)
     ) STRICT;
 
@@ -73,17 +72,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (message, position)
     ) STRICT;
 
-    -- External-content FTS5 index over messages.body. The write path (writer.rs) adds and
-    -- replaces entries at the end of each transaction; this trigger removes them whenever
-    -- a message row goes, including through ON DELETE CASCADE from its session.
+    -- Contentless FTS5 index over each message's searchable text (search.rs), rowid =
+    -- messages.pk: the text itself is not stored a second time; snippets are cut from the
+    -- parts. `prefix = '3 4'` indexes 3- and 4-character prefixes for `abc*`/`abcd*`
+    -- queries. The write path (writer.rs) adds and replaces entries at the end of each
+    -- transaction; this trigger removes them whenever a message row goes, including
+    -- through ON DELETE CASCADE from its session.
     CREATE VIRTUAL TABLE message_fts USING fts5 (
         body,
-        content = 'messages',
-        content_rowid = 'pk',
+        content = '',
+        contentless_delete = 1,
+        prefix = '3 4',
         tokenize = 'unicode61 remove_diacritics 2'
     );
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', old.pk, old.body);
+        DELETE FROM message_fts WHERE rowid = old.pk;
     END;
     ",
 ];
@@ -102,10 +105,30 @@ pub(crate) fn configure(conn: &Connection, wal: bool) -> Result<(), rusqlite::Er
                 )),
             ));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        // A checkpoint every 16 MiB of WAL instead of SQLite's 4 MiB: a batch of messages
+        // is several MiB, and pages written again by later transactions (the index's
+        // segments and b-tree interior pages) are then copied to the database once, not
+        // once per batch. After a checkpoint the WAL file is cut back to 64 MiB at most.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4096; \
+             PRAGMA journal_size_limit = 67108864;",
+        )?;
     }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// The scratch database of a store: an in-memory FTS5 table with the index's tokenizer,
+/// filled with the text of a search's hits to cut their snippets.
+pub(crate) fn scratch() -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE hit_text USING fts5 (
+             body, tokenize = 'unicode61 remove_diacritics 2'
+         );",
+    )?;
+    conn.set_prepared_statement_cache_capacity(8);
+    Ok(conn)
 }
 
 /// Checks that the database is ours and brings its schema up to [`SCHEMA_VERSION`].

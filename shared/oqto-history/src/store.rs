@@ -16,6 +16,9 @@ use crate::schema;
 #[derive(Debug)]
 pub struct Store {
     pub(crate) conn: Connection,
+    /// A private in-memory database holding a scratch full-text table, where the text of
+    /// a search's final hits is indexed again to cut their snippets (see search.rs).
+    pub(crate) scratch: Connection,
     /// The database file, for error messages (`:memory:` for an in-memory store).
     pub(crate) label: String,
 }
@@ -69,7 +72,12 @@ impl Store {
             _ => open_err(source),
         })?;
         schema::migrate(&mut conn, &label)?;
-        Ok(Store { conn, label })
+        let scratch = schema::scratch().map_err(open_err)?;
+        Ok(Store {
+            conn,
+            scratch,
+            label,
+        })
     }
 
     /// A fresh, empty store in memory (for tests and tools); gone when dropped.
@@ -82,7 +90,12 @@ impl Store {
         let mut conn = Connection::open_in_memory().map_err(open_err)?;
         schema::configure(&conn, false).map_err(open_err)?;
         schema::migrate(&mut conn, &label)?;
-        Ok(Store { conn, label })
+        let scratch = schema::scratch().map_err(open_err)?;
+        Ok(Store {
+            conn,
+            scratch,
+            label,
+        })
     }
 
     /// Checks the database file, its foreign keys, and that the full-text index matches the
@@ -124,9 +137,27 @@ impl Store {
             problems.push(row.ctx("checking foreign keys")?);
         }
 
-        // With rank 1, FTS5 also compares the index with the content table (messages).
+        // The index holds no text to compare with (it is contentless): check its own
+        // structure, and that it has exactly one entry per message.
+        let (unindexed, stale): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM messages WHERE pk NOT IN \
+                         (SELECT id FROM message_fts_docsize)), \
+                        (SELECT count(*) FROM message_fts_docsize WHERE id NOT IN \
+                         (SELECT pk FROM messages))",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .ctx("checking the search index")?;
+        if unindexed > 0 || stale > 0 {
+            problems.push(format!(
+                "the search index does not match the messages ({unindexed} messages not \
+                 indexed, {stale} index entries without a message)"
+            ));
+        }
         match self.conn.execute(
-            "INSERT INTO message_fts (message_fts, rank) VALUES ('integrity-check', 1)",
+            "INSERT INTO message_fts (message_fts, rank) VALUES ('integrity-check', 0)",
             [],
         ) {
             Ok(_) => {}

@@ -40,8 +40,8 @@ struct SessionCursor {
 /// Index changes to apply in [`Writer::finish`].
 #[derive(Default)]
 struct PendingIndex {
-    /// Entries to remove: row key and the body they were indexed with.
-    deletes: Vec<(i64, String)>,
+    /// Entries to remove, by row key.
+    deletes: Vec<i64>,
     /// Rows to index, in first-write order, each with its latest body.
     inserts: Vec<(i64, String)>,
     /// Row key to its position in `inserts`.
@@ -59,11 +59,10 @@ impl PendingIndex {
         }
     }
 
-    /// Row `pk`, indexed with `old` unless it was written earlier in this transaction, now
-    /// has `body`.
-    fn reindex(&mut self, pk: i64, old: String, body: String) {
+    /// Row `pk`, indexed unless it was written earlier in this transaction, now has `body`.
+    fn reindex(&mut self, pk: i64, body: String) {
         if !self.pending.contains_key(&pk) {
-            self.deletes.push((pk, old));
+            self.deletes.push(pk);
         }
         self.index(pk, body);
     }
@@ -93,10 +92,10 @@ impl<'c> Writer<'c> {
                 .ctx("writing a message's parts")?;
             self.index.index(pk, row.body);
         } else {
-            let (pk, stored, old_body): (i64, String, String) = conn
-                .prepare_cached("SELECT pk, session, body FROM messages WHERE id = ?1")
+            let (pk, stored): (i64, String) = conn
+                .prepare_cached("SELECT pk, session FROM messages WHERE id = ?1")
                 .and_then(|mut stmt| {
-                    stmt.query_row([m.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    stmt.query_row([m.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 })
                 .ctx("replacing a message")?;
             if stored != m.session.as_str() {
@@ -109,7 +108,7 @@ impl<'c> Writer<'c> {
             row.replace(conn, pk).ctx("replacing a message")?;
             row.insert_parts(conn, pk)
                 .ctx("writing a message's parts")?;
-            self.index.reindex(pk, old_body, row.body);
+            self.index.reindex(pk, row.body);
         }
         Ok(())
     }
@@ -129,14 +128,10 @@ impl<'c> Writer<'c> {
 
         let mut delete = self
             .conn
-            .prepare_cached(
-                "INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', ?1, ?2)",
-            )
+            .prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")
             .ctx("updating the search index")?;
-        for (pk, old) in &self.index.deletes {
-            delete
-                .execute(params![pk, old])
-                .ctx("updating the search index")?;
+        for pk in &self.index.deletes {
+            delete.execute([pk]).ctx("updating the search index")?;
         }
         let mut insert = self
             .conn
@@ -217,8 +212,8 @@ impl<'a> MessageRow<'a> {
         let inserted = conn
             .prepare_cached(
                 "INSERT INTO messages (id, session, ordinal, role, created_at, model_provider, \
-                 model_id, usage, stop_reason, seq, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 model_id, usage, stop_reason, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (id) DO NOTHING",
             )?
             .execute(params![
@@ -232,7 +227,6 @@ impl<'a> MessageRow<'a> {
                 self.usage,
                 self.stop_reason,
                 self.seq,
-                self.body,
             ])?;
         Ok(inserted == 1)
     }
@@ -242,7 +236,7 @@ impl<'a> MessageRow<'a> {
     fn replace(&self, conn: &Connection, pk: i64) -> rusqlite::Result<()> {
         conn.prepare_cached(
             "UPDATE messages SET role = ?2, created_at = ?3, model_provider = ?4, \
-             model_id = ?5, usage = ?6, stop_reason = ?7, seq = coalesce(?8, seq), body = ?9 \
+             model_id = ?5, usage = ?6, stop_reason = ?7, seq = coalesce(?8, seq) \
              WHERE pk = ?1",
         )?
         .execute(params![
@@ -254,7 +248,6 @@ impl<'a> MessageRow<'a> {
             self.usage,
             self.stop_reason,
             self.seq,
-            self.body,
         ])?;
         conn.prepare_cached("DELETE FROM parts WHERE message = ?1")?
             .execute([pk])?;

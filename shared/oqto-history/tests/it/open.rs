@@ -176,9 +176,12 @@ fn integrity_check_passes_after_writes_and_catches_a_stale_index() {
         .unwrap();
     store.integrity_check().unwrap();
 
-    // Change a message's searchable text behind the index's back.
+    // Drop a message's index entry behind the store's back.
     raw(&dir)
-        .execute("UPDATE messages SET body = 'delta' WHERE id = 'msg_2'", [])
+        .execute(
+            "DELETE FROM message_fts WHERE rowid = (SELECT pk FROM messages WHERE id = 'msg_2')",
+            [],
+        )
         .unwrap();
     let msg = expect_code(store.integrity_check(), ErrorCode::Storage);
     assert!(

@@ -479,3 +479,165 @@ fn the_limit_defaults_to_20_and_is_capped_at_200() {
     let hits = store.search("needle", &all, Some(3)).unwrap();
     assert_eq!(ids(&hits), ["msg_249", "msg_248", "msg_247"]);
 }
+
+/// `n` messages in session `ses_a`, the i-th saying `text(i)`, stored in that order.
+fn store_of(n: usize, text: impl Fn(usize) -> String) -> Store {
+    let mut store = Store::open_in_memory().unwrap();
+    store.insert_session(&session("ses_a", "pi", "/w")).unwrap();
+    store
+        .insert_session(&session("ses_b", "codex", "/v"))
+        .unwrap();
+    let batch: Vec<_> = (0..n)
+        .map(|i| {
+            let ses = if i % 2 == 0 { "ses_a" } else { "ses_b" };
+            let role = if i % 3 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            let at = u64::try_from(i).unwrap();
+            (
+                text_message(ses, &format!("msg_{i}"), role, at, &text(i)),
+                None,
+            )
+        })
+        .collect();
+    store.put_messages(&batch).unwrap();
+    store
+}
+
+#[test]
+fn a_frequent_term_is_ranked_among_its_most_recent_matches() {
+    use oqto_history::RANKED_CANDIDATES;
+    let n = RANKED_CANDIDATES + 500;
+    // Every message says `needle` once in a long text, except two that say it three times
+    // in a short one: msg_10, older than the ranked window, and the newest but 50.
+    let strong = n - 50;
+    let store = store_of(n, |i| {
+        if i == 10 || i == strong {
+            "needle needle needle".to_owned()
+        } else {
+            format!("needle {}", "filler words here ".repeat(20))
+        }
+    });
+    let hits = store
+        .search("needle", &SearchFilters::default(), Some(MAX_SEARCH_LIMIT))
+        .unwrap();
+    assert_eq!(hits.len(), MAX_SEARCH_LIMIT);
+    // The best of the window is first; msg_10 is outside it and not returned at all.
+    assert_eq!(hits[0].message_id.as_str(), format!("msg_{strong}"));
+    assert!(hits[0].score > hits[1].score);
+    assert!(hits.iter().all(|h| h.message_id.as_str() != "msg_10"));
+    // Only the most recent RANKED_CANDIDATES messages can be hits.
+    let oldest_ranked = n - RANKED_CANDIDATES;
+    for hit in &hits {
+        let i: usize = hit.message_id.as_str()["msg_".len()..].parse().unwrap();
+        assert!(
+            i >= oldest_ranked,
+            "{} is older than the window",
+            hit.message_id
+        );
+    }
+    // A query matching few messages still ranks all of them: msg_10 is found.
+    let store = store_of(n, |i| {
+        if i == 10 || i == strong {
+            "needle needle needle rare".to_owned()
+        } else {
+            format!("needle {}", "filler words here ".repeat(20))
+        }
+    });
+    assert_eq!(
+        found(&store, "rare"),
+        ["msg_10".to_owned(), format!("msg_{strong}")]
+    );
+}
+
+#[test]
+fn filters_stay_exact_when_a_term_has_more_matches_than_are_ranked() {
+    use oqto_history::RANKED_CANDIDATES;
+    let n = 3 * RANKED_CANDIDATES;
+    let store = store_of(n, |i| format!("common word {i}"));
+    let check = |filters: &SearchFilters, ok: &dyn Fn(usize) -> bool| {
+        let hits = store
+            .search("common", filters, Some(MAX_SEARCH_LIMIT))
+            .unwrap();
+        assert_eq!(hits.len(), MAX_SEARCH_LIMIT, "{filters:?}");
+        for hit in &hits {
+            let i: usize = hit.message_id.as_str()["msg_".len()..].parse().unwrap();
+            assert!(ok(i), "{} does not pass {filters:?}", hit.message_id);
+        }
+    };
+    check(&session_filter("ses_b"), &|i| i % 2 == 1);
+    check(
+        &SearchFilters {
+            harness: Some("codex".into()),
+            ..SearchFilters::default()
+        },
+        &|i| i % 2 == 1,
+    );
+    check(&cwd("/w"), &|i| i % 2 == 0);
+    check(
+        &SearchFilters {
+            role: Some(Role::User),
+            ..SearchFilters::default()
+        },
+        &|i| i % 3 == 0,
+    );
+    // A time window far older than the most recent matches still finds its messages.
+    check(
+        &SearchFilters {
+            since: Some(100),
+            until: Some(400),
+            ..SearchFilters::default()
+        },
+        &|i| (100..400).contains(&i),
+    );
+    let few = SearchFilters {
+        since: Some(10),
+        until: Some(13),
+        role: Some(Role::User),
+        ..SearchFilters::default()
+    };
+    assert_eq!(found_with(&store, "common", &few), ["msg_12"]);
+}
+
+#[test]
+fn snippets_come_from_the_stored_parts() {
+    // The index keeps no text: the snippet is cut from the message's parts, including a
+    // tool output's head and tail when its middle is not indexed.
+    let mut store = Store::open_in_memory().unwrap();
+    store.insert_session(&session("ses_a", "pi", "/w")).unwrap();
+    let output = format!(
+        "start of output {} middle_marker {} the tail_marker end",
+        "x ".repeat(8 * 1024),
+        "y ".repeat(8 * 1024)
+    );
+    let message = with_parts(
+        "ses_a",
+        "msg_1",
+        Role::Assistant,
+        1,
+        vec![Part::ToolCall {
+            id: PartId::new("p1"),
+            call_id: "c1".into(),
+            name: "bash".into(),
+            input: serde_json::json!({"command": "make"}),
+            status: ToolStatus::Done,
+            output: Some(output),
+            is_error: false,
+        }],
+    );
+    store.put_message(&message, None).unwrap();
+    let hits = store
+        .search("tail_marker", &SearchFilters::default(), None)
+        .unwrap();
+    assert_eq!(ids(&hits), ["msg_1"]);
+    assert!(
+        hits[0].snippet.contains("the [tail_marker] end"),
+        "{}",
+        hits[0].snippet
+    );
+    assert!(found(&store, "middle_marker").is_empty());
+    assert_eq!(found(&store, "start"), ["msg_1"]);
+    store.integrity_check().unwrap();
+}
