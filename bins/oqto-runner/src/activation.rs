@@ -21,6 +21,22 @@ use crate::config::Environment;
 /// The first passed descriptor (`SD_LISTEN_FDS_START`).
 const LISTEN_FDS_START: RawFd = 3;
 
+/// How many sockets systemd passed to this process (0 when not activated).
+pub fn listener_fds(env: &Environment) -> u32 {
+    let ours = env
+        .var("LISTEN_PID")
+        .and_then(|p| p.to_str())
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !ours {
+        return 0;
+    }
+    env.var("LISTEN_FDS")
+        .and_then(|c| c.to_str())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The activated listener, if this process was given one; `Ok(None)` when not activated.
 pub fn listener(env: &Environment) -> anyhow::Result<Option<tokio::net::UnixListener>> {
     let Some(count) = env.var("LISTEN_FDS") else {

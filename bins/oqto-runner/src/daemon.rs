@@ -46,10 +46,10 @@ pub fn run(options: Options) -> anyhow::Result<Exit> {
 
 async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
     let socket = config.paths.socket.clone();
-    let (listener, activated) = match crate::activation::listener(&env)? {
-        Some(listener) => (listener, true),
-        None => (bind(&socket)?, false),
-    };
+    // A live runner on the socket is refused before anything else is touched.
+    if crate::activation::listener_fds(&env) == 0 && oqto_ipc::socket::is_live(&socket) {
+        return Err(in_use(&socket));
+    }
     let db = config.paths.data_dir.join(HISTORY_DB);
     let (store, store_thread) = StoreHandle::open(&db)
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot open {}: {e}", db.display())))?;
@@ -57,6 +57,11 @@ async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
     let runner = Runner::load(Arc::clone(&ctx), &socket)
         .await
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot load sessions: {e}")))?;
+    // Bound only now: a client that can connect gets its `welcome` at once.
+    let (listener, activated) = match crate::activation::listener(&ctx.env)? {
+        Some(listener) => (listener, true),
+        None => (bind(&socket)?, false),
+    };
     tracing::info!(
         socket = %socket.display(),
         activated,
@@ -94,15 +99,19 @@ async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
 
 fn bind(socket: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
     bind_tokio(socket).map_err(|e| match e {
-        BindError::InUse { path } => CliError::new(
-            Exit::Failure,
-            format!(
-                "another oqto-runner is already listening on {}",
-                path.display()
-            ),
-        )
-        .with_hint("stop it first (`oqtoctl runner stop`), or pass another --socket")
-        .into(),
+        BindError::InUse { path } => in_use(&path),
         other => anyhow::Error::new(other),
     })
+}
+
+fn in_use(path: &std::path::Path) -> anyhow::Error {
+    CliError::new(
+        Exit::Failure,
+        format!(
+            "another oqto-runner is already listening on {}",
+            path.display()
+        ),
+    )
+    .with_hint("stop it first (`oqtoctl runner stop`), or pass another --socket")
+    .into()
 }

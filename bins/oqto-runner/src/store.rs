@@ -11,9 +11,25 @@ use std::sync::mpsc;
 use std::thread;
 
 use oqto_history::{Store, StoreError};
+use oqto_protocol::{Message, Seq};
 use tokio::sync::oneshot;
 
-type Job = Box<dyn FnOnce(&mut Store) + Send>;
+type Call = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// Work for the store thread. Message writes are kept apart so that the thread can commit
+/// all the writes queued at one moment in one transaction (group commit): 100 sessions
+/// ending a message together cost one commit, not 100.
+enum Job {
+    Call(Call),
+    Put {
+        message: Message,
+        seq: Seq,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// Most message writes committed together.
+const GROUP_COMMIT: usize = 256;
 
 /// A cheap, cloneable handle to the store thread.
 #[derive(Clone, Debug)]
@@ -38,11 +54,7 @@ impl StoreHandle {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = thread::Builder::new()
             .name("oqto-store".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut store);
-                }
-            })
+            .spawn(move || run(&mut store, &rx))
             .expect("spawning the store thread");
         (Self { tx }, thread)
     }
@@ -54,10 +66,20 @@ impl StoreHandle {
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |store| {
+        let job: Call = Box::new(move |store| {
             let _ = tx.send(f(store));
         });
-        if self.tx.send(job).is_err() {
+        if self.tx.send(Job::Call(job)).is_err() {
+            return Err(gone());
+        }
+        rx.await.unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// Stores one ended message (insert or replace) and waits until it is committed,
+    /// possibly together with other sessions' messages queued at the same moment.
+    pub async fn put_message(&self, message: Message, seq: Seq) -> Result<(), StoreError> {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Job::Put { message, seq, done }).is_err() {
             return Err(gone());
         }
         rx.await.unwrap_or_else(|_| Err(gone()))
@@ -72,10 +94,10 @@ impl StoreHandle {
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |store| {
+        let job: Call = Box::new(move |store| {
             let _ = tx.send(f(store));
         });
-        if self.tx.send(job).is_err() {
+        if self.tx.send(Job::Call(job)).is_err() {
             return Err(gone());
         }
         rx.recv().unwrap_or_else(|_| Err(gone()))
@@ -86,14 +108,69 @@ impl StoreHandle {
     where
         F: FnOnce(&mut Store) -> Result<(), StoreError> + Send + 'static,
     {
-        let job: Job = Box::new(move |store| {
+        let job: Call = Box::new(move |store| {
             if let Err(e) = f(store) {
                 tracing::error!(error = %e, "history store: {what} failed");
             }
         });
-        if self.tx.send(job).is_err() {
+        if self.tx.send(Job::Call(job)).is_err() {
             tracing::error!("history store: {what} dropped: {StoreGone}");
         }
+    }
+}
+
+/// The store thread: jobs in order; consecutive message writes in one transaction.
+fn run(store: &mut Store, rx: &mpsc::Receiver<Job>) {
+    let mut next = rx.recv().ok();
+    while let Some(job) = next.take() {
+        match job {
+            Job::Call(call) => call(store),
+            Job::Put { message, seq, done } => {
+                let mut batch = vec![(message, Some(seq))];
+                let mut waiting = vec![done];
+                while batch.len() < GROUP_COMMIT {
+                    match rx.try_recv() {
+                        Ok(Job::Put { message, seq, done }) => {
+                            batch.push((message, Some(seq)));
+                            waiting.push(done);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                match store.put_messages(&batch) {
+                    Ok(()) => {
+                        for done in waiting {
+                            let _ = done.send(Ok(()));
+                        }
+                    }
+                    Err(e) => {
+                        let last = waiting.pop();
+                        for done in waiting {
+                            let _ = done.send(Err(clone_error(&e)));
+                        }
+                        if let Some(done) = last {
+                            let _ = done.send(Err(e));
+                        }
+                    }
+                }
+            }
+        }
+        if next.is_none() {
+            next = rx.recv().ok();
+        }
+    }
+}
+
+/// Every waiter of a failed group commit gets the failure; `StoreError` is not `Clone`.
+fn clone_error(e: &StoreError) -> StoreError {
+    StoreError::Io {
+        action: "store",
+        path: "a message".into(),
+        source: std::io::Error::other(e.to_string()),
     }
 }
 

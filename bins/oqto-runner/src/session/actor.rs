@@ -104,6 +104,17 @@ pub(crate) struct Actor {
     store_failing: bool,
 }
 
+/// An event taken in by the session's view, not yet numbered and sent.
+struct Prepared {
+    ts: oqto_protocol::Millis,
+    seq: u64,
+    /// The message to store (ended, or completed by a tool).
+    stored: Option<Message>,
+    /// A title taken from the first prompt.
+    title: Option<String>,
+    state_changed: bool,
+}
+
 #[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
@@ -436,7 +447,18 @@ impl Actor {
                 return;
             }
         };
-        self.apply(outputs);
+        self.apply_stored(outputs).await;
+    }
+
+    /// [`apply`](Self::apply) for outputs from harness lines: events that end a message are
+    /// stored before they go out.
+    async fn apply_stored(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Event(kind) => self.publish_stored(kind).await,
+                other => self.apply(vec![other]),
+            }
+        }
     }
 
     /// The harness closed stdout unasked: it crashed or exited.
@@ -459,21 +481,22 @@ impl Actor {
             reason.push_str(&tail.join(" | "));
         }
         tracing::warn!(session = %self.info.id, "{reason}");
-        self.harness_gone(&reason, State::Error);
+        self.harness_gone(&reason, State::Error).await;
     }
 
     /// Cleans up after the process is gone: open work ends with `reason`, the state
     /// becomes `state`.
-    fn harness_gone(&mut self, reason: &str, state: State) {
+    async fn harness_gone(&mut self, reason: &str, state: State) {
         let part_id = self.ctx.ids.clone().part_id();
         for event in self.transcript().abandon(reason, part_id) {
-            self.publish(event);
+            self.publish_stored(event).await;
         }
         for (message_id, mut part) in self.transcript().running_tools() {
             if let Part::ToolCall { status, .. } = &mut part {
                 *status = ToolStatus::Aborted;
             }
-            self.publish(EventKind::ToolEnd { message_id, part });
+            self.publish_stored(EventKind::ToolEnd { message_id, part })
+                .await;
         }
         let error = OpError::new(ErrorCode::HarnessFailed, reason);
         for (_, pending) in self.pending.drain() {
@@ -504,7 +527,7 @@ impl Actor {
         let reason = "the harness was stopped";
         let part_id = self.ctx.ids.clone().part_id();
         for event in self.transcript().abandon(reason, part_id) {
-            self.publish(event);
+            self.publish_stored(event).await;
         }
         let error = OpError::new(ErrorCode::HarnessFailed, reason);
         for (_, pending) in self.pending.drain() {
@@ -610,11 +633,37 @@ impl Actor {
 
     // ----- events and state --------------------------------------------------------------
 
-    /// Numbers `kind`, applies it to the session's view, stores what ended, and fans it out.
+    /// Numbers `kind`, applies it to the session's view and fans it out. For events that end
+    /// a message (from a harness line), use [`publish_stored`](Self::publish_stored), which
+    /// writes the message first; here such a message is written without waiting.
     fn publish(&mut self, kind: EventKind) {
+        let prepared = self.prepare(&kind);
+        if let Some(message) = prepared.stored.clone() {
+            let seq = prepared.seq;
+            self.ctx.store.spawn("storing a message", move |store| {
+                store.put_message(&message, Some(seq))
+            });
+        }
+        self.finish(kind, prepared, None);
+    }
+
+    /// Like [`publish`](Self::publish), but a message the event ends is committed to the
+    /// store before the event goes out (persist as you go: a crash loses at most the message
+    /// in flight). The actor does nothing else meanwhile; other sessions go on.
+    async fn publish_stored(&mut self, kind: EventKind) {
+        let prepared = self.prepare(&kind);
+        let store_error = match prepared.stored.clone() {
+            Some(message) => self.store_message(message, prepared.seq).await,
+            None => None,
+        };
+        self.finish(kind, prepared, store_error);
+    }
+
+    /// The first half of publishing: the session's view and transcript take the event in.
+    fn prepare(&mut self, kind: &EventKind) -> Prepared {
         let ts = now_millis();
         let seq = self.hub.log().last_seq() + 1;
-        match &kind {
+        match kind {
             EventKind::State {
                 state,
                 phase,
@@ -628,37 +677,42 @@ impl Actor {
             _ => {}
         }
         let session = self.info.id.clone();
-        let stored = self.transcript().apply(&session, &kind, ts);
-        let title = match (&kind, &stored) {
-            (EventKind::MessageEnd { message }, _) if self.info.title.is_none() => {
-                title_from(message)
-            }
+        let stored = self.transcript().apply(&session, kind, ts);
+        let title = match kind {
+            EventKind::MessageEnd { message } if self.info.title.is_none() => title_from(message),
             _ => None,
         };
         let state_changed = matches!(
             kind,
             EventKind::State { .. } | EventKind::ModelChanged { .. }
         );
-        // Persist as you go: an ended message is on disk before its `message.end` (or the
-        // `tool.end` that completed it) reaches anyone, so a crash loses at most the message
-        // in flight.
-        let store_error = stored.and_then(|message| self.store_message(message, seq));
+        Prepared {
+            ts,
+            seq,
+            stored,
+            title,
+            state_changed,
+        }
+    }
+
+    /// The second half: number and fan out the event, then what follows from it.
+    fn finish(&mut self, kind: EventKind, prepared: Prepared, store_error: Option<EventKind>) {
         // Readers of the shared info (`session.get`, `session.list`) must never see an older
         // state than the events a client already received.
-        self.info.last_seq = seq;
-        self.info.last_activity = ts;
+        self.info.last_seq = prepared.seq;
+        self.info.last_activity = prepared.ts;
         self.mirror();
-        let emitted = self.hub.emit(kind, ts);
+        let emitted = self.hub.emit(kind, prepared.ts);
         if !emitted.needs_resync.is_empty() {
             self.send_snapshots(&emitted.needs_resync);
         }
         if let Some(error) = store_error {
             self.publish(error);
         }
-        if let Some(title) = title {
+        if let Some(title) = prepared.title {
             self.info.title = Some(title);
             self.info_changed();
-        } else if state_changed {
+        } else if prepared.state_changed {
             self.persist();
         }
         self.mirror();
@@ -697,12 +751,8 @@ impl Actor {
     /// Writes an ended message to the store, waiting for the write. A failure is logged and
     /// returned as a `session.error` event to publish (once per run of failures): the live
     /// session goes on without its history.
-    fn store_message(&mut self, message: Message, seq: u64) -> Option<EventKind> {
-        let store = self.ctx.store.clone();
-        let result = tokio::task::block_in_place(|| {
-            store.call_blocking(move |store| store.put_message(&message, Some(seq)))
-        });
-        match result {
+    async fn store_message(&mut self, message: Message, seq: u64) -> Option<EventKind> {
+        match self.ctx.store.put_message(message, seq).await {
             Ok(()) => {
                 self.store_failing = false;
                 None
@@ -854,7 +904,7 @@ impl Actor {
         let now = Instant::now();
         if let Some(reason) = self.fail_reason.take() {
             self.stop_harness().await;
-            self.harness_gone(&reason, State::Error);
+            self.harness_gone(&reason, State::Error).await;
             return;
         }
         if self.hub.has_pending() {
@@ -866,7 +916,7 @@ impl Actor {
             if h.unquiet && now >= h.last_line + QUIET {
                 h.unquiet = false;
                 let outputs = h.adapter.quiet(now_millis());
-                self.apply(outputs);
+                self.apply_stored(outputs).await;
             }
         }
         if let Some(h) = &self.harness {
@@ -877,7 +927,7 @@ impl Actor {
                     crate::config::format_duration(timeouts.ready)
                 );
                 self.stop_harness().await;
-                self.harness_gone(&reason, State::Error);
+                self.harness_gone(&reason, State::Error).await;
                 return;
             }
             if let Some(silence) = timeouts.silence {
@@ -888,7 +938,7 @@ impl Actor {
                         crate::config::format_duration(silence)
                     );
                     self.stop_harness().await;
-                    self.harness_gone(&reason, State::Error);
+                    self.harness_gone(&reason, State::Error).await;
                     return;
                 }
             }
