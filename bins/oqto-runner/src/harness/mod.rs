@@ -5,6 +5,8 @@ pub mod native;
 pub mod native_events;
 pub mod pi;
 pub mod pi_events;
+#[cfg(test)]
+pub(crate) mod test_pi;
 
 use oqto_protocol::{MessageId, PartId};
 

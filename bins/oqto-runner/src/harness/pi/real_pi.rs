@@ -4,16 +4,16 @@
 //! [`Adapter::feed`], and calls [`Adapter::quiet`] when pi has been silent for 60 ms.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Child, ChildStdin};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use oqto_fake_llm::{Background, Config};
-use oqto_ipc::spawn::{Spawn, terminate_blocking};
+use oqto_ipc::spawn::terminate_blocking;
 use oqto_protocol::{EventKind, ModelRef, Part, Role, SessionId, State, StopReason, ThinkingLevel};
-use oqto_testkit::{TestEnv, pi_bin};
+use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
 
 use super::PiAdapter;
@@ -88,29 +88,16 @@ impl Driver {
     /// Spawns pi for `spec` and runs the handshake until [`Output::Ready`].
     fn start(setup: &Setup, spec: &StartSpec) -> Self {
         let mut adapter = PiAdapter::new(SessionId::new("ses_e2e"), CountingIds::default());
-        let mut child = Spawn::new(pi_bin())
-            .args(["--mode", "rpc", "--offline", "-ne", "-ns", "-np", "-nc"])
-            .args(adapter.extra_args(spec))
-            .envs(setup.env.vars())
-            .env("PI_CODING_AGENT_DIR", &setup.agent_dir)
-            .env("PI_OFFLINE", "1")
-            .current_dir(&setup.project)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn pi");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let crate::harness::test_pi::RpcPi {
+            child,
+            stdin,
+            lines,
+        } = crate::harness::test_pi::spawn(
+            &setup.env,
+            &setup.agent_dir,
+            &setup.project,
+            adapter.extra_args(spec),
+        );
         let outputs = adapter.start(spec);
         let mut driver = Self {
             child,

@@ -7,15 +7,15 @@
 //! server's port and the scratch directory are replaced by `PORT` and `<tmp>`; pi's
 //! timestamps stay (the translator does not read them).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Child, ChildStdin};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use oqto_fake_llm::{Background, Config};
-use oqto_ipc::spawn::{Spawn, terminate_blocking};
-use oqto_testkit::{TestEnv, pi_bin};
+use oqto_ipc::spawn::terminate_blocking;
+use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
 
 use super::tests::{check_invariants, data_dir, translate_lines};
@@ -55,30 +55,11 @@ impl Pi {
         let project = env.work().join("project");
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join("hello.txt"), "hello from the project dir\n").unwrap();
-        let mut child = Spawn::new(pi_bin())
-            .args(["--mode", "rpc", "--no-session", "--offline"])
-            .args(["-ne", "-ns", "-np", "-nc"])
-            .envs(env.vars())
-            .env("PI_CODING_AGENT_DIR", &agent_dir)
-            .env("PI_OFFLINE", "1")
-            .current_dir(&project)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn pi");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Split on '\n' only: pi writes U+2028 raw inside strings.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let crate::harness::test_pi::RpcPi {
+            child,
+            stdin,
+            lines,
+        } = crate::harness::test_pi::spawn(&env, &agent_dir, &project, vec!["--no-session".into()]);
         let mut pi = Self {
             child,
             stdin,
