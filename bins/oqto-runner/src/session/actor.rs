@@ -43,7 +43,7 @@ const CRASH_STDERR_LINES: usize = 5;
 /// Longest title taken from a first prompt, in characters.
 const TITLE_CHARS: usize = 80;
 
-/// A session as it comes out of the store (or is created), for [`Actor::spawn`].
+/// A session as it comes out of the store (or is created), for `Actor::spawn`.
 #[derive(Debug)]
 pub struct Loaded {
     pub info: SessionInfo,
