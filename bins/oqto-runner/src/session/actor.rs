@@ -682,10 +682,14 @@ impl Actor {
             EventKind::MessageEnd { message } if self.info.title.is_none() => title_from(message),
             _ => None,
         };
-        let state_changed = matches!(
-            kind,
-            EventKind::State { .. } | EventKind::ModelChanged { .. }
-        );
+        // The session row is written when the state settles or the model changes; the
+        // phases of a running turn are not worth a write each (a restart shows `stopped`
+        // anyway, and the seq gap covers an unclean stop).
+        let state_changed = match kind {
+            EventKind::State { state, .. } => *state != State::Working,
+            EventKind::ModelChanged { .. } => true,
+            _ => false,
+        };
         Prepared {
             ts,
             seq,
