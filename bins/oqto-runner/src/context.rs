@@ -1,7 +1,8 @@
 //! What every session actor and connection shares: configuration, the store, id source,
 //! and the runner-wide limits.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oqto_protocol::{Millis, SessionId};
@@ -20,6 +21,8 @@ pub struct Context {
     pub ids: RunnerIds,
     /// One permit per live harness process (`max_sessions`).
     pub slots: Arc<Semaphore>,
+    /// The demo model's pi agent directory, once the model is serving.
+    demo: Mutex<Option<PathBuf>>,
 }
 
 impl Context {
@@ -31,7 +34,39 @@ impl Context {
             store,
             ids: RunnerIds::new(),
             slots,
+            demo: Mutex::new(None),
         }
+    }
+
+    /// Starts the bundled demo model (the fake LLM, on `127.0.0.1:<free port>`, inside this
+    /// process) on first use and returns a pi agent directory that points at it
+    /// (`<data_dir>/demo/pi-agent`). The model serves until the runner exits.
+    pub fn demo_agent_dir(&self) -> Result<PathBuf, String> {
+        let mut demo = self.demo.lock().expect("demo lock");
+        if let Some(dir) = demo.as_ref() {
+            return Ok(dir.clone());
+        }
+        let dir = self.config.paths.data_dir.join("demo").join("pi-agent");
+        // The fake LLM owns a tokio runtime; building (and keeping) one must happen off
+        // this runtime's worker threads.
+        let started = std::thread::scope(|scope| {
+            scope
+                .spawn(|| oqto_fake_llm::Background::start(oqto_fake_llm::Config::default()))
+                .join()
+        });
+        let server = match started {
+            Ok(Ok(server)) => server,
+            Ok(Err(e)) => return Err(format!("cannot start the demo model: {e:#}")),
+            Err(_) => return Err("cannot start the demo model: it panicked".into()),
+        };
+        oqto_fake_llm::write_pi_agent_dir(&dir, &server.base_url())
+            .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+        tracing::info!(url = %server.base_url(), dir = %dir.display(), "demo model serving");
+        // It serves for the rest of the process; dropping it would stop it (and dropping a
+        // runtime inside this one is not allowed).
+        std::mem::forget(server);
+        *demo = Some(dir.clone());
+        Ok(dir)
     }
 
     /// The adapter for a harness of `kind`, for `session`.

@@ -1,20 +1,303 @@
 //! Raw command-line arguments.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
 use oqto_cli::LogArgs;
+
+use crate::render::{ColorChoice, Output};
 
 /// The Oqto command line: run agents from a shell, a pipe or cron
 #[derive(Debug, Parser)]
-#[command(name = "oqtoctl", version, arg_required_else_help = true)]
+#[command(
+    name = "oqtoctl",
+    version,
+    arg_required_else_help = true,
+    long_about = "The Oqto command line: run coding agents from a shell, a pipe or cron.\n\nEvery command talks to the per-user oqto-runner over its Unix socket. When no runner answers, oqtoctl starts one in the background (its log goes to $XDG_STATE_HOME/oqto/runner.log) unless --no-autostart is given.\n\nOn a pipe, `prompt` and `attach` print canonical events as JSON lines (one object per line, flushed as they happen); on a terminal they print a rendering for people."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Talk to the runner on this socket (default: as the runner resolves it)
+    #[arg(long, global = true, value_name = "PATH", env = "OQTO_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Fail (exit 3) instead of starting a runner when none answers
+    #[arg(long, global = true)]
+    pub no_autostart: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Send a prompt to an agent and follow the turn until it ends
+    Prompt(PromptArgs),
+    /// List sessions, newest activity first
+    #[command(visible_alias = "ls")]
+    Sessions(SessionsArgs),
+    /// Show, delete, rename or close one session
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Follow a session's events live (reconnecting across runner restarts)
+    Attach(AttachArgs),
+    /// Stop the session's running turn
+    Abort(IdArg),
+    /// Redirect the running turn: delivered after the current tool calls finish
+    Steer(IdText),
+    /// Queue a message for when the agent would otherwise stop
+    #[command(name = "follow-up")]
+    FollowUp(IdText),
+    /// Print a session's stored messages
+    Messages(MessagesArgs),
+    /// Search and import the conversation history
+    #[command(subcommand)]
+    History(HistoryCommand),
+    /// List the models a harness can use
+    Models(ModelsArgs),
+    /// Start, stop and inspect the runner
+    #[command(subcommand)]
+    Runner(RunnerCommand),
+    /// Check the set-up: pi, bubblewrap, the socket, the runner, the model
+    Doctor(JsonArg),
     /// Print a shell completion script to stdout
     Completions(crate::cmd::completions::Args),
+}
+
+#[derive(Debug, Args)]
+pub struct PromptArgs {
+    /// The prompt; `-` (or nothing, with stdin not a terminal) reads it from stdin
+    #[arg(value_name = "TEXT", conflicts_with = "file")]
+    pub text: Option<String>,
+    /// Read the prompt from this file
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Continue this session instead of starting a new one
+    #[arg(long, short = 's', value_name = "ID", conflicts_with = "new")]
+    pub session: Option<String>,
+    /// Start a new session (the default)
+    #[arg(long)]
+    pub new: bool,
+    /// The agent's working directory for a new session
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub cwd: PathBuf,
+    /// The harness for a new session (default: the runner's; `demo` when pi has no model configured)
+    #[arg(long, value_name = "NAME")]
+    pub harness: Option<String>,
+    /// The model for a new session: `ID` or `PROVIDER/ID`
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    pub model: Option<String>,
+    /// The sandbox profile for a new session
+    #[arg(long, value_name = "PROFILE")]
+    pub sandbox: Option<String>,
+    /// A title for a new session (default: from the prompt)
+    #[arg(long, value_name = "TITLE")]
+    pub title: Option<String>,
+    /// Give up after this long (e.g. `90s`, `10m`): the turn is aborted, exit 6
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// What to print (default: `events` on a pipe, `human` on a terminal)
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+    /// Colour in human output
+    #[arg(long, value_enum, default_value_t)]
+    pub color: ColorChoice,
+    /// Print the session id and return; the turn goes on in the runner
+    #[arg(long, short = 'd', conflicts_with_all = ["output", "timeout"])]
+    pub detach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Only sessions in this state
+    #[arg(long, value_enum)]
+    pub state: Option<StateArg>,
+    /// Only sessions of this harness
+    #[arg(long, value_name = "NAME")]
+    pub harness: Option<String>,
+    /// Only sessions whose directory is this one or below it
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum StateArg {
+    Starting,
+    Idle,
+    Working,
+    Error,
+    Stopped,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Everything the runner knows of a session
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete sessions with their history (their harnesses are stopped)
+    #[command(visible_alias = "delete")]
+    Rm {
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Give a session a new title
+    Rename { id: String, title: String },
+    /// Stop a session's harness; the session and its history stay
+    Close { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    pub id: String,
+    /// First replay every event after this seq
+    #[arg(long, value_name = "N")]
+    pub after_seq: Option<u64>,
+    /// What to print (default: `events` on a pipe, `human` on a terminal)
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+    /// Colour in human output
+    #[arg(long, value_enum, default_value_t)]
+    pub color: ColorChoice,
+    /// Exit when the session is next idle instead of following it forever
+    #[arg(long)]
+    pub until_idle: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IdText {
+    pub id: String,
+    /// The message; `-` reads it from stdin
+    pub text: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    pub id: String,
+    /// How many of the newest messages
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub limit: u32,
+    /// Only messages before this message id (paging backwards)
+    #[arg(long, value_name = "MESSAGE_ID")]
+    pub before: Option<String>,
+    /// One JSON message per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Full-text search over every stored message of every session
+    Search(SearchArgs),
+    /// Import conversations a harness kept on its own (read-only for them)
+    Import {
+        /// Where from: `pi` (its session files)
+        #[arg(value_enum)]
+        source: ImportArg,
+        /// The harness's directory (pi: its agent directory; default `$PI_CODING_AGENT_DIR` or `~/.pi/agent`)
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ImportArg {
+    Pi,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words, `"a phrase"`, or `prefix*`
+    pub query: String,
+    /// Only sessions of this harness
+    #[arg(long, value_name = "NAME")]
+    pub harness: Option<String>,
+    /// Only sessions whose directory is this one or below it
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Only this session
+    #[arg(long, short = 's', value_name = "ID")]
+    pub session: Option<String>,
+    /// Only messages of this role
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Only messages newer than this (a duration like `7d`, `12h`)
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Only messages older than this (a duration like `30d`)
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub until: Option<std::time::Duration>,
+    /// At most this many hits
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: u32,
+    /// One JSON hit per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RoleArg {
+    User,
+    Assistant,
+    System,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Ask this session's harness
+    #[arg(long, short = 's', value_name = "ID", conflicts_with = "harness")]
+    pub session: Option<String>,
+    /// Ask this harness (a short-lived session is started for it)
+    #[arg(long, value_name = "NAME")]
+    pub harness: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunnerCommand {
+    /// Start a runner in the background unless one answers
+    Start,
+    /// Stop the runner: every harness is stopped, the sessions stay
+    Stop,
+    /// Whether a runner answers, and what it holds
+    Status(JsonArg),
+    /// Print the log of runners oqtoctl started
+    Logs {
+        /// Only the last N lines
+        #[arg(long, short = 'n', value_name = "N")]
+        lines: Option<usize>,
+        /// Keep printing what is appended
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `90s`, `10m`, `1h30m`, `7d`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    oqto_runner::config::parse_duration(text)
 }

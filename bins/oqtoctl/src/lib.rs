@@ -2,11 +2,14 @@
 
 mod cli;
 pub mod cmd;
+pub mod conn;
+pub mod ondemand;
+pub mod render;
 
 use clap::CommandFactory;
 use oqto_cli::{Exit, ManExtra};
 
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, Global};
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
@@ -15,15 +18,63 @@ pub fn command() -> clap::Command {
 
 /// Man page sections beyond the clap definition.
 pub const MAN: ManExtra = ManExtra {
-    environment: &[],
-    files: &[],
+    environment: &[
+        (
+            "OQTO_SOCKET",
+            "the runner's socket, as --socket (default: as the runner resolves it)",
+        ),
+        (
+            "OQTO_RUNNER_BIN",
+            "the oqto-runner executable to start on demand (default: next to oqtoctl, else on PATH)",
+        ),
+        (
+            "XDG_RUNTIME_DIR, XDG_CONFIG_HOME, XDG_STATE_HOME",
+            "where the socket, runner.toml and the on-demand runner's log are (see oqto-runner(1))",
+        ),
+        (
+            "ANTHROPIC_API_KEY, OPENAI_API_KEY, …",
+            "a provider key for pi; with none (and no pi login), prompts use the demo model",
+        ),
+    ],
+    files: &[
+        (
+            "$XDG_STATE_HOME/oqto/runner.log",
+            "the log of a runner oqtoctl started on demand",
+        ),
+        (
+            "$XDG_CONFIG_HOME/oqto/runner.toml",
+            "the runner's configuration (read for the socket and the default harness)",
+        ),
+    ],
     see_also: &["oqto-runner(1)", "oqto-sandbox(1)"],
 };
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let mut stdout = std::io::stdout().lock();
-    match cli.command {
-        Command::Completions(args) => cmd::completions::run(&args, &mut stdout),
+    use cli::Command as C;
+    if let C::Completions(args) = &cli.command {
+        let mut stdout = std::io::stdout().lock();
+        return cmd::completions::run(args, &mut stdout);
     }
+    let target = ondemand::Target::load(cli.global.socket.clone(), !cli.global.no_autostart)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            C::Prompt(args) => cmd::prompt::run(args, &target).await,
+            C::Sessions(args) => cmd::sessions::list(args, &target).await,
+            C::Session(command) => cmd::sessions::session(command, &target).await,
+            C::Attach(args) => cmd::attach::run(args, &target).await,
+            C::Abort(args) => cmd::sessions::abort(args.id, &target).await,
+            C::Steer(args) => cmd::sessions::queue(args, false, &target).await,
+            C::FollowUp(args) => cmd::sessions::queue(args, true, &target).await,
+            C::Messages(args) => cmd::sessions::messages(args, &target).await,
+            C::History(command) => cmd::history::run(command, &target).await,
+            C::Models(args) => cmd::history::models(args, &target).await,
+            C::Runner(command) => cmd::runner::run(command, &target).await,
+            C::Doctor(args) => cmd::doctor::run(args.json, &target).await,
+            C::Completions(_) => unreachable!("handled above"),
+        }
+    })
 }

@@ -41,6 +41,11 @@ impl fmt::Display for HarnessKind {
 pub const PI_RPC_ARGS: &[&str] = &["--mode", "rpc"];
 /// The environment variable naming the pi binary.
 pub const PI_BIN_VAR: &str = "OQTO_PI_BIN";
+/// The built-in harness that runs pi against the bundled demo model (`oqto-fake-llm`,
+/// served by the runner itself on 127.0.0.1): no API key needed, clearly not a real model.
+pub const DEMO_HARNESS: &str = "demo";
+/// The built-in harnesses, present without any file.
+pub const BUILTIN_HARNESSES: &[&str] = &["pi", DEMO_HARNESS, "fake"];
 /// The program name of the built-in `fake` harness.
 pub const FAKE_AGENT: &str = "oqto-fake-agent";
 
@@ -239,7 +244,7 @@ impl Harness {
     /// A built-in harness with its defaults, its program looked up in `env`.
     pub fn builtin(name: &str, env: &Environment) -> Option<Self> {
         let kind = match name {
-            "pi" => HarnessKind::Pi,
+            "pi" | DEMO_HARNESS => HarnessKind::Pi,
             "fake" => HarnessKind::Native,
             _ => return None,
         };
@@ -735,5 +740,83 @@ mod tests {
         assert!(pi.detail().starts_with("pi not found"));
         pi.enabled = false;
         assert_eq!(pi.detail(), "disabled in runner.toml");
+    }
+}
+
+/// pi's agent directory: `$PI_CODING_AGENT_DIR`, else `~/.pi/agent`.
+pub fn pi_agent_dir(env: &Environment) -> Option<PathBuf> {
+    env.absolute_var("PI_CODING_AGENT_DIR")
+        .or_else(|| env.home().map(|home| home.join(".pi/agent")))
+}
+
+/// Whether pi looks able to reach a real model, and what says so (for `oqtoctl doctor` and
+/// the choice of the demo model).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PiLlm {
+    pub configured: bool,
+    /// For people: the variable or file found, or what was looked at.
+    pub detail: String,
+}
+
+/// A cheap look at pi's configuration, without starting pi: a provider credential in the
+/// environment (one of [`PI_ENV_INHERIT`]'s keys and tokens), credentials in the agent
+/// directory's `auth.json`, or custom providers in its `models.json`. It can be fooled by
+/// a stale key; it never reads a key's value beyond "non-empty".
+pub fn pi_llm(env: &Environment) -> PiLlm {
+    let credential = PI_ENV_INHERIT.iter().find_map(|pattern| {
+        let is_secret = pattern.ends_with("_KEY")
+            || pattern.ends_with("_TOKEN")
+            || pattern.ends_with("_BEDROCK")
+            || pattern.ends_with('*');
+        if !is_secret {
+            return None;
+        }
+        env.vars().find_map(|(name, value)| {
+            let name = name.to_str()?;
+            let hit = match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == *pattern,
+            };
+            (hit && !value.is_empty()).then(|| name.to_owned())
+        })
+    });
+    if let Some(name) = credential {
+        return PiLlm {
+            configured: true,
+            detail: format!("${name} is set"),
+        };
+    }
+    let Some(dir) = pi_agent_dir(env) else {
+        return PiLlm {
+            configured: false,
+            detail: "no provider key in the environment, and HOME is unset".into(),
+        };
+    };
+    let auth = dir.join("auth.json");
+    if let Ok(text) = std::fs::read_to_string(&auth)
+        && serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| !o.is_empty()))
+            .unwrap_or(false)
+    {
+        return PiLlm {
+            configured: true,
+            detail: format!("credentials in {}", auth.display()),
+        };
+    }
+    let models = dir.join("models.json");
+    if models.is_file() {
+        return PiLlm {
+            configured: true,
+            detail: format!("custom providers in {}", models.display()),
+        };
+    }
+    PiLlm {
+        configured: false,
+        detail: format!(
+            "no provider key in the environment, no {} and no {}",
+            auth.display(),
+            models.display()
+        ),
     }
 }

@@ -19,9 +19,10 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Invalid};
 pub use harness::{
-    BASE_ENV_INHERIT, Command, FAKE_AGENT, Harness, HarnessEnv, HarnessKind, PI_BIN_VAR,
-    PI_ENV_INHERIT, PI_RPC_ARGS, Program, ProgramNotFound, ProgramSource, default_env_inherit,
-    resolve_command, resolve_fake_agent, resolve_pi,
+    BASE_ENV_INHERIT, BUILTIN_HARNESSES, Command, DEMO_HARNESS, FAKE_AGENT, Harness, HarnessEnv,
+    HarnessKind, PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound,
+    ProgramSource, default_env_inherit, pi_agent_dir, pi_llm, resolve_command, resolve_fake_agent,
+    resolve_pi,
 };
 pub use paths::{
     ConfigFile, Environment, Overrides, PathError, Paths, SOCKET_PATH_MAX, SocketSource, data_dir,

@@ -145,7 +145,7 @@ impl Environment {
 
     /// An XDG base directory variable: per the spec, unset, empty and relative values are
     /// ignored.
-    fn absolute_var(&self, name: &str) -> Option<PathBuf> {
+    pub fn absolute_var(&self, name: &str) -> Option<PathBuf> {
         self.var_nonempty(name)
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())

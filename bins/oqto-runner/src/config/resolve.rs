@@ -10,10 +10,10 @@ use toml::Spanned;
 
 use super::raw::{RawFile, RawHarness, RawRunner, Scalar};
 use super::{
-    Access, Command, Config, ConfigError, DEFAULT_HARNESS, DEFAULT_SANDBOX_PROFILE, Environment,
-    Harness, HarnessEnv, HarnessKind, Invalid, Limits, Overrides, PathError, Paths,
-    ProgramNotFound, Timeouts, default_env_inherit, format_duration, format_size, parse_duration,
-    parse_size, paths,
+    Access, BUILTIN_HARNESSES, Command, Config, ConfigError, DEFAULT_HARNESS,
+    DEFAULT_SANDBOX_PROFILE, DEMO_HARNESS, Environment, Harness, HarnessEnv, HarnessKind, Invalid,
+    Limits, Overrides, PathError, Paths, ProgramNotFound, Timeouts, default_env_inherit,
+    format_duration, format_size, parse_duration, parse_size, paths,
 };
 
 /// `[a-z0-9_-]{1,64}`: harness and sandbox profile names.
@@ -396,7 +396,7 @@ impl Ctx<'_> {
             }
             out.insert(harness.name.clone(), harness);
         }
-        for name in ["pi", "fake"] {
+        for name in BUILTIN_HARNESSES.iter().copied() {
             if !out.contains_key(name) {
                 let harness = Harness::builtin(name, self.env).expect("a built-in name");
                 out.insert(name.to_owned(), harness);
@@ -421,7 +421,7 @@ impl Ctx<'_> {
         let name = name.get_ref().clone();
         let raw = table.get_ref();
         let builtin_kind = match name.as_str() {
-            "pi" => Some(HarnessKind::Pi),
+            "pi" | DEMO_HARNESS => Some(HarnessKind::Pi),
             "fake" => Some(HarnessKind::Native),
             _ => None,
         };

@@ -97,7 +97,10 @@ fn defaults_without_a_file() {
     assert_eq!(config.access, Access::default());
     assert_eq!(config.default_harness, "pi");
     assert_eq!(config.default_sandbox_profile, "development");
-    assert_eq!(config.harnesses.keys().collect::<Vec<_>>(), ["fake", "pi"]);
+    assert_eq!(
+        config.harnesses.keys().collect::<Vec<_>>(),
+        ["demo", "fake", "pi"]
+    );
     let pi = config.harness("pi").unwrap();
     assert_eq!(
         (pi.kind, pi.builtin, pi.enabled),
@@ -151,7 +154,7 @@ fn the_documented_example_parses() {
     assert_eq!(config.access.allow_groups, [990, 1001]);
     assert_eq!(
         config.harnesses.keys().collect::<Vec<_>>(),
-        ["fake", "my-agent", "pi", "pi-work"]
+        ["demo", "fake", "my-agent", "pi", "pi-work"]
     );
     let pi = config.harness("pi").unwrap();
     assert_eq!(
@@ -177,7 +180,7 @@ fn the_documented_example_parses() {
             .enabled_harnesses()
             .map(|h| h.name.as_str())
             .collect::<Vec<_>>(),
-        ["my-agent", "pi", "pi-work"]
+        ["demo", "my-agent", "pi", "pi-work"]
     );
 }
 
@@ -411,7 +414,7 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         "runner.toml:2:19: ",
         &[
             "runner.default_harness",
-            "no harness named `nope` (known: fake, pi)",
+            "no harness named `nope` (known: demo, fake, pi)",
         ],
     ),
     (

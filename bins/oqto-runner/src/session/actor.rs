@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use super::process::{ProcLine, Process, describe_exit};
 use super::transcript::{RECENT_MESSAGES, Transcript};
 use super::{ActorMsg, SessionHandle, Shared};
+use crate::config::DEMO_HARNESS;
 use crate::context::{Context, now_millis};
 use crate::events::{EventHub, NeedsResync, RingLimits};
 use crate::harness::IdSource;
@@ -400,7 +401,21 @@ impl Actor {
             model: self.model_choice.clone(),
         };
         argv.extend(adapter.extra_args(&spec));
-        let env = config.child_env(&self.ctx.env);
+        let mut env = config.child_env(&self.ctx.env);
+        if config.builtin && config.name == DEMO_HARNESS {
+            match self.ctx.demo_agent_dir() {
+                Ok(dir) => {
+                    env.insert("PI_CODING_AGENT_DIR".into(), dir.into_os_string());
+                    env.insert("PI_OFFLINE".into(), "1".into());
+                }
+                Err(why) => {
+                    drop(permit);
+                    self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
+                    self.set_state(State::Error, None, Some(why));
+                    return;
+                }
+            }
+        }
         let cwd = std::path::PathBuf::from(&self.info.cwd);
         if self.info.state != State::Starting {
             self.set_state(State::Starting, None, None);

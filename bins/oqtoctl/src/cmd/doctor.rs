@@ -1,0 +1,269 @@
+//! `oqtoctl doctor`: every part of the set-up, checked, each problem with a fix.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use oqto_cli::Exit;
+use oqto_ipc::spawn::Spawn;
+use oqto_protocol::{Command, Reply};
+use oqto_runner::config::{DEMO_HARNESS, pi_llm};
+use serde::Serialize;
+
+use super::json_line;
+use crate::ondemand::{Target, sibling_bin};
+
+/// How long a probed program (`pi --version`, `oqto-sandbox check`) may take.
+const PROBE_DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Ok,
+    /// Works, but not as well as it could (e.g. demo mode).
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    status: Status,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+impl Check {
+    fn new(name: &'static str, status: Status, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            status,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
+    let mut checks = vec![config_check(target)];
+    checks.push(pi_check(target));
+    checks.push(sandbox_check(target));
+    checks.push(socket_check(target));
+    checks.push(runner_check(target).await);
+    checks.push(llm_check(target));
+
+    let failed = checks.iter().any(|c| matches!(c.status, Status::Fail));
+    let mut out = std::io::stdout().lock();
+    for check in &checks {
+        if json {
+            json_line(&mut out, check)?;
+            continue;
+        }
+        let mark = match check.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        writeln!(out, "[{mark}] {:<8} {}", check.name, check.detail)?;
+        if let Some(hint) = &check.hint {
+            writeln!(out, "       {:<8} fix: {hint}", "")?;
+        }
+    }
+    Ok(if failed { Exit::Failure } else { Exit::Ok })
+}
+
+fn config_check(target: &Target) -> Check {
+    match &target.config.file {
+        Some(file) => Check::new("config", Status::Ok, format!("{}", file.display())),
+        None => Check::new(
+            "config",
+            Status::Ok,
+            format!(
+                "defaults (no {})",
+                target.config.paths.config_file.display()
+            ),
+        ),
+    }
+}
+
+fn pi_check(target: &Target) -> Check {
+    let Some(pi) = target.config.harness("pi") else {
+        return Check::new("pi", Status::Fail, "no `pi` harness configured");
+    };
+    if !pi.enabled {
+        return Check::new("pi", Status::Warn, "disabled in runner.toml");
+    }
+    match &pi.program {
+        Err(missing) => Check::new("pi", Status::Fail, missing.to_string()).hint(
+            "install it: `npm install -g @mariozechner/pi-coding-agent`, or run scripts/setup (installs it into .local/pi), or set OQTO_PI_BIN",
+        ),
+        Ok(program) => match probe(&program.path, &["--version"]) {
+            Ok((true, text)) => Check::new(
+                "pi",
+                Status::Ok,
+                format!("{} ({program})", first_line(&text)),
+            ),
+            Ok((false, text)) => Check::new(
+                "pi",
+                Status::Fail,
+                format!("{program}: `pi --version` failed: {}", first_line(&text)),
+            )
+            .hint("reinstall pi; it needs Node.js 20 or newer"),
+            Err(e) => Check::new("pi", Status::Fail, format!("{program}: {e}")),
+        },
+    }
+}
+
+fn sandbox_check(target: &Target) -> Check {
+    if let Some(sandbox) = sibling_bin(&target.env, "oqto-sandbox")
+        && let Ok((ok, text)) = probe(&sandbox, &["check"])
+    {
+        // `oqto-sandbox check` explains each failure with its fix itself.
+        return if ok {
+            Check::new("sandbox", Status::Ok, "oqto-sandbox check passed")
+        } else {
+            Check::new("sandbox", Status::Fail, text.trim().to_owned()).hint("see docs/sandbox.md")
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    match which::which_in("bwrap", Some(path), "/") {
+        Err(_) => Check::new("sandbox", Status::Fail, "bwrap (bubblewrap) is not on PATH")
+            .hint("install it: `sudo apt install bubblewrap`"),
+        Ok(bwrap) => match probe(&bwrap, &["--ro-bind", "/", "/", "--unshare-user", "true"]) {
+            Ok((true, _)) => Check::new(
+                "sandbox",
+                Status::Ok,
+                format!("{} can create namespaces", bwrap.display()),
+            ),
+            Ok((false, text)) => Check::new(
+                "sandbox",
+                Status::Fail,
+                format!(
+                    "{} cannot create a sandbox: {}",
+                    bwrap.display(),
+                    first_line(&text)
+                ),
+            )
+            .hint("unprivileged user namespaces are off: see docs/sandbox.md"),
+            Err(e) => Check::new("sandbox", Status::Fail, e),
+        },
+    }
+}
+
+fn socket_check(target: &Target) -> Check {
+    let socket = target.socket();
+    let dir = socket.parent().unwrap_or(Path::new("/"));
+    let existing = dir
+        .ancestors()
+        .find(|d| d.exists())
+        .unwrap_or(Path::new("/"));
+    let writable = nix::unistd::access(existing, nix::unistd::AccessFlags::W_OK).is_ok();
+    let detail = format!("{} (from {})", socket.display(), target.socket_source());
+    if writable {
+        Check::new("socket", Status::Ok, detail)
+    } else {
+        Check::new(
+            "socket",
+            Status::Fail,
+            format!("{detail}: {} is not writable", existing.display()),
+        )
+        .hint("set XDG_RUNTIME_DIR to a private directory you own, or `socket` in runner.toml")
+    }
+}
+
+async fn runner_check(target: &Target) -> Check {
+    match target.connect_existing().await {
+        Ok(Some(mut conn)) => match conn.request(Command::RunnerStatus {}).await {
+            Ok(Reply::Status { status }) => Check::new(
+                "runner",
+                Status::Ok,
+                format!(
+                    "oqto-runner {} (pid {}): {} session(s), {} live",
+                    status.version, status.pid, status.sessions, status.live_sessions
+                ),
+            ),
+            Ok(_) => Check::new("runner", Status::Warn, "answers, but not runner.status"),
+            Err(e) => Check::new("runner", Status::Fail, format!("{e:#}")),
+        },
+        Ok(None) => match crate::ondemand::runner_bin(&target.env) {
+            Ok(bin) => Check::new(
+                "runner",
+                Status::Ok,
+                format!("not running; oqtoctl starts {} on demand", bin.display()),
+            ),
+            Err(e) => Check::new("runner", Status::Fail, format!("{e:#}"))
+                .hint("install oqto-runner next to oqtoctl"),
+        },
+        Err(e) => Check::new("runner", Status::Fail, format!("{e:#}")),
+    }
+}
+
+fn llm_check(target: &Target) -> Check {
+    let llm = pi_llm(&target.env);
+    if llm.configured {
+        Check::new(
+            "model",
+            Status::Ok,
+            format!("pi has a provider: {}", llm.detail),
+        )
+    } else {
+        Check::new(
+            "model",
+            Status::Warn,
+            format!(
+                "DEMO MODE: {}; prompts use the bundled demo model (harness `{DEMO_HARNESS}`), which gives scripted replies",
+                llm.detail
+            ),
+        )
+        .hint("set a provider key (e.g. ANTHROPIC_API_KEY or OPENAI_API_KEY), or log in with `pi` and `/login`")
+    }
+}
+
+/// Runs `program args`, returning whether it succeeded and its output (stdout then stderr).
+fn probe(program: &Path, args: &[&str]) -> Result<(bool, String), String> {
+    let mut child = Spawn::new(program)
+        .args(args)
+        .envs(std::env::vars_os())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + PROBE_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{} did not finish within {}s",
+                program.display(),
+                PROBE_DEADLINE.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut text);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    Ok((status.success(), text))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+}

@@ -1,0 +1,307 @@
+//! `oqtoctl prompt`: send a prompt and follow the turn to its end.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use oqto_cli::{CliError, Exit};
+use oqto_protocol::{
+    Command, Event, EventKind, Reply, RequestId, Role, SessionId, SessionInfo, State, StopReason,
+};
+use oqto_runner::config::{DEMO_HARNESS, HarnessKind, pi_llm};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::PromptArgs;
+use crate::cmd::format_duration;
+use crate::conn::{Conn, Incoming, reply_error, runner_gone};
+use crate::ondemand::Target;
+use crate::render::{Output, Printer};
+
+/// After an abort (Ctrl-C or `--timeout`), how long to wait for the turn to wind down.
+const ABORT_GRACE: Duration = Duration::from_secs(5);
+
+pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
+    let text = prompt_text(&args)?;
+    let mut conn = target.connect().await?;
+    let (session, after_seq) = if let Some(id) = &args.session {
+        (SessionId(id.clone()), None)
+    } else {
+        let info = create_session(&mut conn, &args, target).await?;
+        (info.id, Some(0))
+    };
+    let prompt = Command::Prompt {
+        session: session.clone(),
+        text,
+        images: Vec::new(),
+    };
+    if args.detach {
+        conn.request(prompt).await?;
+        println_out(&session.0)?;
+        return Ok(Exit::Ok);
+    }
+    conn.request(Command::SessionSubscribe {
+        session: session.clone(),
+        after_seq,
+    })
+    .await?;
+    let prompt_id = conn.send(prompt).await?;
+    let stdout = std::io::stdout();
+    let is_tty = stdout.is_terminal();
+    let mode = args.output.unwrap_or(if is_tty {
+        Output::Human
+    } else {
+        Output::Events
+    });
+    let mut printer = Printer::new(mode, args.color.enabled(is_tty), stdout.lock());
+    let followed = follow(&mut conn, &session, &prompt_id, args.timeout, &mut printer).await;
+    printer.finish()?;
+    let (turn, ending) = followed?;
+    match ending {
+        Ending::Quit | Ending::UserAbort => return Ok(Exit::Aborted),
+        Ending::TimedOut => {
+            let after = args.timeout.map(format_duration).unwrap_or_default();
+            return Err(CliError::new(
+                Exit::Timeout,
+                format!("the turn did not finish within {after}; it was aborted"),
+            )
+            .with_hint(format!(
+                "the session is {session}: `oqtoctl messages {session}` shows what was done"
+            ))
+            .into());
+        }
+        Ending::Done => {}
+    }
+    if turn.stop == Some(StopReason::Aborted) {
+        return Ok(Exit::Aborted);
+    }
+    if let Some(why) = turn.failure {
+        if mode == Output::Human {
+            return Ok(Exit::AgentError);
+        }
+        return Err(CliError::new(Exit::AgentError, format!("the agent failed: {why}")).into());
+    }
+    Ok(Exit::Ok)
+}
+
+/// How following a turn ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    Done,
+    /// Ctrl-C once: aborted, and the turn wound down (or the grace time ran out).
+    UserAbort,
+    /// Ctrl-C twice.
+    Quit,
+    TimedOut,
+}
+
+/// Prints the session's events until the turn ends, aborting it on Ctrl-C or at the
+/// deadline.
+async fn follow(
+    conn: &mut Conn,
+    session: &SessionId,
+    prompt_id: &RequestId,
+    timeout: Option<Duration>,
+    printer: &mut Printer<impl std::io::Write>,
+) -> anyhow::Result<(Turn, Ending)> {
+    let mut turn = Turn::default();
+    let mut interrupts =
+        signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let never = Duration::from_secs(60 * 60 * 24 * 365);
+    let deadline = tokio::time::sleep(timeout.unwrap_or(never));
+    tokio::pin!(deadline);
+    let mut aborting: Option<Ending> = None;
+    while !turn.done {
+        tokio::select! {
+            item = conn.next() => match item {
+                Incoming::Event(event, raw) => {
+                    if event.session == *session {
+                        turn.observe(&event);
+                        printer.event(&event, &raw)?;
+                    }
+                }
+                Incoming::Reply(id, Err(err)) if id == *prompt_id => {
+                    return Err(reply_error(&err).into());
+                }
+                Incoming::Reply(..) => {}
+                Incoming::Closed(why) => return Err(runner_gone(why.as_deref()).into()),
+            },
+            _ = interrupts.recv() => {
+                if aborting == Some(Ending::UserAbort) {
+                    return Ok((turn, Ending::Quit));
+                }
+                aborting = Some(Ending::UserAbort);
+                eprintln!("oqtoctl: aborting the turn (Ctrl-C again to quit at once)");
+                conn.send(Command::Abort { session: session.clone() }).await?;
+                deadline.as_mut().reset(tokio::time::Instant::now() + ABORT_GRACE);
+            }
+            () = &mut deadline => {
+                if aborting.is_some() {
+                    // The abort did not wind the turn down in time: stop waiting.
+                    break;
+                }
+                aborting = Some(Ending::TimedOut);
+                conn.send(Command::Abort { session: session.clone() }).await?;
+                deadline.as_mut().reset(tokio::time::Instant::now() + ABORT_GRACE);
+            }
+        }
+    }
+    Ok((turn, aborting.unwrap_or(Ending::Done)))
+}
+
+/// What the turn has done so far.
+#[derive(Debug, Default)]
+struct Turn {
+    started: bool,
+    done: bool,
+    stop: Option<StopReason>,
+    failure: Option<String>,
+}
+
+impl Turn {
+    fn observe(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::State { state, reason, .. } => match state {
+                State::Working => self.started = true,
+                State::Idle | State::Stopped if self.started => self.done = true,
+                State::Error => {
+                    self.failure = Some(reason.clone().unwrap_or_else(|| "session error".into()));
+                    self.done = true;
+                }
+                _ => {}
+            },
+            EventKind::MessageEnd { message } if message.role == Role::Assistant => {
+                self.stop = message.stop_reason;
+                if message.stop_reason == Some(StopReason::Error) {
+                    let text = message
+                        .parts
+                        .iter()
+                        .find_map(|p| match p {
+                            oqto_protocol::Part::Error { message, .. } => Some(message.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_else(|| "the model stopped with an error".into());
+                    self.failure = Some(text);
+                }
+            }
+            EventKind::Error {
+                message,
+                recoverable: false,
+                ..
+            } => self.failure = Some(message.clone()),
+            EventKind::SessionDeleted {} => {
+                self.failure = Some("the session was deleted".into());
+                self.done = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn create_session(
+    conn: &mut Conn,
+    args: &PromptArgs,
+    target: &Target,
+) -> anyhow::Result<SessionInfo> {
+    let cwd = canonical_dir(&args.cwd)?;
+    let harness = match &args.harness {
+        Some(name) => name.clone(),
+        None => default_harness(target),
+    };
+    let (provider, model) = match args
+        .model
+        .as_deref()
+        .map(|m| m.split_once('/').map_or((None, m), |(p, m)| (Some(p), m)))
+    {
+        Some((provider, model)) => (provider.map(str::to_owned), Some(model.to_owned())),
+        None => (None, None),
+    };
+    let reply = conn
+        .request(Command::SessionCreate {
+            harness,
+            cwd: cwd.to_string_lossy().into_owned(),
+            model,
+            provider,
+            sandbox_profile: args.sandbox.clone(),
+            title: args.title.clone(),
+        })
+        .await?;
+    match reply {
+        Reply::Session { session } => Ok(session),
+        other => anyhow::bail!("unexpected reply to session.create: {other:?}"),
+    }
+}
+
+/// The runner's default harness, except that a pi with no model configured gives way to
+/// the demo model (said on stderr, so a first run shows the whole system working).
+pub fn default_harness(target: &Target) -> String {
+    let name = target.config.default_harness.clone();
+    let is_pi = target
+        .config
+        .harness(&name)
+        .is_some_and(|h| h.kind == HarnessKind::Pi && h.name != DEMO_HARNESS);
+    if !is_pi {
+        return name;
+    }
+    let llm = pi_llm(&target.env);
+    if llm.configured {
+        return name;
+    }
+    eprintln!(
+        "oqtoctl: pi has no model configured ({}): using the bundled DEMO model (harness `{DEMO_HARNESS}`: scripted replies, not a real LLM). Set a provider key such as ANTHROPIC_API_KEY, or pass --harness pi.",
+        llm.detail
+    );
+    DEMO_HARNESS.to_owned()
+}
+
+/// An existing directory, absolute and without symlinks.
+pub fn canonical_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let path = std::fs::canonicalize(dir)
+        .map_err(|e| CliError::new(Exit::Usage, format!("--cwd {}: {e}", dir.display())))?;
+    if !path.is_dir() {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!("--cwd {}: not a directory", dir.display()),
+        )
+        .into());
+    }
+    Ok(path)
+}
+
+/// The prompt from the argument, `--file`, or stdin.
+fn prompt_text(args: &PromptArgs) -> anyhow::Result<String> {
+    let text = match (&args.text, &args.file) {
+        (Some(text), _) if text != "-" => text.clone(),
+        (_, Some(file)) => std::fs::read_to_string(file)
+            .map_err(|e| CliError::new(Exit::Usage, format!("--file {}: {e}", file.display())))?,
+        (Some(_), None) => read_stdin()?,
+        (None, None) if !std::io::stdin().is_terminal() => read_stdin()?,
+        (None, None) => {
+            return Err(CliError::new(Exit::Usage, "no prompt given")
+                .with_hint("oqtoctl prompt \"TEXT\", --file FILE, or pipe it in with `-`")
+                .into());
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(CliError::new(Exit::Usage, "the prompt is empty").into());
+    }
+    Ok(text)
+}
+
+/// All of stdin as text.
+pub fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::new(Exit::Usage, format!("reading the prompt from stdin: {e}")))?;
+    Ok(text)
+}
+
+/// One line of data on stdout.
+pub fn println_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
