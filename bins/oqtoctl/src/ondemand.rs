@@ -136,7 +136,9 @@ impl Target {
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log);
+            .stderr(log)
+            // Its log is worth reading: starts, stops, harness crashes (OQTO_LOG overrides).
+            .arg("-v");
         if let Some(socket) = &self.socket_flag {
             spawn = spawn.arg("--socket").arg(socket);
         }

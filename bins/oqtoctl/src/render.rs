@@ -109,6 +109,9 @@ pub struct Printer<W: Write> {
     shown: HashSet<MessageId>,
     /// The cursor is not at the start of a line.
     mid_line: bool,
+    /// The last error shown, so a message's error part does not repeat the
+    /// `session.error` that announced it.
+    last_error: Option<String>,
     /// The newest finished assistant message's text (`final` mode).
     final_text: Option<String>,
 }
@@ -122,6 +125,7 @@ impl<W: Write> Printer<W> {
             kinds: HashMap::new(),
             shown: HashSet::new(),
             mid_line: false,
+            last_error: None,
             final_text: None,
         }
     }
@@ -296,6 +300,7 @@ impl<W: Write> Printer<W> {
             EventKind::ToolEnd { part, .. } => self.tool_end(part),
             EventKind::MessageEnd { message } => self.message_end(message),
             EventKind::Error { message, code, .. } => {
+                self.last_error = Some(message.clone());
                 let line = format!("error: {} ({code})", escape_controls(message));
                 let painted = self.style.red(&line).into_owned();
                 self.line(&painted)
@@ -419,7 +424,9 @@ impl<W: Write> Printer<W> {
             Role::Assistant => {
                 self.end_line()?;
                 for part in &message.parts {
-                    if let Part::Error { message, .. } = part {
+                    if let Part::Error { message, .. } = part
+                        && self.last_error.as_ref() != Some(message)
+                    {
                         let line = format!("error: {}", escape_controls(message));
                         let painted = self.style.red(&line).into_owned();
                         self.line(&painted)?;

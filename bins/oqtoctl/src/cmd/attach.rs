@@ -41,10 +41,13 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                 after_seq: last_seq,
             })
             .await?;
-        if let oqto_protocol::Reply::Subscribed { last_seq: now, .. } = reply
-            && last_seq.is_none()
-        {
-            last_seq = Some(now);
+        // Events up to here are history (replayed): `--until-idle` waits for a live turn.
+        let mut live_from = 0;
+        if let oqto_protocol::Reply::Subscribed { last_seq: now, .. } = reply {
+            live_from = now;
+            if last_seq.is_none() {
+                last_seq = Some(now);
+            }
         }
         let lost = loop {
             tokio::select! {
@@ -60,14 +63,16 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                                 printer.finish()?;
                                 return Ok(Exit::Ok);
                             }
-                            EventKind::State { state: State::Working, .. } => working = true,
+                            EventKind::State { state: State::Working, .. } if event.seq > live_from => {
+                                working = true;
+                            }
                             EventKind::State { state: State::Idle | State::Stopped | State::Error, .. }
                                 if args.until_idle && working =>
                             {
                                 printer.finish()?;
                                 return Ok(Exit::Ok);
                             }
-                            EventKind::Resync { info, .. } if args.until_idle => {
+                            EventKind::Resync { info, .. } if args.until_idle && event.seq >= live_from => {
                                 working = info.state == State::Working;
                             }
                             _ => {}

@@ -1,3 +1,9 @@
-//! Integration tests: the real `oqtoctl` binary in an isolated environment.
+//! Integration tests: the real `oqtoctl` binary against a real runner (the fake agent, and
+//! the real pi with the demo model) in an isolated environment.
 
+mod attach;
+mod autostart;
+mod commands;
 mod completions;
+mod prompt;
+mod support;

@@ -1,0 +1,187 @@
+//! The rest of the CLI: sessions, session show|rename|close|rm, messages, history,
+//! runner start|status|stop|logs, doctor.
+
+use serde_json::Value;
+
+use crate::support::{Ctl, describe, json_lines};
+
+fn one(text: &str) -> Value {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+#[test]
+fn sessions_can_be_listed_shown_renamed_closed_and_removed() {
+    let ctl = Ctl::new();
+    let a = ctl.ok(&["prompt", "-d", "alpha task"]).trim().to_owned();
+    let b = ctl.ok(&["prompt", "-d", "beta task"]).trim().to_owned();
+    let list = ctl.ok(&["sessions", "--json"]);
+    let ids: Vec<String> = list
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{list}");
+    assert!(ids.contains(&a) && ids.contains(&b));
+    let human = ctl.ok(&["sessions"]);
+    assert!(human.starts_with("ID"), "{human}");
+    assert!(
+        human.contains("alpha task") && human.contains(&b),
+        "{human}"
+    );
+
+    ctl.ok(&["session", "rename", &a, "renamed"]);
+    let shown = one(&ctl.ok(&["session", "show", &a, "--json"]));
+    assert_eq!(shown["title"], "renamed");
+    assert_eq!(shown["harness"], "fake");
+    let human = ctl.ok(&["session", "show", &a]);
+    assert!(human.contains("title: renamed"), "{human}");
+    assert!(human.contains("sandbox:"), "{human}");
+
+    ctl.ok(&["session", "close", &a]);
+    assert_eq!(
+        one(&ctl.ok(&["session", "show", &a, "--json"]))["state"],
+        "stopped"
+    );
+    let stopped = ctl.ok(&["sessions", "--state", "stopped", "--json"]);
+    assert_eq!(one(&stopped)["id"], a.as_str());
+    // A closed session can be prompted again.
+    assert_eq!(
+        ctl.ok(&["prompt", "-s", &a, "-o", "final", "again"]),
+        "echo: again\n"
+    );
+
+    ctl.ok(&["session", "rm", &a]);
+    let out = ctl.run(&["session", "show", &a]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert_eq!(ctl.ok(&["sessions", "--json"]).lines().count(), 1);
+    let none = ctl.ok(&["sessions", "--harness", "pi"]);
+    assert_eq!(none, "no sessions\n");
+}
+
+#[test]
+fn messages_page_backwards() {
+    let ctl = Ctl::new();
+    let id = ctl.ok(&["prompt", "-d", "one"]).trim().to_owned();
+    ctl.ok(&["prompt", "-s", &id, "-o", "final", "two"]);
+    let newest = ctl.ok(&["messages", &id, "--json", "--limit", "2"]);
+    let page: Vec<Value> = newest
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["parts"][0]["text"], "two");
+    let older = ctl.ok(&[
+        "messages",
+        &id,
+        "--json",
+        "--before",
+        page[0]["id"].as_str().unwrap(),
+    ]);
+    assert_eq!(older.lines().count(), 2, "{older}");
+    let human = ctl.ok(&["messages", &id]);
+    assert!(
+        human.contains("you: one") && human.contains("echo: two"),
+        "{human}"
+    );
+}
+
+#[test]
+fn history_search_finds_messages_as_a_table_or_json_lines() {
+    let ctl = Ctl::new();
+    ctl.ok(&["prompt", "-o", "final", "the quokka jumps"]);
+    ctl.ok(&["prompt", "-o", "final", "nothing to see"]);
+    let out = ctl.run(&["history", "search", "quokka", "--json"]);
+    let hits = json_lines(&out);
+    assert_eq!(hits.len(), 2, "{}", describe(&out));
+    assert!(
+        hits.iter()
+            .all(|h| h["snippet"].as_str().unwrap().contains("[quokka]"))
+    );
+    let only_user = ctl.ok(&["history", "search", "quokka", "--role", "user", "--json"]);
+    assert_eq!(only_user.lines().count(), 1);
+    let table = ctl.ok(&["history", "search", "quok*"]);
+    assert!(table.starts_with("WHEN"), "{table}");
+    assert!(table.contains("[quokka]"), "{table}");
+    assert_eq!(ctl.ok(&["history", "search", "zebra"]), "no matches\n");
+    let out = ctl.run(&["history", "search", "\"unbalanced"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
+#[test]
+fn history_import_reads_a_pi_directory() {
+    let ctl = Ctl::new();
+    let dir = ctl.env.root().join("pi-agent");
+    let sessions = dir.join("sessions/--work--");
+    std::fs::create_dir_all(&sessions).unwrap();
+    std::fs::write(sessions.join("broken.jsonl"), "not json\n").unwrap();
+    let out = ctl.ok(&["history", "import", "pi", dir.to_str().unwrap()]);
+    assert!(out.starts_with("1 file(s): 0 new session(s)"), "{out}");
+    assert!(out.contains("skipped"), "{out}");
+    let json = one(&ctl.ok(&["history", "import", "pi", dir.to_str().unwrap(), "--json"]));
+    assert_eq!(json["type"], "imported");
+    assert_eq!(json["files"], 1);
+}
+
+#[test]
+fn runner_start_status_stop_and_logs() {
+    let ctl = Ctl::new();
+    let out = ctl.run(&["--no-autostart", "runner", "status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let out = ctl.run(&["runner", "start"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started oqto-runner"));
+    let out = ctl.run(&["runner", "start"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already answers"));
+    let status = one(&ctl.ok(&["runner", "status", "--json"]));
+    assert_eq!(status["sessions"], 0);
+    let human = ctl.ok(&["runner", "status"]);
+    assert!(human.contains("pid:"), "{human}");
+    let logs = ctl.ok(&["runner", "logs"]);
+    assert!(logs.contains("oqto-runner listening"), "{logs}");
+    assert_eq!(ctl.ok(&["runner", "logs", "-n", "1"]).lines().count(), 1);
+    let out = ctl.run(&["runner", "stop"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = ctl.run(&["--no-autostart", "sessions"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
+}
+
+#[test]
+fn doctor_reports_each_check() {
+    let ctl = Ctl::new();
+    let out = ctl.run(&["doctor", "--json"]);
+    let checks = json_lines(&out);
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["config", "pi", "sandbox", "socket", "runner", "model"],
+        "{}",
+        describe(&out)
+    );
+    // No key in this environment: demo mode, said as a warning with a fix.
+    let model = &checks[5];
+    assert_eq!(model["status"], "warn");
+    assert!(model["detail"].as_str().unwrap().contains("DEMO"));
+    assert!(model["hint"].is_string());
+    // With a key it is not demo mode.
+    let mut ctl = ctl;
+    ctl.vars
+        .push(("ANTHROPIC_API_KEY".into(), "sk-test".into()));
+    let checks = json_lines(&ctl.run(&["doctor", "--json"]));
+    assert_eq!(checks[5]["status"], "ok");
+    assert!(
+        checks[5]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ANTHROPIC_API_KEY")
+    );
+    let human = String::from_utf8(ctl.run(&["doctor"]).stdout).unwrap();
+    assert!(human.contains("[ok  ] model"), "{human}");
+    assert!(human.contains("[ok  ] pi"), "{human}");
+}
