@@ -81,20 +81,30 @@ async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
             runner.request_shutdown();
         })
     };
+    // The socket file is removed only while it is still the one bound here: by the time
+    // the harnesses are stopped, a new runner may have taken the path over.
+    let bound = socket_inode(&socket);
     crate::server::serve(listener, Arc::clone(&runner)).await;
     signals.abort();
-    runner.stop_all().await;
-    if !activated {
+    if !activated && bound.is_some() && socket_inode(&socket) == bound {
         if let Err(e) = remove(&socket) {
             tracing::warn!(error = %e, "removing the socket");
         }
     }
+    runner.stop_all().await;
     // Writes run in order on the store thread: once this no-op ran, every state and
     // message queued before it is on disk.
     let _ = ctx.store.call(|_| Ok(())).await;
     drop(store_thread);
     tracing::info!("oqto-runner stopped");
     Ok(Exit::Ok)
+}
+
+fn socket_inode(socket: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(socket)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn bind(socket: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {

@@ -89,6 +89,7 @@ impl Store {
     /// `Err(SessionNotFound)` if `m.session` is not stored;
     /// `Err(MessageInOtherSession)` if the id is stored under another session.
     pub fn put_message(&mut self, m: &Message, seq: Option<Seq>) -> Result<(), StoreError> {
+        self.writable()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -102,6 +103,7 @@ impl Store {
     /// [`Store::put_message`] for each message, in order, in one transaction: all are
     /// stored or, on the first error, none.
     pub fn put_messages(&mut self, batch: &[(Message, Option<Seq>)]) -> Result<(), StoreError> {
+        self.writable()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -213,6 +215,7 @@ impl Store {
         new_message_id: &mut dyn FnMut() -> MessageId,
         new_part_id: &mut dyn FnMut() -> PartId,
     ) -> Result<usize, StoreError> {
+        self.writable()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -40,6 +40,7 @@ const SNIPPET_TOKENS: u32 = 16;
 /// one per line. Images contribute nothing.
 pub(crate) fn body_text(parts: &[Part]) -> String {
     let mut body = String::new();
+    let mut scratch = String::new();
     let mut add = |text: &str| {
         if text.is_empty() {
             return;
@@ -53,7 +54,9 @@ pub(crate) fn body_text(parts: &[Part]) -> String {
         match part {
             Part::Text { text, .. } | Part::Thinking { text, .. } => add(text),
             Part::ToolCall { input, output, .. } => {
-                add(&input.to_string());
+                scratch.clear();
+                json_text(input, &mut scratch);
+                add(&scratch);
                 if let Some(output) = output {
                     let (head, tail) = head_and_tail(output, MAX_INDEXED_TOOL_OUTPUT_BYTES);
                     add(head);
@@ -67,6 +70,37 @@ pub(crate) fn body_text(parts: &[Part]) -> String {
         }
     }
     body
+}
+
+/// The text of a tool call's input: every object key and every string, number and boolean
+/// of `value`, in order, one per line. Not its JSON: escapes such as `\n` would glue a
+/// letter to the next word (`\nimport` would be indexed as `nimport`).
+fn json_text(value: &serde_json::Value, out: &mut String) {
+    let line = |out: &mut String, text: &str| {
+        if !text.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(text);
+        }
+    };
+    match value {
+        serde_json::Value::Null => {}
+        serde_json::Value::Bool(b) => line(out, if *b { "true" } else { "false" }),
+        serde_json::Value::Number(n) => line(out, &n.to_string()),
+        serde_json::Value::String(s) => line(out, s),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                json_text(item, out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                line(out, key);
+                json_text(item, out);
+            }
+        }
+    }
 }
 
 /// The first and the last `max / 2` bytes of `text` (cut at character boundaries), or all
@@ -420,8 +454,34 @@ mod tests {
         ];
         assert_eq!(
             body_text(&parts),
-            "hello\npondering\n{\"command\":\"ls\"}\nREADME.md\nsrc/lib.rs\nsummary\nboom"
+            "hello\npondering\ncommand\nls\nREADME.md\nsrc/lib.rs\nsummary\nboom"
         );
+    }
+
+    #[test]
+    fn tool_input_is_indexed_as_its_keys_and_values_not_as_json_escapes() {
+        let mut text = String::new();
+        json_text(
+            &serde_json::json!({"edits": [{"newText": "}\nimport os\t\"q\"", "line": 7, "all": true}, null]}),
+            &mut text,
+        );
+        let mut words: Vec<&str> = text.lines().collect();
+        words.sort_unstable();
+        // Key order is the map's; the lines themselves are what matters.
+        assert_eq!(
+            words,
+            [
+                "7",
+                "all",
+                "edits",
+                "import os\t\"q\"",
+                "line",
+                "newText",
+                "true",
+                "}"
+            ]
+        );
+        assert!(!text.contains("\\n"), "{text}");
     }
 
     #[test]

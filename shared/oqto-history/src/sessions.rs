@@ -169,6 +169,7 @@ impl<'a> SessionParams<'a> {
 impl Store {
     /// Stores a new session. `Err(SessionExists)` if its id is taken.
     pub fn insert_session(&mut self, s: &SessionRecord) -> Result<(), StoreError> {
+        self.writable()?;
         insert_session_row(&self.conn, s)
     }
 
@@ -176,6 +177,7 @@ impl Store {
     /// moves backwards (the stored value wins if it is later, e.g. after messages were
     /// stored since the caller read the record). `Err(SessionNotFound)` if absent.
     pub fn update_session(&mut self, s: &SessionRecord) -> Result<(), StoreError> {
+        self.writable()?;
         update_session_row(&self.conn, s)
     }
 
@@ -214,6 +216,7 @@ impl Store {
     /// statement: `ON DELETE CASCADE` removes the rows, triggers the index entries).
     /// Returns whether the session existed.
     pub fn delete_session(&mut self, id: &SessionId) -> Result<bool, StoreError> {
+        self.writable()?;
         let deleted = self
             .conn
             .prepare_cached("DELETE FROM sessions WHERE id = ?1")

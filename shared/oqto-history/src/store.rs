@@ -21,6 +21,9 @@ pub struct Store {
     pub(crate) scratch: Connection,
     /// The database file, for error messages (`:memory:` for an in-memory store).
     pub(crate) label: String,
+    /// Opened with [`Store::open_read_only`]: every write fails with
+    /// [`StoreError::ReadOnly`].
+    pub(crate) read_only: bool,
 }
 
 // The runner moves the store to a thread of its own.
@@ -77,7 +80,86 @@ impl Store {
             conn,
             scratch,
             label,
+            read_only: false,
         })
+    }
+
+    /// Opens an existing history database for reading only: sessions, messages and search
+    /// work; every method that writes fails with [`StoreError::ReadOnly`] (code `storage`)
+    /// and leaves the file untouched. For a database that [`Store::open`] refuses because
+    /// the file or its directory is read-only (mode 0444, a read-only mount).
+    ///
+    /// Nothing is created and nothing is migrated: the file must exist and have a schema
+    /// this build can read as it is (the current one, or an older one that differs only in
+    /// settings), else the same errors as `open` ([`StoreError::SchemaTooNew`],
+    /// [`StoreError::NotHistoryDatabase`]). `SQLite` reads a WAL database through its
+    /// `-wal` and `-shm` files; when those do not exist and cannot be created (a read-only
+    /// directory), the file holds every committed transaction (the last connection
+    /// checkpointed and removed them) and is read as immutable.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let label = path.display().to_string();
+        let open_err = |source| StoreError::Open {
+            path: label.clone(),
+            source,
+        };
+        fs::metadata(path).map_err(|source| StoreError::Io {
+            action: "open",
+            path: path.to_owned(),
+            source,
+        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        let conn = match schema::check_readable(&conn, &label) {
+            Ok(()) => conn,
+            // The WAL index cannot be created next to the file: read it as immutable, but
+            // only when no WAL holds transactions the file does not have yet.
+            // (SQLITE_READONLY_CANTINIT, or SQLITE_CANTOPEN from older SQLite versions.)
+            Err(StoreError::Open { source, .. })
+                if matches!(
+                    sqlite_code(&source),
+                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                ) && !sidecar(path, "-wal").exists() =>
+            {
+                drop(conn);
+                let conn = Connection::open_with_flags(
+                    immutable_uri(path),
+                    flags | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map_err(open_err)?;
+                schema::check_readable(&conn, &label)?;
+                conn
+            }
+            Err(e) => return Err(e),
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.execute_batch("PRAGMA query_only = ON;")
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let scratch = schema::scratch().map_err(open_err)?;
+        Ok(Store {
+            conn,
+            scratch,
+            label,
+            read_only: true,
+        })
+    }
+
+    /// Whether the store was opened with [`Store::open_read_only`].
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// `Err(ReadOnly)` if the store may not write; called first by every method that does.
+    pub(crate) fn writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.label.clone(),
+                detail: "the store was opened read-only".to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// A fresh, empty store in memory (for tests and tools); gone when dropped.
@@ -95,6 +177,7 @@ impl Store {
             conn,
             scratch,
             label,
+            read_only: false,
         })
     }
 
@@ -181,6 +264,29 @@ impl Store {
     }
 }
 
+/// `path` with `suffix` appended to its file name (`-wal`, `-shm`).
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// A `file:` URI naming `path` with `immutable=1`. Every byte outside the unreserved set
+/// is percent-encoded, so no character of the path can end the name or add a parameter.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut uri = "file:".to_owned();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            let _ = std::fmt::Write::write_fmt(&mut uri, format_args!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// Creates `dir` and its missing ancestors, each with mode 0700.
 fn create_private_dirs(dir: &Path) -> Result<(), StoreError> {
     let mut builder = fs::DirBuilder::new();
@@ -236,6 +342,48 @@ mod tests {
     use oqto_protocol::{ErrorCode, Message, MessageId, Part, PartId, Role, SessionId, State};
 
     use crate::{SessionRecord, Store};
+
+    /// The immutable fallback of `open_read_only` (taken when the WAL index cannot be
+    /// created, which a test running as root cannot provoke) names exactly the file, whatever
+    /// characters its path holds.
+    #[test]
+    fn the_immutable_uri_names_the_file_whatever_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("a b?c#d%e&f=g");
+        std::fs::create_dir(&odd).unwrap();
+        let path = odd.join("history.db");
+        let mut store = Store::open(&path).unwrap();
+        store.insert_session(&session()).unwrap();
+        drop(store);
+        let uri = super::immutable_uri(&path);
+        assert!(uri.ends_with("?immutable=1") && !uri.contains(' '), "{uri}");
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(&uri, flags).unwrap();
+        crate::schema::check_readable(&conn, "x").unwrap();
+        let sessions: i64 = conn
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sessions, 1);
+    }
+
+    fn session() -> SessionRecord {
+        SessionRecord {
+            id: SessionId::new("ses_a"),
+            harness: "pi".into(),
+            harness_ref: None,
+            cwd: "/w".into(),
+            title: None,
+            model: None,
+            created_at: 1,
+            updated_at: 1,
+            state: State::Idle,
+            reason: None,
+            parent: None,
+            sandbox_profile: None,
+            last_seq: 0,
+        }
+    }
 
     /// A full disk is a `storage` error that leaves the store as it was.
     #[test]

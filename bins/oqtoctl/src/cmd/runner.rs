@@ -37,7 +37,12 @@ pub async fn run(command: RunnerCommand, target: &Target) -> anyhow::Result<Exit
             };
             conn.request(Command::RunnerShutdown {}).await?;
             let deadline = Instant::now() + STOP_DEADLINE;
-            while oqto_ipc::socket::is_live(target.socket()) {
+            // Stopped means exited: its harnesses are stopped and its writes are on disk.
+            let alive = |pid: Option<u32>| match pid.and_then(|p| i32::try_from(p).ok()) {
+                Some(pid) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok(),
+                None => oqto_ipc::socket::is_live(target.socket()),
+            };
+            while alive(pid) {
                 if Instant::now() > deadline {
                     return Err(CliError::new(
                         Exit::Failure,

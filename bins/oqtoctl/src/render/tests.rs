@@ -6,7 +6,10 @@ use oqto_protocol::Event;
 use super::*;
 
 fn render(name: &str, mode: Output, color: bool) -> String {
-    let path = format!("{}/src/render/testdata/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/src/render/testdata/{name}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     let mut out = Vec::new();
     let mut printer = Printer::new(mode, color, &mut out);
@@ -61,7 +64,10 @@ fn text_and_final_modes() {
 
 #[test]
 fn events_mode_passes_lines_through_unchanged() {
-    let path = format!("{}/src/render/testdata/tool.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/src/render/testdata/tool.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
     assert_eq!(
         render("tool", Output::Events, true),
         std::fs::read_to_string(path).unwrap()
@@ -71,7 +77,10 @@ fn events_mode_passes_lines_through_unchanged() {
 #[test]
 fn control_characters_are_escaped_but_newlines_and_tabs_kept() {
     assert_eq!(escape_controls("a\tb\nc"), "a\tb\nc");
-    assert_eq!(escape_controls("\x1b[2J\r\x07\u{9b}x\u{7f}"), "\\u{1b}[2J\\u{d}\\u{7}\\u{9b}x\\u{7f}");
+    assert_eq!(
+        escape_controls("\x1b[2J\r\x07\u{9b}x\u{7f}"),
+        "\\u{1b}[2J\\u{d}\\u{7}\\u{9b}x\\u{7f}"
+    );
 }
 
 #[test]

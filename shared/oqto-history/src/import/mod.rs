@@ -49,6 +49,7 @@ impl Store {
         new: bool,
         messages: &[Message],
     ) -> Result<(), StoreError> {
+        self.writable()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

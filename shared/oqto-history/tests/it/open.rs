@@ -189,3 +189,117 @@ fn integrity_check_passes_after_writes_and_catches_a_stale_index() {
         "{msg}"
     );
 }
+
+/// Writes a session with two messages, closes the store, and returns the database path.
+fn database_with_two_messages(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("history.db");
+    let mut store = Store::open(&path).unwrap();
+    store.insert_session(&session("ses_a", "pi", "/w")).unwrap();
+    store
+        .put_messages(&[
+            (
+                text_message("ses_a", "msg_1", Role::User, 1, "parse the config"),
+                Some(1),
+            ),
+            (
+                text_message("ses_a", "msg_2", Role::Assistant, 2, "parsed it"),
+                Some(2),
+            ),
+        ])
+        .unwrap();
+    drop(store);
+    path
+}
+
+/// Reads work on a read-only store; each kind of write fails with the typed `ReadOnly`
+/// error and changes nothing.
+fn assert_reads_work_and_writes_fail(store: &mut Store) {
+    assert!(store.is_read_only());
+    assert_eq!(store.sessions().unwrap().len(), 1);
+    let page = store.messages(&SessionId::new("ses_a"), None, 10).unwrap();
+    assert_eq!(page.messages.len(), 2);
+    let hits = store
+        .search("pars*", &SearchFilters::default(), None)
+        .unwrap();
+    assert_eq!(hits.len(), 2);
+    assert!(hits.iter().any(|h| h.snippet == "[parse] the config"));
+
+    let errors = [
+        store
+            .put_message(&text_message("ses_a", "msg_3", Role::User, 3, "new"), None)
+            .unwrap_err(),
+        store
+            .insert_session(&session("ses_b", "pi", "/w"))
+            .unwrap_err(),
+        store.delete_session(&SessionId::new("ses_a")).unwrap_err(),
+    ];
+    for err in errors {
+        assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
+        assert_eq!(err.code(), ErrorCode::Storage);
+        assert!(err.to_string().contains("opened read-only"), "{err}");
+    }
+    assert_eq!(
+        store
+            .messages(&SessionId::new("ses_a"), None, 10)
+            .unwrap()
+            .messages
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_read_only_file_opens_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database_with_two_messages(dir.path());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+    let before = fs::read(&path).unwrap();
+    let mut store = Store::open_read_only(&path).unwrap();
+    assert_reads_work_and_writes_fail(&mut store);
+    drop(store);
+    assert_eq!(fs::read(&path).unwrap(), before, "the file is unchanged");
+}
+
+#[test]
+fn a_database_in_a_read_only_directory_opens_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    fs::create_dir(&ro).unwrap();
+    let path = database_with_two_messages(&ro);
+    assert!(
+        !ro.join("history.db-wal").exists(),
+        "closing removed the WAL"
+    );
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+    // Root ignores the directory's mode: then SQLite may create its `-shm` file, which
+    // is fine; the point is that reads work and writes fail in both cases.
+    let mut store = Store::open_read_only(&path).unwrap();
+    assert_reads_work_and_writes_fail(&mut store);
+    drop(store);
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn open_read_only_creates_nothing_and_refuses_what_is_not_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.db");
+    let msg = expect_code(Store::open_read_only(&missing), ErrorCode::Storage);
+    assert!(msg.starts_with("cannot open"), "{msg}");
+    assert!(!missing.exists());
+
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (body TEXT);")
+        .unwrap();
+    let msg = expect_code(Store::open_read_only(&other), ErrorCode::Storage);
+    assert!(msg.contains("is not an Oqto history database"), "{msg}");
+
+    let path = database_with_two_messages(dir.path());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))
+        .unwrap();
+    let err = Store::open_read_only(&path).unwrap_err();
+    assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err:?}");
+}

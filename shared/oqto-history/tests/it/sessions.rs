@@ -167,3 +167,78 @@ fn deleting_a_session_removes_its_messages_parts_and_search_entries() {
     assert_eq!(count(&conn, "message_fts_docsize"), 1);
     store.integrity_check().unwrap();
 }
+
+/// The "VACUUM-free steady state" of docs/history.md: a deleted session's pages go to
+/// `SQLite`'s freelist and later writes reuse them, so storing, deleting and storing the
+/// same amount again leaves the file about the size it had after the first round.
+#[test]
+fn pages_freed_by_a_delete_are_reused_without_vacuum() {
+    const MESSAGES: usize = 3000;
+    let (dir, mut store) = temp_store();
+    let conn = raw(&dir);
+    let pragma = |name: &str| -> i64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let round = |store: &mut Store, session_id: &str| {
+        store
+            .insert_session(&session(session_id, "pi", "/w"))
+            .unwrap();
+        for chunk in 0..MESSAGES / 250 {
+            let batch: Vec<_> = (chunk * 250..(chunk + 1) * 250)
+                .map(|i| {
+                    let text = format!(
+                        "message {i} of {session_id}: cargo test failed in src/lib_{}.rs with \
+                         error E0{} near parse_config_{} {}",
+                        i % 97,
+                        i % 13,
+                        i % 31,
+                        "and some more words to index ".repeat(i % 7 + 1)
+                    );
+                    let id = format!("msg_{session_id}_{i}");
+                    (text_message(session_id, &id, Role::User, 1, &text), None)
+                })
+                .collect();
+            store.put_messages(&batch).unwrap();
+        }
+    };
+
+    round(&mut store, "ses_1");
+    let first = pragma("page_count");
+    assert!(store.delete_session(&SessionId::new("ses_1")).unwrap());
+    let freed = pragma("freelist_count");
+    assert!(freed > first / 2, "{freed} of {first} pages freed");
+    assert_eq!(
+        pragma("page_count"),
+        first,
+        "a delete does not shrink the file"
+    );
+
+    // Later rounds, each deleting the round before: the file settles a little above the
+    // first round's size (while FTS5 merges segments, the old and the merged ones coexist)
+    // and then stays there.
+    let mut sizes = vec![first];
+    for r in 2..=6 {
+        let previous = format!("ses_{}", r - 1);
+        if r > 2 {
+            assert!(store.delete_session(&SessionId::new(&previous)).unwrap());
+        }
+        round(&mut store, &format!("ses_{r}"));
+        sizes.push(pragma("page_count"));
+    }
+    for &pages in &sizes[1..] {
+        assert!(
+            pages <= first + first / 4,
+            "pages after each round: {sizes:?}"
+        );
+    }
+    assert!(sizes[5] <= sizes[3], "still growing: {sizes:?}");
+    assert_eq!(
+        store
+            .search("parse_config_7", &SearchFilters::default(), Some(200))
+            .unwrap()
+            .len(),
+        (MESSAGES - 7).div_ceil(31)
+    );
+    store.integrity_check().unwrap();
+}
