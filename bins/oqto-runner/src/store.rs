@@ -44,8 +44,23 @@ pub struct StoreGone;
 
 impl StoreHandle {
     /// Opens the database at `path` and starts its thread.
+    ///
+    /// A database the runner may not write (a read-only file or directory) is opened
+    /// read-only instead: history can still be read and searched, live sessions work, and
+    /// every write fails with a `storage` error (logged once here, and per failed write).
     pub fn open(path: &Path) -> Result<(Self, thread::JoinHandle<()>), StoreError> {
-        let store = Store::open(path)?;
+        let store = match Store::open(path) {
+            Ok(store) => store,
+            Err(StoreError::ReadOnly { .. }) => {
+                let store = Store::open_read_only(path)?;
+                tracing::error!(
+                    path = %path.display(),
+                    "the history database is read-only: serving sessions, but nothing new will be stored"
+                );
+                store
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Self::start(store))
     }
 

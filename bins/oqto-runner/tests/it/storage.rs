@@ -162,3 +162,61 @@ fn a_full_disk_is_reported_and_live_sessions_go_on() {
     assert_eq!(assistant_texts(&events), ["echo: still here"]);
     c.ok(json!({"type":"runner.status"}));
 }
+
+/// A read-only database: the data directory bind-mounted read-only over itself. The runner
+/// starts anyway, serves the stored history, runs live sessions, and reports each failed
+/// write as a `storage` error. Needs root and permission to mount.
+#[test]
+fn a_read_only_database_still_serves_history_and_live_sessions() {
+    let env = oqto_testkit::TestEnv::new();
+    let data = env.data_dir().join("oqto");
+    let mut runner = Runner::start_in(env, "", Vec::new());
+    let work = runner.work();
+    {
+        let mut c = runner.client();
+        let session = c.create("fake", &work);
+        c.turn(&session, "remember the kiwi");
+    }
+    runner.stop();
+    let mount = |args: &[&str]| {
+        oqto_ipc::spawn::Spawn::new("mount")
+            .args(args)
+            .arg(&data)
+            .arg(&data)
+            .env_inherit(["PATH"])
+            .std_command()
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !mount(&["--bind"]) {
+        eprintln!("skipped: cannot bind-mount here (needs root and CAP_SYS_ADMIN)");
+        return;
+    }
+    let _unmount = Unmount(data.clone());
+    assert!(mount(&["-o", "remount,bind,ro"]), "remount read-only");
+    runner.spawn();
+    assert!(
+        runner.log().contains("the history database is read-only"),
+        "a clear log line: {}",
+        runner.log()
+    );
+    let mut c = runner.client();
+    let hits = c.ok(json!({"type":"history.search","query":"kiwi"}));
+    assert_eq!(hits["hits"].as_array().unwrap().len(), 2, "{hits}");
+    let sessions = c.ok(json!({"type":"session.list"}));
+    let listed = sessions["sessions"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    let session = listed[0]["id"].as_str().unwrap().to_owned();
+    // A new session cannot be recorded: a typed error, and the runner goes on.
+    let refused = c.request(json!({"type":"session.create","harness":"fake","cwd":work}));
+    assert_eq!(refused["code"], "storage", "{refused}");
+    // The stored session runs again; what it cannot store is reported as a storage error.
+    c.ok(json!({"type":"session.subscribe","session":session}));
+    let events = c.turn(&session, "still here");
+    assert_eq!(assistant_texts(&events), ["echo: still here"]);
+    let error = events
+        .iter()
+        .find(|e| e["type"] == "session.error")
+        .expect("a storage error event");
+    assert_eq!(error["code"], "storage", "{error}");
+}
