@@ -60,4 +60,24 @@ fn a_cron_like_run_uses_the_demo_model_with_the_real_pi() {
     assert!(hits.lines().count() >= 1, "{hits}");
     let session = ctl.ok(&["sessions", "--json"]);
     assert!(session.contains(r#""harness":"demo""#), "{session}");
+    // Pipe mode with the real pi: every line is a protocol event, text streams as deltas.
+    let out = ctl.run(&["prompt", "hello pi"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let events: Vec<oqto_protocol::Event> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not an event ({e}): {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, oqto_protocol::EventKind::PartDelta { .. })),
+        "deltas streamed"
+    );
+    assert!(matches!(
+        events.last().unwrap().kind,
+        oqto_protocol::EventKind::State {
+            state: oqto_protocol::State::Idle,
+            ..
+        }
+    ));
 }
