@@ -124,6 +124,9 @@ pub enum AgentReply {
     Ready {
         /// Agent name and version, for logs and `doctor`.
         agent: String,
+        /// What the agent can do. Names this build does not know (a newer agent's) are
+        /// skipped, so the agent still starts and only those features stay unused.
+        #[serde(deserialize_with = "known_capabilities")]
         capabilities: Vec<Capability>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
@@ -234,4 +237,21 @@ impl<'de> Deserialize<'de> for AgentRequest {
             decode_request(map, AgentCommand::NAMES).map_err(|e| D::Error::custom(e.message))?;
         Ok(AgentRequest { id, command })
     }
+}
+
+/// The capabilities in a list, skipping names this build does not know.
+fn known_capabilities<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Capability>, D::Error> {
+    let names = Vec::<Value>::deserialize(d)?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        if !name.is_string() {
+            return Err(D::Error::custom(format!(
+                "a capability must be a string, got {name}"
+            )));
+        }
+        if let Ok(capability) = serde_json::from_value::<Capability>(name) {
+            out.push(capability);
+        }
+    }
+    Ok(out)
 }

@@ -499,3 +499,14 @@ fn golden_decode_errors_are_what_the_decoder_says() {
         );
     }
 }
+
+#[test]
+fn unknown_capabilities_in_ready_are_skipped_not_fatal() {
+    let line = r#"{"type":"ok","id":"1","result":{"type":"ready","agent":"newer/2.0","capabilities":["steer","teleport","images"]}}"#;
+    let parsed = AgentMessage::parse(line).expect("a newer agent's ready parses");
+    let text = format!("{parsed:?}");
+    assert!(text.contains("Steer") && text.contains("Images"), "{text}");
+    assert!(!text.contains("teleport"), "{text}");
+    let bad = r#"{"type":"ok","id":"1","result":{"type":"ready","agent":"x","capabilities":[7]}}"#;
+    AgentMessage::parse(bad).expect_err("a non-string capability is an error");
+}
