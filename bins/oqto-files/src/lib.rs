@@ -1,7 +1,24 @@
 //! `oqto-files`: the workspace file server
+//!
+//! Serves one directory over JSON lines (the `files` part of the protocol,
+//! [`oqto_protocol::files`]) on stdio or a Unix socket. Every path goes through
+//! [`confine`], which resolves it beneath the root with `openat2(RESOLVE_BENEATH)`.
+
+pub mod confine;
+pub mod conn;
+pub mod frame;
+pub mod ignores;
+pub mod ops;
+pub mod search;
+pub mod server;
+pub mod upload;
+pub mod watch;
+
+use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
-use oqto_cli::ManExtra;
+use oqto_cli::{LogArgs, ManExtra};
+use oqto_protocol::FilesLimits;
 
 /// The workspace file server
 #[derive(Debug, Parser)]
@@ -9,18 +26,111 @@ use oqto_cli::ManExtra;
     name = "oqto-files",
     version,
     arg_required_else_help = true,
-    long_about = "Serves one workspace directory over JSON lines (stdio or a Unix socket): list, read, write, search and watch, with every path confined beneath the root."
+    long_about = "Serves one workspace directory over JSON lines (stdio or a Unix socket): list, stat, read, write, rename, copy, delete, hash, search, watch and resumable uploads, with every path confined beneath the root (openat2 RESOLVE_BENEATH). File bytes travel as raw frames announced by a JSON header line; see docs/files.md."
 )]
-pub struct Cli {}
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// The directory to serve; no path resolves outside it
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Serve one client on stdin/stdout (the default)
+    #[arg(long, conflicts_with = "socket")]
+    pub stdio: bool,
+    /// Listen on this Unix socket (its directory is made 0700, the socket 0600)
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Refuse every operation that changes the tree
+    #[arg(long)]
+    pub read_only: bool,
+    /// Requests of one connection that run at once; further ones wait
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_concurrent: u32,
+    /// Largest raw frame sent or accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(4096..=(64 << 20)))]
+    pub max_chunk: u64,
+    /// Longest JSON line accepted, in bytes (bounds a `write`'s content)
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(4096..=(256 << 20)))]
+    pub max_line: u64,
+    /// Longest a search runs, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub search_time_ms: u32,
+    /// Most matches one search returns
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_results: u32,
+}
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The server's limits (see `welcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_line: usize,
+    pub max_chunk: usize,
+    pub max_concurrent: usize,
+    pub max_page: usize,
+    pub max_results: u32,
+    pub search_time_ms: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line: 16 << 20,
+            max_chunk: 1 << 20,
+            max_concurrent: 8,
+            max_page: 5000,
+            max_results: 10_000,
+            search_time_ms: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    /// As announced in `welcome`.
+    pub fn wire(&self) -> FilesLimits {
+        FilesLimits {
+            max_line: self.max_line as u64,
+            max_chunk: self.max_chunk as u64,
+            max_concurrent: u32::try_from(self.max_concurrent).unwrap_or(u32::MAX),
+            max_page: u32::try_from(self.max_page).unwrap_or(u32::MAX),
+            max_results: self.max_results,
+            search_time_ms: self.search_time_ms,
+        }
+    }
+}
+
+/// Runs the server as the command line asks.
+pub fn run(cli: Cli) -> anyhow::Result<oqto_cli::Exit> {
+    let limits = Limits {
+        max_line: usize::try_from(cli.max_line)?,
+        max_chunk: usize::try_from(cli.max_chunk)?,
+        max_concurrent: cli.max_concurrent as usize,
+        max_results: cli.max_results,
+        search_time_ms: cli.search_time_ms,
+        ..Limits::default()
+    };
+    let options = server::Options {
+        root: cli.root,
+        read_only: cli.read_only,
+        limits,
+    };
+    match cli.socket {
+        Some(socket) => server::serve_socket(&options, &socket)?,
+        None => server::serve_stdio(&options)?,
+    }
+    Ok(oqto_cli::Exit::Ok)
+}
+
 /// Man page sections beyond the clap definition.
 pub const MAN: ManExtra = ManExtra {
     environment: &[],
-    files: &[],
-    see_also: &["oqto-relay(1)"],
+    files: &[(
+        "DIR/.oqto-upload-ID, DIR/.oqto-write-*",
+        "temporary files of uploads (kept for resuming) and of writes in progress",
+    )],
+    see_also: &["oqto-relay(1)", "oqto-runner(1)"],
 };

@@ -1,7 +1,7 @@
 use clap::Parser;
 
-fn main() {
-    // Only --help and --version exist until this program's features land; clap handles
-    // both and reports anything else as a usage error (exit 2).
-    let _ = oqto_files::Cli::parse();
+fn main() -> std::process::ExitCode {
+    let cli = oqto_files::Cli::parse();
+    oqto_cli::init_logging(&cli.log);
+    oqto_cli::finish("oqto-files", oqto_files::run(cli))
 }

@@ -82,11 +82,7 @@ fn report(name: &str, samples: &mut [(Duration, Duration)]) {
     let stats = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         let pick = |percent: usize| v[(v.len() - 1) * percent / 100];
-        (
-            pick(50),
-            pick(95),
-            v.iter().sum::<f64>() / v.len() as f64,
-        )
+        (pick(50), pick(95), v.iter().sum::<f64>() / v.len() as f64)
     };
     let (f50, f95, fmean) = stats(&mut firsts);
     let (e50, e95, emean) = stats(&mut exits);

@@ -272,7 +272,12 @@ export type AgentReply = { "type": "empty" } | { "type": "ready",
 /**
  * Agent name and version, for logs and `doctor`.
  */
-agent: string, capabilities: Array<Capability>, model?: ModelRef, 
+agent: string, 
+/**
+ * What the agent can do. Names this build does not know (a newer agent's) are
+ * skipped, so the agent still starts and only those features stay unused.
+ */
+capabilities: Array<Capability>, model?: ModelRef, 
 /**
  * A token to pass back in `init` to continue this conversation later (pi: its
  * session file). The runner stores the newest one it received. Labels must stay
@@ -282,6 +287,252 @@ agent: string, capabilities: Array<Capability>, model?: ModelRef,
 resume?: string, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "forked", resume: string, };
 
 export type AgentOk = { id: RequestId, result: AgentReply, };
+
+export type FilesCommand = { "type": "list", path: string, 
+/**
+ * Entries to skip (the `offset` + `entries.len()` of the previous page).
+ */
+offset?: number, 
+/**
+ * Page size; the server caps it (`max_page` in `welcome`).
+ */
+limit?: number, sort?: SortKey, 
+/**
+ * Reverse the order.
+ */
+desc?: boolean, 
+/**
+ * Directories before files (in either direction).
+ */
+dirs_first?: boolean, 
+/**
+ * Include names starting with `.`.
+ */
+hidden?: boolean, 
+/**
+ * Leave out what `.gitignore` files (from the root down) ignore.
+ */
+gitignore?: boolean, } | { "type": "stat", path: string, follow?: boolean, } | { "type": "read", path: string, offset?: number, length?: number, expect?: Precondition, } | { "type": "write", path: string, content: string, create_parents?: boolean, 
+/**
+ * Write only if the current file matches; otherwise a `conflict` error.
+ */
+expect?: Precondition, } | { "type": "mkdir", path: string, 
+/**
+ * Create missing parents, and succeed if the directory exists.
+ */
+parents?: boolean, } | { "type": "rename", from: string, to: string, 
+/**
+ * Replace an existing `to` (never a non-empty directory).
+ */
+overwrite?: boolean, } | { "type": "copy", from: string, to: string, overwrite?: boolean, recursive?: boolean, } | { "type": "delete", path: string, recursive?: boolean, } | { "type": "hash", path: string, } | { "type": "search", path?: string, mode: SearchMode, pattern: string, case_insensitive?: boolean, hidden?: boolean, 
+/**
+ * Honour `.gitignore`/`.ignore` files (default true).
+ */
+gitignore?: boolean, 
+/**
+ * Only in files whose path matches this glob (content search).
+ */
+include?: string, 
+/**
+ * At most this many matches (capped by the server's `max_results`).
+ */
+max_results?: number, 
+/**
+ * Stop after this many milliseconds (capped by the server's `search_time_ms`).
+ */
+time_ms?: number, } | { "type": "watch", path: string, 
+/**
+ * Subdirectories too (default true).
+ */
+recursive?: boolean, } | { "type": "unwatch", watch: string, } | { "type": "upload.start", path: string, upload?: string, create_parents?: boolean, } | { "type": "upload.chunk", upload: string, offset: number, len: number, } | { "type": "upload.finish", upload: string, sha256?: string, expect?: Precondition, } | { "type": "upload.abort", upload: string, } | { "type": "cancel", target: RequestId, };
+
+export type FilesRequest = { id: RequestId, } & ({ "type": "list", path: string, 
+/**
+ * Entries to skip (the `offset` + `entries.len()` of the previous page).
+ */
+offset?: number, 
+/**
+ * Page size; the server caps it (`max_page` in `welcome`).
+ */
+limit?: number, sort?: SortKey, 
+/**
+ * Reverse the order.
+ */
+desc?: boolean, 
+/**
+ * Directories before files (in either direction).
+ */
+dirs_first?: boolean, 
+/**
+ * Include names starting with `.`.
+ */
+hidden?: boolean, 
+/**
+ * Leave out what `.gitignore` files (from the root down) ignore.
+ */
+gitignore?: boolean, } | { "type": "stat", path: string, follow?: boolean, } | { "type": "read", path: string, offset?: number, length?: number, expect?: Precondition, } | { "type": "write", path: string, content: string, create_parents?: boolean, 
+/**
+ * Write only if the current file matches; otherwise a `conflict` error.
+ */
+expect?: Precondition, } | { "type": "mkdir", path: string, 
+/**
+ * Create missing parents, and succeed if the directory exists.
+ */
+parents?: boolean, } | { "type": "rename", from: string, to: string, 
+/**
+ * Replace an existing `to` (never a non-empty directory).
+ */
+overwrite?: boolean, } | { "type": "copy", from: string, to: string, overwrite?: boolean, recursive?: boolean, } | { "type": "delete", path: string, recursive?: boolean, } | { "type": "hash", path: string, } | { "type": "search", path?: string, mode: SearchMode, pattern: string, case_insensitive?: boolean, hidden?: boolean, 
+/**
+ * Honour `.gitignore`/`.ignore` files (default true).
+ */
+gitignore?: boolean, 
+/**
+ * Only in files whose path matches this glob (content search).
+ */
+include?: string, 
+/**
+ * At most this many matches (capped by the server's `max_results`).
+ */
+max_results?: number, 
+/**
+ * Stop after this many milliseconds (capped by the server's `search_time_ms`).
+ */
+time_ms?: number, } | { "type": "watch", path: string, 
+/**
+ * Subdirectories too (default true).
+ */
+recursive?: boolean, } | { "type": "unwatch", watch: string, } | { "type": "upload.start", path: string, upload?: string, create_parents?: boolean, } | { "type": "upload.chunk", upload: string, offset: number, len: number, } | { "type": "upload.finish", upload: string, sha256?: string, expect?: Precondition, } | { "type": "upload.abort", upload: string, } | { "type": "cancel", target: RequestId, });
+
+export type SortKey = "name" | "mtime" | "size";
+
+export type SearchMode = "glob" | "fuzzy" | "regex";
+
+export type Precondition = { 
+/**
+ * The file's modification time, in ms, as `stat` or `written` reported it.
+ */
+mtime?: number, 
+/**
+ * The file's SHA-256 (lowercase hex), as `hash` or `written` reported it.
+ */
+sha256?: string, 
+/**
+ * `true`: the file must not exist (create only). `false`: it must exist.
+ */
+absent?: boolean, };
+
+export type EntryKind = "file" | "dir" | "symlink" | "fifo" | "socket" | "char_device" | "block_device";
+
+export type Entry = { 
+/**
+ * The last path component (`""` for the root).
+ */
+name: string, kind: EntryKind, size: number, 
+/**
+ * Modification time, ms since the epoch.
+ */
+mtime: number, 
+/**
+ * Permission bits (`0o644` is 420).
+ */
+mode: number, 
+/**
+ * A symlink's target, as stored (it may point anywhere; it is never followed out).
+ */
+target?: string, };
+
+export type SearchMatch = { 
+/**
+ * Relative to the root.
+ */
+path: string, 
+/**
+ * Content matches: 1-based line number.
+ */
+line?: number, 
+/**
+ * Content matches: the line (lossy UTF-8, cut at 500 bytes).
+ */
+text?: string, 
+/**
+ * Content matches: byte ranges `[start, end)` of the matches within `text`.
+ */
+ranges?: Array<[number, number]>, 
+/**
+ * Fuzzy matches: higher is better.
+ */
+score?: number, };
+
+export type SearchLimit = "max_results" | "time";
+
+export type ChangeKind = "created" | "modified" | "deleted" | "renamed";
+
+export type Change = { kind: ChangeKind, 
+/**
+ * Relative to the root.
+ */
+path: string, from?: string, };
+
+export type FilesLimits = { 
+/**
+ * Longest JSON line accepted (a `write`'s content included).
+ */
+max_line: number, 
+/**
+ * Largest `data` frame the server sends and `upload.chunk` it accepts.
+ */
+max_chunk: number, 
+/**
+ * Requests of one connection running at once; further ones wait.
+ */
+max_concurrent: number, 
+/**
+ * Largest `list` page.
+ */
+max_page: number, 
+/**
+ * Most matches one `search` returns.
+ */
+max_results: number, 
+/**
+ * Longest a `search` runs.
+ */
+search_time_ms: number, };
+
+export type FilesWelcome = { protocol: number, 
+/**
+ * `oqto-files`.
+ */
+server: string, version: string, 
+/**
+ * Mutations are refused with `read_only`.
+ */
+read_only: boolean, limits: FilesLimits, };
+
+export type FilesReply = { "type": "empty" } | { "type": "entries", entries: Array<Entry>, offset: number, total: number, } | { "type": "stat", entry: Entry, } | { "type": "read", offset: number, length: number, size: number, mtime: number, 
+/**
+ * A guess from the name, and `application/octet-stream` for unknown binary.
+ */
+mime: string, 
+/**
+ * The file's first 8 KiB hold a NUL byte or are not UTF-8.
+ */
+binary: boolean, } | { "type": "written", entry: Entry, sha256: string, } | { "type": "hash", sha256: string, size: number, } | { "type": "searched", matches: number, files: number, limit?: SearchLimit, } | { "type": "watching", watch: string, } | { "type": "upload", upload: string, offset: number, };
+
+export type FilesErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "permission_denied" | "conflict" | "bad_offset" | "too_large" | "unknown_id" | "cancelled" | "changed" | "io" | "internal" | "other";
+
+export type FilesOk = { id: RequestId, result: FilesReply, };
+
+export type FilesError = { id: RequestId | null, code: FilesErrorCode, message: string, 
+/**
+ * `bad_offset`: where the upload stands, to resume from.
+ */
+offset?: number, };
+
+export type DataHeader = { id: RequestId, offset: number, len: number, };
+
+export type FilesEvent = { "type": "search.matches", id: RequestId, matches: Array<SearchMatch>, } | { "type": "watch.changes", watch: string, changes: Array<Change>, } | { "type": "watch.overflow", watch: string, };
 
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;
@@ -298,5 +549,16 @@ export type AgentMessage =
   | ({ type: "ok" } & AgentOk)
   | ({ type: "error" } & ErrorResponse)
   | EventKind;
+
+/** A line from a client to the file server. */
+export type FilesClientMessage = ({ type: "hello" } & Hello) | FilesRequest;
+
+/** A line from the file server to a client. A `data` header is followed by `len` raw bytes. */
+export type FilesServerMessage =
+  | ({ type: "welcome" } & FilesWelcome)
+  | ({ type: "ok" } & FilesOk)
+  | ({ type: "error" } & FilesError)
+  | ({ type: "data" } & DataHeader)
+  | FilesEvent;
 
 export const PROTOCOL_VERSION = 1;

@@ -10,10 +10,14 @@
 //! 2. the client sends [`Request`]s (`{"type": command, "id": ..}`); each gets exactly one
 //!    [`OkResponse`] or [`ErrorResponse`] with the same id, in any order;
 //! 3. after `session.subscribe`, [`Event`]s of that session arrive with a per-session `seq`.
+//!
+//! The file server (`oqto-files`) speaks its own set of operations over the same framing:
+//! see [`files`].
 
 pub mod command;
 pub mod envelope;
 pub mod event;
+pub mod files;
 pub mod harness;
 pub mod ids;
 pub mod message;
@@ -25,6 +29,11 @@ pub mod ts;
 pub use command::{Command, ImportSource, Request, SearchFilters};
 pub use envelope::{ClientMessage, ServerMessage};
 pub use event::{CompactionReason, Event, EventKind, ResyncReason};
+pub use files::{
+    Change, ChangeKind, DataHeader, Entry, EntryKind, FilesClientMessage, FilesCommand, FilesError,
+    FilesErrorCode, FilesEvent, FilesLimits, FilesOk, FilesReply, FilesRequest, FilesServerMessage,
+    FilesWelcome, Precondition, SearchLimit, SearchMatch, SearchMode, SortKey,
+};
 pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
 pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId};
 pub use message::{

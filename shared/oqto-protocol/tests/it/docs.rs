@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use oqto_protocol::{
-    AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, EventKind, ServerMessage,
+    AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, EventKind,
+    FilesClientMessage, FilesCommand, FilesEvent, FilesServerMessage, ServerMessage,
 };
 
 use crate::support::{self, tags};
@@ -31,9 +32,11 @@ fn json_example_lines(doc: &str) -> Vec<(usize, &str)> {
     out
 }
 
-/// Whether `line` is a protocol line in its canonical form, read as any of the four kinds.
+/// Whether `line` is a protocol line in its canonical form, read as any of the six kinds.
 fn is_canonical(line: &str) -> bool {
     ClientMessage::parse(line).is_ok_and(|m| m.to_line() == line)
+        || FilesClientMessage::parse(line).is_ok_and(|m| m.to_line() == line)
+        || FilesServerMessage::parse(line).is_ok_and(|m| m.to_line() == line)
         || ServerMessage::parse(line).is_ok_and(|m| m.to_line() == line)
         || AgentRequest::parse(line).is_ok_and(|m| m.to_line() == line)
         || AgentMessage::parse(line).is_ok_and(|m| m.to_line() == line)
@@ -106,6 +109,28 @@ fn every_name_is_documented() {
         if !harness_headings.contains(*name) {
             missing.push(format!(
                 "heading for agent command `{name}` under `## Native harness`"
+            ));
+        }
+    }
+    let files_headings = headings(&mut doc.lines().skip_while(|l| !l.starts_with("## Files")));
+    for name in FilesCommand::NAMES.iter().chain(FilesEvent::NAMES) {
+        if !files_headings.contains(*name) {
+            missing.push(format!(
+                "heading for files operation `{name}` under `## Files`"
+            ));
+        }
+    }
+    let files_section: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("## Files"))
+        .collect();
+    for code in tags::FILES_ERROR_CODES_AND_OTHER {
+        if !files_section
+            .iter()
+            .any(|l| l.starts_with(&format!("| `{code}` |")))
+        {
+            missing.push(format!(
+                "files error table row for `{code}` under `## Files`"
             ));
         }
     }

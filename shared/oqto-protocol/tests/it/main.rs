@@ -5,5 +5,6 @@
 mod coverage;
 mod decode_errors;
 mod docs;
+mod files;
 mod golden;
 mod support;

@@ -3,14 +3,19 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use oqto_protocol::{AgentMessage, AgentRequest, ClientMessage, ServerMessage};
+use oqto_protocol::{
+    AgentMessage, AgentRequest, ClientMessage, FilesClientMessage, FilesServerMessage,
+    ServerMessage,
+};
 
 /// The golden files, in the order the docs present them.
-pub const FILES: [&str; 4] = [
+pub const FILES: [&str; 6] = [
     "client.jsonl",
     "server.jsonl",
     "harness-in.jsonl",
     "harness-out.jsonl",
+    "files-client.jsonl",
+    "files-server.jsonl",
 ];
 
 /// One line of a golden file, with where it came from.
@@ -112,6 +117,14 @@ pub fn harness_out() -> Vec<(Line, AgentMessage)> {
     parsed("harness-out.jsonl", AgentMessage::parse)
 }
 
+pub fn files_client() -> Vec<(Line, FilesClientMessage)> {
+    parsed("files-client.jsonl", FilesClientMessage::parse)
+}
+
+pub fn files_server() -> Vec<(Line, FilesServerMessage)> {
+    parsed("files-server.jsonl", FilesServerMessage::parse)
+}
+
 /// Declares `const $all: &[&str]` (every wire tag of `$ty`) and `fn $name(&$ty) -> &str`
 /// mapping each variant to its tag with a `match` that has no wildcard: adding a variant to
 /// the protocol without adding it here fails to compile, and the coverage tests then demand a
@@ -132,9 +145,84 @@ macro_rules! tags {
 
 pub mod tags {
     use oqto_protocol::{
-        AgentCommand, AgentReply, Capability, CompactionReason, ErrorCode, Part, Phase, Reply,
-        ResyncReason, Role, State, StopReason, ToolStatus,
+        AgentCommand, AgentReply, Capability, ChangeKind, CompactionReason, EntryKind, ErrorCode,
+        FilesErrorCode, FilesReply, Part, Phase, Reply, ResyncReason, Role, SearchLimit,
+        SearchMode, SortKey, State, StopReason, ToolStatus,
     };
+
+    tags!(fn files_reply(FilesReply) -> FILES_REPLIES {
+        Empty => "empty",
+        Entries => "entries",
+        Stat => "stat",
+        Read => "read",
+        Written => "written",
+        Hash => "hash",
+        Searched => "searched",
+        Watching => "watching",
+        Upload => "upload",
+    });
+
+    tags!(
+        /// `other` is what an unknown code parses as; it is never sent.
+        fn files_error_code(FilesErrorCode) -> FILES_ERROR_CODES_AND_OTHER {
+        BadRequest => "bad_request",
+        UnknownCommand => "unknown_command",
+        ProtocolMismatch => "protocol_mismatch",
+        InvalidPath => "invalid_path",
+        NameTooLong => "name_too_long",
+        OutsideRoot => "outside_root",
+        NotFound => "not_found",
+        AlreadyExists => "already_exists",
+        NotADirectory => "not_a_directory",
+        IsADirectory => "is_a_directory",
+        NotEmpty => "not_empty",
+        SpecialFile => "special_file",
+        ReadOnly => "read_only",
+        PermissionDenied => "permission_denied",
+        Conflict => "conflict",
+        BadOffset => "bad_offset",
+        TooLarge => "too_large",
+        UnknownId => "unknown_id",
+        Cancelled => "cancelled",
+        Changed => "changed",
+        Io => "io",
+        Internal => "internal",
+        Other => "other",
+    });
+
+    tags!(fn entry_kind(EntryKind) -> ENTRY_KINDS {
+        File => "file",
+        Dir => "dir",
+        Symlink => "symlink",
+        Fifo => "fifo",
+        Socket => "socket",
+        CharDevice => "char_device",
+        BlockDevice => "block_device",
+    });
+
+    tags!(fn change_kind(ChangeKind) -> CHANGE_KINDS {
+        Created => "created",
+        Modified => "modified",
+        Deleted => "deleted",
+        Renamed => "renamed",
+    });
+
+    tags!(fn search_mode(SearchMode) -> SEARCH_MODES {
+        Glob => "glob",
+        Fuzzy => "fuzzy",
+        Regex => "regex",
+    });
+
+    tags!(fn sort_key(SortKey) -> SORT_KEYS {
+        Name => "name",
+        Mtime => "mtime",
+        Size => "size",
+    });
+
+    tags!(fn search_limit(SearchLimit) -> SEARCH_LIMITS {
+        MaxResults => "max_results",
+        Time => "time",
+    });
 
     tags!(fn agent_command(AgentCommand) -> AGENT_COMMANDS {
         Init => "init",

@@ -1,0 +1,659 @@
+//! One client connection: a reader (this thread), a bounded pool of workers, and one
+//! writer thread fed by a bounded queue, so a slow client stalls its own requests instead
+//! of making the server buffer.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use oqto_protocol::{
+    DataHeader, FilesClientMessage, FilesCommand, FilesError, FilesErrorCode, FilesOk, FilesReply,
+    FilesServerMessage, FilesWelcome, PROTOCOL_VERSION, RequestId,
+};
+use tracing::{debug, warn};
+
+use crate::confine::{FsError, FsResult, RelPath};
+use crate::frame::{Input, Out, Reader, write_loop};
+use crate::ops::{Fs, ListOptions};
+use crate::upload::Uploads;
+use crate::watch::Watch;
+use crate::{Limits, search};
+
+/// Lines queued for the writer before senders wait. With `max_chunk`-sized frames sent by
+/// `sendfile`, the queue holds descriptors, not bytes.
+const OUT_QUEUE: usize = 64;
+/// Files per `read` frame when streaming.
+const BINARY_SNIFF: usize = 8192;
+
+/// The sending side of a connection's writer queue.
+#[derive(Clone, Debug)]
+pub struct Outbox(SyncSender<Out>);
+
+impl Outbox {
+    /// Queues a line; false when the client is gone.
+    pub fn send(&self, msg: &FilesServerMessage) -> bool {
+        self.0.send(Out::Line(msg.to_line())).is_ok()
+    }
+
+    pub fn raw(&self, out: Out) -> bool {
+        self.0.send(out).is_ok()
+    }
+
+    pub fn ok(&self, id: RequestId, result: FilesReply) -> bool {
+        self.send(&FilesServerMessage::Ok(FilesOk { id, result }))
+    }
+
+    pub fn error(&self, e: FilesError) -> bool {
+        self.send(&FilesServerMessage::Error(e))
+    }
+}
+
+/// What a connection shares between its reader and workers.
+#[derive(Debug)]
+pub struct Shared {
+    pub fs: Arc<Fs>,
+    pub limits: Limits,
+    pub read_only: bool,
+    pub out: Outbox,
+    /// Running `read`s and `search`es by request id, for `cancel`.
+    cancels: Mutex<HashMap<RequestId, Arc<AtomicBool>>>,
+    watches: Mutex<HashMap<String, Watch>>,
+    next_watch: Mutex<u64>,
+}
+
+struct Job {
+    id: RequestId,
+    command: FilesCommand,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Serves one client until it closes its side, then finishes the requests in flight.
+pub fn serve(
+    fs: Arc<Fs>,
+    limits: Limits,
+    read_only: bool,
+    input: File,
+    output: File,
+) -> io::Result<()> {
+    let (tx, rx) = sync_channel::<Out>(OUT_QUEUE);
+    let writer = std::thread::Builder::new()
+        .name("files-writer".into())
+        .spawn(move || {
+            if let Err(e) = write_loop(output, &rx) {
+                debug!(error = %e, "client output closed");
+            }
+            // Drain so that blocked senders wake up and see the channel closed.
+            drop(rx);
+        })?;
+    let shared = Arc::new(Shared {
+        fs,
+        limits,
+        read_only,
+        out: Outbox(tx),
+        cancels: Mutex::new(HashMap::new()),
+        watches: Mutex::new(HashMap::new()),
+        next_watch: Mutex::new(0),
+    });
+    let mut reader = Reader::new(input, limits.max_line);
+    let result = run(&shared, &mut reader);
+    shared
+        .watches
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
+    drop(shared);
+    let _ = writer.join();
+    result
+}
+
+fn run(shared: &Arc<Shared>, reader: &mut Reader<File>) -> io::Result<()> {
+    if !handshake(shared, reader)? {
+        return Ok(());
+    }
+    let (jobs_tx, jobs_rx) = sync_channel::<Job>(shared.limits.max_concurrent);
+    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    let mut workers = Vec::new();
+    for n in 0..shared.limits.max_concurrent {
+        let shared = Arc::clone(shared);
+        let rx = Arc::clone(&jobs_rx);
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("files-worker-{n}"))
+                .spawn(move || worker(&shared, &rx))?,
+        );
+    }
+    let mut uploads = Uploads::default();
+    let result = read_loop(shared, reader, &jobs_tx, &mut uploads);
+    drop(jobs_tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    result
+}
+
+/// Waits for `hello`. False when the connection should close.
+fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
+    loop {
+        let Some(input) = reader.next_input()? else {
+            return Ok(false);
+        };
+        let line = match input {
+            Input::Line(line) => line,
+            other => {
+                shared
+                    .out
+                    .error(input_error(&other, shared.limits.max_line));
+                continue;
+            }
+        };
+        match FilesClientMessage::parse(&line) {
+            Ok(FilesClientMessage::Hello(hello)) if hello.protocol == PROTOCOL_VERSION => {
+                debug!(client = %hello.client, "hello");
+                shared.out.send(&FilesServerMessage::Welcome(FilesWelcome {
+                    protocol: PROTOCOL_VERSION,
+                    server: "oqto-files".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    read_only: shared.read_only,
+                    limits: shared.limits.wire(),
+                }));
+                return Ok(true);
+            }
+            Ok(FilesClientMessage::Hello(hello)) => {
+                shared.out.error(FilesError::new(
+                    None,
+                    FilesErrorCode::ProtocolMismatch,
+                    format!(
+                        "this server speaks protocol {PROTOCOL_VERSION}, the client {}",
+                        hello.protocol
+                    ),
+                ));
+                return Ok(false);
+            }
+            Ok(FilesClientMessage::Request(r)) => {
+                shared.out.error(FilesError::new(
+                    Some(r.id),
+                    FilesErrorCode::BadRequest,
+                    "the first line must be a `hello`",
+                ));
+                skip_body(reader, &r.command)?;
+            }
+            Err(e) => {
+                shared.out.error(e);
+            }
+        }
+    }
+}
+
+/// Reads the raw bytes that follow an `upload.chunk` that will not be processed.
+fn skip_body(reader: &mut Reader<File>, command: &FilesCommand) -> io::Result<()> {
+    if let FilesCommand::UploadChunk { len, .. } = command {
+        reader.raw::<()>(*len, |_| Ok(()))?.ok();
+    }
+    Ok(())
+}
+
+fn input_error(input: &Input, max: usize) -> FilesError {
+    match input {
+        Input::TooLong => FilesError::new(
+            None,
+            FilesErrorCode::TooLarge,
+            format!("line longer than {max} bytes; skipped"),
+        ),
+        _ => FilesError::new(None, FilesErrorCode::BadRequest, "line is not valid UTF-8"),
+    }
+}
+
+// One arm per operation the reader handles itself; splitting it would scatter the dispatch.
+#[allow(clippy::too_many_lines)]
+fn read_loop(
+    shared: &Arc<Shared>,
+    reader: &mut Reader<File>,
+    jobs: &SyncSender<Job>,
+    uploads: &mut Uploads,
+) -> io::Result<()> {
+    loop {
+        let Some(input) = reader.next_input()? else {
+            return Ok(());
+        };
+        let line = match input {
+            Input::Line(line) => line,
+            other => {
+                if !shared
+                    .out
+                    .error(input_error(&other, shared.limits.max_line))
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let request = match FilesClientMessage::parse(&line) {
+            Ok(FilesClientMessage::Request(r)) => r,
+            Ok(FilesClientMessage::Hello(_)) => {
+                shared.out.error(FilesError::new(
+                    None,
+                    FilesErrorCode::BadRequest,
+                    "`hello` was already received",
+                ));
+                continue;
+            }
+            Err(e) => {
+                warn!(error = %e.message, "bad request");
+                if !shared.out.error(e) {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let (id, command) = (request.id, request.command);
+        if shared.read_only && command.is_mutation() {
+            skip_body(reader, &command)?;
+            shared.out.error(FilesError::new(
+                Some(id),
+                FilesErrorCode::ReadOnly,
+                "the server is read-only",
+            ));
+            continue;
+        }
+        match command {
+            // In order, on this thread: the chunk's bytes follow its line.
+            FilesCommand::UploadChunk {
+                upload,
+                offset,
+                len,
+            } => {
+                let reply = uploads.chunk(shared, reader, &upload, offset, len)?;
+                reply_with(&shared.out, id, reply);
+            }
+            FilesCommand::UploadStart {
+                path,
+                upload,
+                create_parents,
+            } => {
+                let reply = RelPath::parse(&path).and_then(|rel| {
+                    uploads.start(&shared.fs, &rel, upload.as_deref(), create_parents)
+                });
+                reply_with(&shared.out, id, reply);
+            }
+            FilesCommand::UploadFinish {
+                upload,
+                sha256,
+                expect,
+            } => {
+                let reply = uploads.finish(&shared.fs, &upload, sha256.as_deref(), expect.as_ref());
+                reply_with(&shared.out, id, reply);
+            }
+            FilesCommand::UploadAbort { upload } => {
+                reply_with(&shared.out, id, uploads.abort(&upload));
+            }
+            FilesCommand::Cancel { target } => {
+                let flag = shared
+                    .cancels
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&target)
+                    .cloned();
+                let reply = match flag {
+                    Some(flag) => {
+                        flag.store(true, Ordering::Relaxed);
+                        Ok(FilesReply::Empty)
+                    }
+                    None => Err(FsError::new(
+                        FilesErrorCode::UnknownId,
+                        format!("no running request {target}"),
+                    )),
+                };
+                reply_with(&shared.out, id, reply);
+            }
+            FilesCommand::Unwatch { watch } => {
+                let removed = shared
+                    .watches
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&watch);
+                let reply = match removed {
+                    Some(_) => Ok(FilesReply::Empty),
+                    None => Err(FsError::new(
+                        FilesErrorCode::UnknownId,
+                        format!("no watch {watch}"),
+                    )),
+                };
+                reply_with(&shared.out, id, reply);
+            }
+            command => {
+                let cancel = Arc::new(AtomicBool::new(false));
+                if matches!(
+                    command,
+                    FilesCommand::Read { .. } | FilesCommand::Search { .. }
+                ) {
+                    shared
+                        .cancels
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(id.clone(), Arc::clone(&cancel));
+                }
+                // Waits while every worker is busy: the bound on concurrent operations.
+                if jobs
+                    .send(Job {
+                        id,
+                        command,
+                        cancel,
+                    })
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn reply_with(out: &Outbox, id: RequestId, reply: FsResult<FilesReply>) -> bool {
+    match reply {
+        Ok(result) => out.ok(id, result),
+        Err(e) => out.error(e.into_reply(Some(id))),
+    }
+}
+
+fn worker(shared: &Arc<Shared>, jobs: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let rx = jobs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rx.recv()
+        };
+        let Ok(job) = job else { return };
+        let id = job.id.clone();
+        let name = job.command.name();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(shared, job.id.clone(), job.command, &job.cancel)
+        }));
+        shared
+            .cancels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+        let reply = match outcome {
+            Ok(Some(reply)) => reply,
+            Ok(None) => continue,
+            Err(_) => {
+                warn!(request = %id, op = name, "request handler panicked");
+                Err(FsError::new(
+                    FilesErrorCode::Internal,
+                    "the request failed unexpectedly; see the server log",
+                ))
+            }
+        };
+        if !reply_with(&shared.out, id, reply) {
+            return;
+        }
+    }
+}
+
+/// Runs one request. `None` when the handler sent its own final line.
+// One arm per operation: the dispatch table of the workers.
+#[allow(clippy::too_many_lines)]
+fn handle(
+    shared: &Arc<Shared>,
+    id: RequestId,
+    command: FilesCommand,
+    cancel: &Arc<AtomicBool>,
+) -> Option<FsResult<FilesReply>> {
+    let fs = &shared.fs;
+    let limits = &shared.limits;
+    Some(match command {
+        FilesCommand::List {
+            path,
+            offset,
+            limit,
+            sort,
+            desc,
+            dirs_first,
+            hidden,
+            gitignore,
+        } => RelPath::parse(&path).and_then(|rel| {
+            let limit = limit.map_or(limits.max_page, |l| (l as usize).min(limits.max_page));
+            let offset = offset.unwrap_or(0);
+            let opts = ListOptions {
+                offset,
+                limit,
+                sort,
+                desc,
+                dirs_first,
+                hidden,
+                gitignore,
+            };
+            let (entries, total) = fs.list(&rel, opts)?;
+            Ok(FilesReply::Entries {
+                entries,
+                offset,
+                total,
+            })
+        }),
+        FilesCommand::Stat { path, follow } => RelPath::parse(&path)
+            .and_then(|rel| fs.stat(&rel, follow))
+            .map(|entry| FilesReply::Stat { entry }),
+        FilesCommand::Read {
+            path,
+            offset,
+            length,
+            expect,
+        } => {
+            return read(
+                shared,
+                id,
+                &path,
+                offset.unwrap_or(0),
+                length,
+                expect.as_ref(),
+                cancel,
+            )
+            .err()
+            .map(Err);
+        }
+        FilesCommand::Write {
+            path,
+            content,
+            create_parents,
+            expect,
+        } => RelPath::parse(&path)
+            .and_then(|rel| fs.write(&rel, content.as_bytes(), create_parents, expect.as_ref()))
+            .map(|(entry, sha256)| FilesReply::Written { entry, sha256 }),
+        FilesCommand::Mkdir { path, parents } => RelPath::parse(&path)
+            .and_then(|rel| fs.mkdir(&rel, parents))
+            .map(|()| FilesReply::Empty),
+        FilesCommand::Rename {
+            from,
+            to,
+            overwrite,
+        } => RelPath::parse(&from)
+            .and_then(|f| Ok((f, RelPath::parse(&to)?)))
+            .and_then(|(f, t)| fs.rename(&f, &t, overwrite))
+            .map(|()| FilesReply::Empty),
+        FilesCommand::Copy {
+            from,
+            to,
+            overwrite,
+            recursive,
+        } => RelPath::parse(&from)
+            .and_then(|f| Ok((f, RelPath::parse(&to)?)))
+            .and_then(|(f, t)| fs.copy(&f, &t, overwrite, recursive))
+            .map(|()| FilesReply::Empty),
+        FilesCommand::Delete { path, recursive } => RelPath::parse(&path)
+            .and_then(|rel| fs.delete(&rel, recursive))
+            .map(|()| FilesReply::Empty),
+        FilesCommand::Hash { path } => RelPath::parse(&path)
+            .and_then(|rel| fs.hash(&rel))
+            .map(|(sha256, size)| FilesReply::Hash { sha256, size }),
+        FilesCommand::Search {
+            path,
+            mode,
+            pattern,
+            case_insensitive,
+            hidden,
+            gitignore,
+            include,
+            max_results,
+            time_ms,
+        } => {
+            let query = search::Query {
+                mode,
+                pattern,
+                case_insensitive,
+                hidden,
+                gitignore: gitignore.unwrap_or(true),
+                include,
+                max_results: max_results.map_or(limits.max_results, |m| m.min(limits.max_results)),
+                time: std::time::Duration::from_millis(u64::from(
+                    time_ms.map_or(limits.search_time_ms, |t| t.min(limits.search_time_ms)),
+                )),
+            };
+            RelPath::parse(&path)
+                .and_then(|rel| search::run(fs, &rel, &query, &id, &shared.out, cancel))
+        }
+        FilesCommand::Watch { path, recursive } => {
+            let started = RelPath::parse(&path).and_then(|rel| {
+                let watch_id = {
+                    let mut n = shared
+                        .next_watch
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *n += 1;
+                    format!("w{n}")
+                };
+                let watch = Watch::start(
+                    fs,
+                    &rel,
+                    recursive.unwrap_or(true),
+                    watch_id.clone(),
+                    shared.out.clone(),
+                )?;
+                Ok((watch_id, watch))
+            });
+            let (watch_id, watch) = match started {
+                Ok(w) => w,
+                Err(e) => return Some(Err(e)),
+            };
+            // The `watching` reply is queued before the first change can be.
+            shared.out.ok(
+                id,
+                FilesReply::Watching {
+                    watch: watch_id.clone(),
+                },
+            );
+            shared
+                .watches
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(watch_id, watch);
+            return None;
+        }
+        FilesCommand::Unwatch { .. }
+        | FilesCommand::UploadStart { .. }
+        | FilesCommand::UploadChunk { .. }
+        | FilesCommand::UploadFinish { .. }
+        | FilesCommand::UploadAbort { .. }
+        | FilesCommand::Cancel { .. } => Err(FsError::new(
+            FilesErrorCode::Internal,
+            "handled by the connection's reader",
+        )),
+    })
+}
+
+/// Streams a file range as `data` frames, then the `read` reply (queued behind them).
+fn read(
+    shared: &Shared,
+    id: RequestId,
+    path: &str,
+    offset: u64,
+    length: Option<u64>,
+    expect: Option<&oqto_protocol::Precondition>,
+    cancel: &AtomicBool,
+) -> FsResult<()> {
+    let rel = RelPath::parse(path)?;
+    let (file, st) = shared.fs.root.open_read(&rel)?;
+    if let Some(expect) = expect {
+        let (dir, name) = shared.fs.root.parent(&rel)?;
+        shared.fs.check(&dir, name, &rel, expect)?;
+    }
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if offset > size {
+        return Err(FsError::new(
+            FilesErrorCode::BadOffset,
+            format!("offset {offset} is past the end of {rel} ({size} bytes)"),
+        ));
+    }
+    let end = length.map_or(size, |l| offset.saturating_add(l).min(size));
+    let (mime, binary) = sniff(&file, &rel);
+    let file = Arc::new(file);
+    let short = Arc::new(AtomicBool::new(false));
+    let mut at = offset;
+    while at < end {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(FsError::new(FilesErrorCode::Cancelled, "cancelled"));
+        }
+        let len = (end - at).min(shared.limits.max_chunk as u64);
+        let header = FilesServerMessage::Data(DataHeader {
+            id: id.clone(),
+            offset: at,
+            len,
+        })
+        .to_line();
+        let sent = shared.out.raw(Out::File {
+            header,
+            file: Arc::clone(&file),
+            offset: at,
+            len,
+            short: Arc::clone(&short),
+        });
+        if !sent {
+            return Ok(());
+        }
+        at += len;
+    }
+    let ok = FilesServerMessage::Ok(FilesOk {
+        id: id.clone(),
+        result: FilesReply::Read {
+            offset,
+            length: end - offset,
+            size,
+            mtime: crate::confine::mtime_ms(&st),
+            mime,
+            binary,
+        },
+    })
+    .to_line();
+    let changed = FilesServerMessage::Error(FilesError::new(
+        Some(id),
+        FilesErrorCode::Changed,
+        format!("{rel} shrank while it was read"),
+    ))
+    .to_line();
+    shared.out.raw(Out::ReadEnd { ok, changed, short });
+    Ok(())
+}
+
+/// A MIME type from the name, and whether the first bytes look binary.
+pub fn sniff(file: &File, rel: &RelPath) -> (String, bool) {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; BINARY_SNIFF];
+    let n = file.read_at(&mut head, 0).unwrap_or(0);
+    let head = &head[..n];
+    let binary =
+        head.contains(&0) || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some());
+    let mime = mime_guess::from_path(rel.name()).first_raw().map_or_else(
+        || {
+            if binary {
+                "application/octet-stream".to_owned()
+            } else {
+                "text/plain".to_owned()
+            }
+        },
+        str::to_owned,
+    );
+    (mime, binary)
+}

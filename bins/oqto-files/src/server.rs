@@ -1,0 +1,129 @@
+//! Where connections come from: stdin/stdout, or a Unix socket (one thread per client,
+//! only the server's own user admitted).
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::signal::{SigSet, Signal};
+use tracing::{info, info_span, warn};
+
+use crate::Limits;
+use crate::confine::Root;
+use crate::conn;
+use crate::ops::Fs;
+
+/// Most clients served at once on a socket; more wait in the listen backlog.
+const MAX_CLIENTS: usize = 64;
+
+/// The validated configuration of a server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub root: PathBuf,
+    pub read_only: bool,
+    pub limits: Limits,
+}
+
+fn open_fs(options: &Options) -> anyhow::Result<Arc<Fs>> {
+    let root = Root::open(&options.root)
+        .with_context(|| format!("cannot open root directory {}", options.root.display()))?;
+    Ok(Arc::new(Fs::new(root)))
+}
+
+/// Blocking I/O on a descriptor another program may have made non-blocking.
+fn blocking(fd: OwnedFd) -> anyhow::Result<File> {
+    let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL)?);
+    if flags.contains(OFlag::O_NONBLOCK) {
+        fcntl(&fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    }
+    Ok(File::from(fd))
+}
+
+/// Serves one client on stdin/stdout until stdin closes.
+pub fn serve_stdio(options: &Options) -> anyhow::Result<()> {
+    let fs = open_fs(options)?;
+    let input = blocking(std::io::stdin().as_fd().try_clone_to_owned()?)?;
+    let output = blocking(std::io::stdout().as_fd().try_clone_to_owned()?)?;
+    info!(root = %fs.root.path().display(), "serving on stdio");
+    conn::serve(fs, options.limits, options.read_only, input, output)?;
+    Ok(())
+}
+
+/// Listens on `socket` until SIGTERM or SIGINT, then removes it.
+pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
+    let fs = open_fs(options)?;
+    // Signals are taken synchronously by one thread; every other thread has them blocked.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGHUP);
+    signals.thread_block()?;
+    let listener = oqto_ipc::socket::bind(socket)?;
+    info!(root = %fs.root.path().display(), socket = %socket.display(), "listening");
+    let socket_path = socket.to_owned();
+    std::thread::Builder::new()
+        .name("files-signals".into())
+        .spawn(move || {
+            let signal = signals.wait();
+            info!(?signal, "shutting down");
+            if let Err(e) = oqto_ipc::socket::remove(&socket_path) {
+                warn!(error = %e, "cannot remove the socket");
+            }
+            std::process::exit(0);
+        })?;
+    let me = oqto_ipc::socket::current_uid();
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        match oqto_ipc::socket::peer_cred(&stream) {
+            Ok(cred) if cred.uid == me || cred.uid == 0 => {}
+            Ok(cred) => {
+                warn!(uid = cred.uid, "refusing a client of another user");
+                continue;
+            }
+            Err(e) => {
+                warn!(error = %e, "no peer credentials; refusing");
+                continue;
+            }
+        }
+        if active.load(std::sync::atomic::Ordering::Relaxed) >= MAX_CLIENTS {
+            warn!("too many clients; refusing one");
+            continue;
+        }
+        let output = match stream.try_clone() {
+            Ok(s) => File::from(OwnedFd::from(s)),
+            Err(e) => {
+                warn!(error = %e, "cannot clone the client socket");
+                continue;
+            }
+        };
+        let input = File::from(OwnedFd::from(stream));
+        let fs = Arc::clone(&fs);
+        let limits = options.limits;
+        let read_only = options.read_only;
+        let active = Arc::clone(&active);
+        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let spawned = std::thread::Builder::new()
+            .name("files-conn".into())
+            .spawn(move || {
+                let _span = info_span!("conn").entered();
+                if let Err(e) = conn::serve(fs, limits, read_only, input, output) {
+                    info!(error = %e, "connection ended");
+                }
+                active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            });
+        if let Err(e) = spawned {
+            warn!(error = %e, "cannot start a connection thread");
+        }
+    }
+    Ok(())
+}

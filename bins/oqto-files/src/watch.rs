@@ -1,0 +1,320 @@
+//! `watch`: inotify (through `notify`) below one directory, debounced and bounded.
+//!
+//! Raw events are merged per path into a pending set (create then modify is a create,
+//! create then delete is nothing, a matched move is a rename). A flusher thread sends the set
+//! as one `watch.changes` line after a quiet window. The pending set is capped: beyond
+//! [`MAX_PENDING`] paths it is dropped and the client gets `watch.overflow` (list again), so
+//! a slow client or a storm of changes never grows memory.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use notify::event::{ModifyKind, RenameMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use oqto_protocol::{Change, ChangeKind, FilesErrorCode, FilesEvent, FilesServerMessage};
+
+use crate::confine::{FsError, FsResult, RelPath};
+use crate::conn::Outbox;
+use crate::ops::Fs;
+
+/// Quiet time before pending changes are sent.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Most distinct paths held between two sends.
+pub const MAX_PENDING: usize = 4096;
+/// The prefix of the server's own temporary files (writes, uploads, copies).
+const TEMP_PREFIX: &str = ".oqto-";
+
+#[derive(Debug, Default)]
+struct Pending {
+    order: Vec<Change>,
+    /// Index in `order` of the newest change of a path.
+    by_path: HashMap<String, usize>,
+    overflow: bool,
+    stop: bool,
+}
+
+impl Pending {
+    fn record(&mut self, kind: ChangeKind, path: String, from: Option<String>) {
+        if self.overflow {
+            return;
+        }
+        if let Some(&i) = self.by_path.get(&path) {
+            let merged = match (self.order[i].kind, kind) {
+                (ChangeKind::Created, ChangeKind::Modified) => Some(ChangeKind::Created),
+                (ChangeKind::Created, ChangeKind::Deleted) => None,
+                (ChangeKind::Deleted, ChangeKind::Created)
+                | (ChangeKind::Modified, ChangeKind::Modified) => Some(ChangeKind::Modified),
+                _ => {
+                    self.push(kind, path, from);
+                    return;
+                }
+            };
+            if let Some(k) = merged {
+                self.order[i].kind = k;
+            } else {
+                // Created and gone within the window: nothing to report.
+                self.order[i].path.clear();
+                self.by_path.remove(&path);
+            }
+            return;
+        }
+        self.push(kind, path, from);
+    }
+
+    fn push(&mut self, kind: ChangeKind, path: String, from: Option<String>) {
+        if self.by_path.len() >= MAX_PENDING || self.order.len() >= 2 * MAX_PENDING {
+            self.overflow = true;
+            self.order.clear();
+            self.by_path.clear();
+            return;
+        }
+        self.by_path.insert(path.clone(), self.order.len());
+        self.order.push(Change { kind, path, from });
+    }
+
+    fn take(&mut self) -> (Vec<Change>, bool) {
+        self.by_path.clear();
+        let changes = std::mem::take(&mut self.order)
+            .into_iter()
+            .filter(|c| !c.path.is_empty())
+            .collect();
+        (changes, std::mem::take(&mut self.overflow))
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+}
+
+/// A running watch; dropping it stops it.
+#[derive(Debug)]
+pub struct Watch {
+    state: Arc<State>,
+    _watcher: RecommendedWatcher,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        lock(&self.state.pending).stop = true;
+        self.state.wake.notify_all();
+    }
+}
+
+fn lock(m: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Watch {
+    // The watcher's callback is clearer as a match on the event result.
+    #[allow(clippy::single_match_else)]
+    pub fn start(
+        fs: &Fs,
+        rel: &RelPath,
+        recursive: bool,
+        id: String,
+        out: Outbox,
+    ) -> FsResult<Self> {
+        // Watch the directory the kernel resolved beneath the root (not a path string that
+        // could be swapped later), as `/proc` names the open descriptor.
+        let fd = fs.root.open_dir(rel)?;
+        let resolved = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .map_err(|e| FsError::io(&e, rel.as_str()))?;
+        let root = fs.root.path().to_owned();
+        if !resolved.starts_with(&root) {
+            return Err(FsError::new(
+                FilesErrorCode::OutsideRoot,
+                format!("{rel} resolves outside the root"),
+            ));
+        }
+        let state = Arc::new(State {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+        });
+        let handler_state = Arc::clone(&state);
+        let handler_root = root.clone();
+        let mut watcher = RecommendedWatcher::new(
+            move |res: notify::Result<Event>| match res {
+                Ok(event) => on_event(&handler_state, &handler_root, &event),
+                Err(_) => {
+                    lock(&handler_state.pending).overflow = true;
+                    handler_state.wake.notify_all();
+                }
+            },
+            notify::Config::default().with_follow_symlinks(false),
+        )
+        .map_err(|e| FsError::new(FilesErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
+        let mode = if recursive {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
+        watcher
+            .watch(&resolved, mode)
+            .map_err(|e| FsError::new(FilesErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
+        let flusher_state = Arc::clone(&state);
+        let gone = Arc::new(AtomicBool::new(false));
+        std::thread::Builder::new()
+            .name(format!("files-watch-{id}"))
+            .spawn(move || flush_loop(&flusher_state, &id, &out, &gone))
+            .map_err(|e| FsError::io(&e, rel.as_str()))?;
+        Ok(Self {
+            state,
+            _watcher: watcher,
+        })
+    }
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?.to_str()?.to_owned();
+    if rel.is_empty() {
+        return None;
+    }
+    Some(rel)
+}
+
+fn is_temp(rel: &str) -> bool {
+    rel.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+}
+
+fn on_event(state: &State, root: &Path, event: &Event) {
+    let paths: Vec<Option<String>> = event.paths.iter().map(|p| relative(root, p)).collect();
+    let first = paths.first().cloned().flatten();
+    let mut pending = lock(&state.pending);
+    match event.kind {
+        EventKind::Create(_) => {
+            if let Some(p) = first.filter(|p| !is_temp(p)) {
+                pending.record(ChangeKind::Created, p, None);
+            }
+        }
+        EventKind::Remove(_) => {
+            if let Some(p) = first.filter(|p| !is_temp(p)) {
+                pending.record(ChangeKind::Deleted, p, None);
+            }
+        }
+        EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+            if let Some(p) = first.filter(|p| !is_temp(p)) {
+                pending.record(ChangeKind::Deleted, p, None);
+            }
+        }
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+            if let Some(p) = first.filter(|p| !is_temp(p)) {
+                pending.record(ChangeKind::Created, p, None);
+            }
+        }
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
+            let (Some(Some(from)), Some(Some(to))) = (paths.first(), paths.get(1)) else {
+                return;
+            };
+            if is_temp(to) {
+                return;
+            }
+            // The halves were recorded as a delete and a create; replace them.
+            for p in [from, to] {
+                if let Some(i) = pending.by_path.remove(p) {
+                    pending.order[i].path.clear();
+                }
+            }
+            if is_temp(from) {
+                // An atomic replace by a writer: the target changed.
+                pending.record(ChangeKind::Modified, to.clone(), None);
+            } else {
+                pending.push(ChangeKind::Renamed, to.clone(), Some(from.clone()));
+            }
+        }
+        EventKind::Modify(_) => {
+            if let Some(p) = first.filter(|p| !is_temp(p)) {
+                pending.record(ChangeKind::Modified, p, None);
+            }
+        }
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => return,
+    }
+    drop(pending);
+    state.wake.notify_all();
+}
+
+fn flush_loop(state: &State, id: &str, out: &Outbox, gone: &AtomicBool) {
+    let mut pending = lock(&state.pending);
+    loop {
+        while !pending.stop && pending.order.is_empty() && !pending.overflow {
+            pending = state
+                .wake
+                .wait(pending)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if pending.stop {
+            return;
+        }
+        // Debounce: wait for a quiet window (or a stop).
+        let (guard, _) = state
+            .wake
+            .wait_timeout(pending, DEBOUNCE)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending = guard;
+        if pending.stop {
+            return;
+        }
+        let (changes, overflow) = pending.take();
+        drop(pending);
+        let mut ok = true;
+        if overflow {
+            ok &= out.send(&FilesServerMessage::Event(FilesEvent::WatchOverflow {
+                watch: id.to_owned(),
+            }));
+        }
+        if !changes.is_empty() && ok {
+            ok &= out.send(&FilesServerMessage::Event(FilesEvent::WatchChanges {
+                watch: id.to_owned(),
+                changes,
+            }));
+        }
+        if !ok {
+            gone.store(true, Ordering::Relaxed);
+            return;
+        }
+        pending = lock(&state.pending);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_rules() {
+        let mut p = Pending::default();
+        p.record(ChangeKind::Created, "a".into(), None);
+        p.record(ChangeKind::Modified, "a".into(), None);
+        p.record(ChangeKind::Modified, "b".into(), None);
+        p.record(ChangeKind::Modified, "b".into(), None);
+        p.record(ChangeKind::Created, "c".into(), None);
+        p.record(ChangeKind::Deleted, "c".into(), None);
+        let (changes, overflow) = p.take();
+        assert!(!overflow);
+        let got: Vec<_> = changes.iter().map(|c| (c.kind, c.path.as_str())).collect();
+        assert_eq!(
+            got,
+            [(ChangeKind::Created, "a"), (ChangeKind::Modified, "b")]
+        );
+    }
+
+    #[test]
+    fn too_many_paths_overflow() {
+        let mut p = Pending::default();
+        for i in 0..=MAX_PENDING {
+            p.record(ChangeKind::Created, format!("f{i}"), None);
+        }
+        let (changes, overflow) = p.take();
+        assert!(overflow);
+        assert!(changes.is_empty());
+    }
+}

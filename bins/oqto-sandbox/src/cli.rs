@@ -1,0 +1,84 @@
+//! The raw command line. [`crate::host::Host`] and [`crate::policy`] turn it into a
+//! validated configuration.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use oqto_cli::LogArgs;
+
+/// Runs a command confined by bubblewrap
+#[derive(Debug, Parser)]
+#[command(
+    name = "oqto-sandbox",
+    version,
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Run `oqto-sandbox explain` to see the policy in force and where each rule came from; `oqto-sandbox check` to test that this machine can run the sandbox.",
+    long_about = "Runs a command inside a bubblewrap sandbox built from policy profiles and TOML policy files (system, user, workspace), merged so that a workspace can only tighten the policy.\n\nThe command's stdin, stdout and stderr pass straight through; SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to it; it dies with oqto-sandbox. If the sandbox cannot be set up the command does not run (exit 125) and the error says why. See docs/sandbox.md for the policy keys and the built-in profiles."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Where the policy comes from.
+#[derive(Clone, Debug, Default, Args)]
+pub struct PolicyArgs {
+    /// Apply this profile (built-in: minimal, development, strict; or one defined in the
+    /// system or user policy). It is merged like a policy file: it can only tighten
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Also apply this policy file (repeatable); like a workspace policy, it can only tighten
+    #[arg(long = "config", value_name = "FILE")]
+    pub configs: Vec<PathBuf>,
+    /// The workspace: writable inside the sandbox, and the place of `.oqto/sandbox.toml`
+    /// [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+/// Running a command (no subcommand).
+#[derive(Clone, Debug, Default, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Print the bwrap command line (one argument per line) instead of running it
+    #[arg(long)]
+    pub print: bool,
+    /// With --print: print a JSON object (argv, and the names of the passed variables)
+    #[arg(long, requires = "print")]
+    pub json: bool,
+    /// The command to run, and its arguments (after `--`)
+    #[arg(last = true, value_name = "CMD", required = true)]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum Sub {
+    /// Check that this machine can run the sandbox: bwrap, user namespaces, seccomp
+    #[command(
+        long_about = "Checks that this machine can run the sandbox: bwrap is installed (and its version), user namespaces are permitted (sysctls, AppArmor's restriction on Ubuntu 24.04, containers), seccomp is available, and a real sandbox starts. Each failure says what is wrong and how to fix it. Exits 0 when everything passes, 125 otherwise."
+    )]
+    Check {
+        /// Print a JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the effective policy and where each rule came from
+    #[command(
+        long_about = "Prints the effective policy for a workspace: the policy files read, whether the sandbox is enabled, and every rule with the file (and line) or profile it came from. `--json` prints one stable JSON object (documented in docs/sandbox.md)."
+    )]
+    Explain {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Print a JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,836 @@
+//! The file server's protocol (`oqto-files`, the `files` channel of the relay).
+//!
+//! A connection:
+//! 1. the client sends [`FilesClientMessage::Hello`] (the shared [`Hello`]); the server answers
+//!    [`FilesServerMessage::Welcome`] with its limits, or an `error` with
+//!    [`FilesErrorCode::ProtocolMismatch`] and closes;
+//! 2. the client sends [`FilesRequest`]s (`{"type": op, "id": ..}`); each gets exactly one
+//!    `ok` or `error` with the same id, in any order. Before it, a request may get `data`
+//!    frames (`read`), `search.matches` lines (`search`) or, after it, `watch.changes` lines
+//!    (`watch`);
+//! 3. bytes travel as raw frames: a JSON header line announcing `len`, then exactly `len` raw
+//!    bytes. The server sends [`DataHeader`] frames for `read`; the client sends an
+//!    `upload.chunk` request followed by its bytes.
+//!
+//! Every path is relative to the served root, `/`-separated; `""` and `"."` are the root.
+
+use std::fmt;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::envelope::{decode_request, from_value, parse_object, serialize_tagged, type_of};
+use crate::ids::{Millis, RequestId};
+use crate::response::{ErrorCode, ErrorResponse, Hello};
+
+/// A request to the file server: an operation plus the id its one response echoes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FilesRequest {
+    pub id: RequestId,
+    #[serde(flatten)]
+    pub command: FilesCommand,
+}
+
+/// Every operation of the file server. Tagged by `type`; unknown fields are rejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum FilesCommand {
+    /// One page of a directory's entries.
+    #[serde(rename = "list")]
+    List {
+        path: String,
+        /// Entries to skip (the `offset` + `entries.len()` of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+        offset: Option<u64>,
+        /// Page size; the server caps it (`max_page` in `welcome`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        limit: Option<u32>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<SortKey>", optional))]
+        sort: SortKey,
+        /// Reverse the order.
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        desc: bool,
+        /// Directories before files (in either direction).
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        dirs_first: bool,
+        /// Include names starting with `.`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        hidden: bool,
+        /// Leave out what `.gitignore` files (from the root down) ignore.
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        gitignore: bool,
+    },
+    /// One entry. A symlink is described itself, with its target, unless `follow`.
+    #[serde(rename = "stat")]
+    Stat {
+        path: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        follow: bool,
+    },
+    /// A regular file's bytes from `offset` (default 0), at most `length` (default: to the
+    /// end), as `data` frames; then `ok` with a [`FilesReply::Read`]. A download resumes by
+    /// reading again from the offset it reached, with `expect` pinning the version.
+    #[serde(rename = "read")]
+    Read {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+        offset: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+        length: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        expect: Option<Precondition>,
+    },
+    /// Replace a file's content with `content` (UTF-8 text), atomically: a temporary file in
+    /// the same directory, renamed over the target. Large or binary files use `upload.*`.
+    #[serde(rename = "write")]
+    Write {
+        path: String,
+        content: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        create_parents: bool,
+        /// Write only if the current file matches; otherwise a `conflict` error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        expect: Option<Precondition>,
+    },
+    #[serde(rename = "mkdir")]
+    Mkdir {
+        path: String,
+        /// Create missing parents, and succeed if the directory exists.
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        parents: bool,
+    },
+    /// Rename or move an entry (a symlink is moved, not followed).
+    #[serde(rename = "rename")]
+    Rename {
+        from: String,
+        to: String,
+        /// Replace an existing `to` (never a non-empty directory).
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        overwrite: bool,
+    },
+    /// Copy a file, a symlink (as a symlink) or, with `recursive`, a directory tree.
+    #[serde(rename = "copy")]
+    Copy {
+        from: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        overwrite: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        recursive: bool,
+    },
+    /// Delete an entry; a directory only with `recursive` (an empty one too).
+    #[serde(rename = "delete")]
+    Delete {
+        path: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        recursive: bool,
+    },
+    /// SHA-256 of a regular file.
+    #[serde(rename = "hash")]
+    Hash { path: String },
+    /// Find names (`glob`, `fuzzy`) or contents (`regex`) below `path`. Matches stream as
+    /// `search.matches` lines; the `ok` ([`FilesReply::Searched`]) comes last.
+    #[serde(rename = "search")]
+    Search {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<String>", optional))]
+        path: String,
+        mode: SearchMode,
+        pattern: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        case_insensitive: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        hidden: bool,
+        /// Honour `.gitignore`/`.ignore` files (default true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        gitignore: Option<bool>,
+        /// Only in files whose path matches this glob (content search).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        include: Option<String>,
+        /// At most this many matches (capped by the server's `max_results`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        max_results: Option<u32>,
+        /// Stop after this many milliseconds (capped by the server's `search_time_ms`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        time_ms: Option<u32>,
+    },
+    /// Report changes below a directory as `watch.changes` lines, debounced.
+    #[serde(rename = "watch")]
+    Watch {
+        path: String,
+        /// Subdirectories too (default true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        recursive: Option<bool>,
+    },
+    #[serde(rename = "unwatch")]
+    Unwatch { watch: String },
+    /// Start an upload to `path`, or resume upload `upload` (its bytes so far are kept in a
+    /// temporary file beside the target, also across connections).
+    #[serde(rename = "upload.start")]
+    UploadStart {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        upload: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+        create_parents: bool,
+    },
+    /// Followed by exactly `len` raw bytes, written at `offset` (which must be the upload's
+    /// current size).
+    #[serde(rename = "upload.chunk")]
+    UploadChunk {
+        upload: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        offset: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        len: u64,
+    },
+    /// Move the uploaded bytes into place atomically, after checking `sha256` and `expect`.
+    #[serde(rename = "upload.finish")]
+    UploadFinish {
+        upload: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        sha256: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        expect: Option<Precondition>,
+    },
+    /// Drop an upload and its temporary file.
+    #[serde(rename = "upload.abort")]
+    UploadAbort { upload: String },
+    /// Stop a running `read` or `search`; it ends with a `cancelled` error.
+    #[serde(rename = "cancel")]
+    Cancel { target: RequestId },
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl FilesCommand {
+    /// Every operation's wire name, in declaration order.
+    pub const NAMES: &'static [&'static str] = &[
+        "list",
+        "stat",
+        "read",
+        "write",
+        "mkdir",
+        "rename",
+        "copy",
+        "delete",
+        "hash",
+        "search",
+        "watch",
+        "unwatch",
+        "upload.start",
+        "upload.chunk",
+        "upload.finish",
+        "upload.abort",
+        "cancel",
+    ];
+
+    /// This operation's wire name.
+    pub fn name(&self) -> &'static str {
+        let index = match self {
+            FilesCommand::List { .. } => 0,
+            FilesCommand::Stat { .. } => 1,
+            FilesCommand::Read { .. } => 2,
+            FilesCommand::Write { .. } => 3,
+            FilesCommand::Mkdir { .. } => 4,
+            FilesCommand::Rename { .. } => 5,
+            FilesCommand::Copy { .. } => 6,
+            FilesCommand::Delete { .. } => 7,
+            FilesCommand::Hash { .. } => 8,
+            FilesCommand::Search { .. } => 9,
+            FilesCommand::Watch { .. } => 10,
+            FilesCommand::Unwatch { .. } => 11,
+            FilesCommand::UploadStart { .. } => 12,
+            FilesCommand::UploadChunk { .. } => 13,
+            FilesCommand::UploadFinish { .. } => 14,
+            FilesCommand::UploadAbort { .. } => 15,
+            FilesCommand::Cancel { .. } => 16,
+        };
+        Self::NAMES[index]
+    }
+
+    /// Whether the operation changes the tree (refused by a `--read-only` server).
+    pub fn is_mutation(&self) -> bool {
+        matches!(
+            self,
+            FilesCommand::Write { .. }
+                | FilesCommand::Mkdir { .. }
+                | FilesCommand::Rename { .. }
+                | FilesCommand::Copy { .. }
+                | FilesCommand::Delete { .. }
+                | FilesCommand::UploadStart { .. }
+                | FilesCommand::UploadChunk { .. }
+                | FilesCommand::UploadFinish { .. }
+                | FilesCommand::UploadAbort { .. }
+        )
+    }
+}
+
+/// Order of a listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Byte order of the names.
+    #[default]
+    Name,
+    Mtime,
+    Size,
+}
+
+/// What `search` matches `pattern` against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    /// Paths relative to the search directory, by glob (`**/*.rs`; a pattern without `/`
+    /// matches the name alone).
+    Glob,
+    /// Paths, by fuzzy subsequence (`srvrs` finds `src/server.rs`), best first per batch.
+    Fuzzy,
+    /// File contents, by regular expression (Rust `regex` syntax), line by line.
+    Regex,
+}
+
+/// A condition on the current file, for `write`, `read` and `upload.finish`: every field
+/// given must hold, else the operation fails with `conflict` and changes nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct Precondition {
+    /// The file's modification time, in ms, as `stat` or `written` reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+    pub mtime: Option<Millis>,
+    /// The file's SHA-256 (lowercase hex), as `hash` or `written` reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub sha256: Option<String>,
+    /// `true`: the file must not exist (create only). `false`: it must exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub absent: Option<bool>,
+}
+
+/// The kind of a directory entry. Special files are listed but never opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
+/// One directory entry, or the answer to `stat`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Entry {
+    /// The last path component (`""` for the root).
+    pub name: String,
+    pub kind: EntryKind,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// Modification time, ms since the epoch.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub mtime: Millis,
+    /// Permission bits (`0o644` is 420).
+    pub mode: u32,
+    /// A symlink's target, as stored (it may point anywhere; it is never followed out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub target: Option<String>,
+}
+
+/// One `search` match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SearchMatch {
+    /// Relative to the root.
+    pub path: String,
+    /// Content matches: 1-based line number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+    pub line: Option<u64>,
+    /// Content matches: the line (lossy UTF-8, cut at 500 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub text: Option<String>,
+    /// Content matches: byte ranges `[start, end)` of the matches within `text`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<[u32; 2]>>", optional))]
+    pub ranges: Vec<[u32; 2]>,
+    /// Fuzzy matches: higher is better.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub score: Option<u32>,
+}
+
+/// Why a `search` stopped before walking everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SearchLimit {
+    MaxResults,
+    Time,
+}
+
+/// What happened to a path, in `watch.changes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Modified,
+    Deleted,
+    /// Moved from `from` to `path` (both below the watched directory).
+    Renamed,
+}
+
+/// One debounced change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// Relative to the root.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub from: Option<String>,
+}
+
+/// The server's limits, announced in `welcome`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FilesLimits {
+    /// Longest JSON line accepted (a `write`'s content included).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_line: u64,
+    /// Largest `data` frame the server sends and `upload.chunk` it accepts.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_chunk: u64,
+    /// Requests of one connection running at once; further ones wait.
+    pub max_concurrent: u32,
+    /// Largest `list` page.
+    pub max_page: u32,
+    /// Most matches one `search` returns.
+    pub max_results: u32,
+    /// Longest a `search` runs.
+    pub search_time_ms: u32,
+}
+
+/// The server's answer to a `hello` whose version it speaks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FilesWelcome {
+    pub protocol: u32,
+    /// `oqto-files`.
+    pub server: String,
+    pub version: String,
+    /// Mutations are refused with `read_only`.
+    pub read_only: bool,
+    pub limits: FilesLimits,
+}
+
+/// Typed payload of a file server's `ok`. Tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FilesReply {
+    /// Done; nothing to return.
+    Empty,
+    /// A `list` page: `total` entries in all, this page from `offset`.
+    Entries {
+        entries: Vec<Entry>,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        offset: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        total: u64,
+    },
+    Stat {
+        entry: Entry,
+    },
+    /// The end of a `read`: `length` bytes from `offset` were sent; the file had `size`
+    /// bytes and `mtime` when opened.
+    Read {
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        offset: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        length: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        size: u64,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        mtime: Millis,
+        /// A guess from the name, and `application/octet-stream` for unknown binary.
+        mime: String,
+        /// The file's first 8 KiB hold a NUL byte or are not UTF-8.
+        binary: bool,
+    },
+    /// A file was written (`write`, `upload.finish`): its new entry and SHA-256.
+    Written {
+        entry: Entry,
+        sha256: String,
+    },
+    Hash {
+        sha256: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        size: u64,
+    },
+    /// The end of a `search`.
+    Searched {
+        matches: u32,
+        files: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        limit: Option<SearchLimit>,
+    },
+    Watching {
+        watch: String,
+    },
+    /// An upload's id and its current size (where the next chunk goes).
+    Upload {
+        upload: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        offset: u64,
+    },
+}
+
+/// Machine-readable error code of the file server. Unknown codes parse as `other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum FilesErrorCode {
+    /// Not valid JSON, or a field is missing or has the wrong type.
+    BadRequest,
+    /// The `type` names no operation.
+    UnknownCommand,
+    /// The client speaks another protocol version; the connection closes.
+    ProtocolMismatch,
+    /// An absolute path, a `..` component, a NUL byte, or an empty name where one is needed.
+    InvalidPath,
+    /// The path or one of its components is longer than the system allows.
+    NameTooLong,
+    /// Resolving the path would leave the root (through a symlink).
+    OutsideRoot,
+    NotFound,
+    AlreadyExists,
+    NotADirectory,
+    IsADirectory,
+    /// A directory is not empty (delete without `recursive`, rename over it).
+    NotEmpty,
+    /// A FIFO, socket or device: listed, never opened.
+    SpecialFile,
+    /// The server runs with `--read-only`.
+    ReadOnly,
+    PermissionDenied,
+    /// A precondition (`expect`) does not hold: someone else changed the file.
+    Conflict,
+    /// `upload.chunk` at an offset other than the upload's size (in `offset`), or a read
+    /// offset past the end.
+    BadOffset,
+    /// A line, chunk or file exceeds a limit.
+    TooLarge,
+    /// An id (`upload`, `watch`, `cancel` target) that names nothing.
+    UnknownId,
+    /// The request was cancelled.
+    Cancelled,
+    /// The file changed while it was read; the bytes sent may be mixed.
+    Changed,
+    /// The disk is full, or another I/O failure.
+    Io,
+    /// A bug; the log has the details.
+    Internal,
+    /// A code this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl FilesErrorCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilesErrorCode::BadRequest => "bad_request",
+            FilesErrorCode::UnknownCommand => "unknown_command",
+            FilesErrorCode::ProtocolMismatch => "protocol_mismatch",
+            FilesErrorCode::InvalidPath => "invalid_path",
+            FilesErrorCode::NameTooLong => "name_too_long",
+            FilesErrorCode::OutsideRoot => "outside_root",
+            FilesErrorCode::NotFound => "not_found",
+            FilesErrorCode::AlreadyExists => "already_exists",
+            FilesErrorCode::NotADirectory => "not_a_directory",
+            FilesErrorCode::IsADirectory => "is_a_directory",
+            FilesErrorCode::NotEmpty => "not_empty",
+            FilesErrorCode::SpecialFile => "special_file",
+            FilesErrorCode::ReadOnly => "read_only",
+            FilesErrorCode::PermissionDenied => "permission_denied",
+            FilesErrorCode::Conflict => "conflict",
+            FilesErrorCode::BadOffset => "bad_offset",
+            FilesErrorCode::TooLarge => "too_large",
+            FilesErrorCode::UnknownId => "unknown_id",
+            FilesErrorCode::Cancelled => "cancelled",
+            FilesErrorCode::Changed => "changed",
+            FilesErrorCode::Io => "io",
+            FilesErrorCode::Internal => "internal",
+            FilesErrorCode::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for FilesErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The success response to request `id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FilesOk {
+    pub id: RequestId,
+    pub result: FilesReply,
+}
+
+/// The failure response to request `id` (`id` is null when the line had no readable id).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FilesError {
+    pub id: Option<RequestId>,
+    pub code: FilesErrorCode,
+    pub message: String,
+    /// `bad_offset`: where the upload stands, to resume from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+    pub offset: Option<u64>,
+}
+
+impl FilesError {
+    pub fn new(id: Option<RequestId>, code: FilesErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            id,
+            code,
+            message: message.into(),
+            offset: None,
+        }
+    }
+}
+
+impl fmt::Display for FilesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for FilesError {}
+
+impl From<ErrorResponse> for FilesError {
+    fn from(e: ErrorResponse) -> Self {
+        let code = match e.code {
+            ErrorCode::UnknownCommand => FilesErrorCode::UnknownCommand,
+            ErrorCode::ProtocolMismatch => FilesErrorCode::ProtocolMismatch,
+            ErrorCode::TooLarge => FilesErrorCode::TooLarge,
+            ErrorCode::Internal => FilesErrorCode::Internal,
+            _ => FilesErrorCode::BadRequest,
+        };
+        FilesError::new(e.id, code, e.message)
+    }
+}
+
+/// The header of a raw byte frame: exactly `len` raw bytes follow the line's newline.
+/// They are the bytes of request `id`'s file at `offset`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DataHeader {
+    pub id: RequestId,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub offset: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub len: u64,
+}
+
+/// Lines the server sends without being asked, tied to a request or a watch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type")]
+pub enum FilesEvent {
+    /// A batch of matches of search request `id`.
+    #[serde(rename = "search.matches")]
+    SearchMatches {
+        id: RequestId,
+        matches: Vec<SearchMatch>,
+    },
+    /// A batch of debounced changes below watch `watch`.
+    #[serde(rename = "watch.changes")]
+    WatchChanges { watch: String, changes: Vec<Change> },
+    /// More changes happened than the server keeps: some were dropped, so list again.
+    #[serde(rename = "watch.overflow")]
+    WatchOverflow { watch: String },
+}
+
+impl FilesEvent {
+    /// Every event's wire name.
+    pub const NAMES: &'static [&'static str] =
+        &["search.matches", "watch.changes", "watch.overflow"];
+}
+
+/// A line from a client to the file server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FilesClientMessage {
+    Hello(Hello),
+    Request(FilesRequest),
+}
+
+/// A line from the file server to a client.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FilesServerMessage {
+    Welcome(FilesWelcome),
+    Ok(FilesOk),
+    Error(FilesError),
+    /// A raw frame's header; `len` bytes follow.
+    Data(DataHeader),
+    Event(FilesEvent),
+}
+
+impl FilesClientMessage {
+    /// Decodes one line. The error is the reply to send (with the id when one was readable).
+    pub fn parse(line: &str) -> Result<Self, FilesError> {
+        Self::from_object(parse_object(line)?)
+    }
+
+    fn from_object(map: Map<String, Value>) -> Result<Self, FilesError> {
+        if map.get("type").and_then(Value::as_str) == Some("hello") {
+            let mut map = map;
+            map.remove("type");
+            return Hello::deserialize(Value::Object(map))
+                .map(FilesClientMessage::Hello)
+                .map_err(|e| {
+                    FilesError::new(None, FilesErrorCode::BadRequest, format!("hello: {e}"))
+                });
+        }
+        let (id, command) = decode_request::<FilesCommand>(map, FilesCommand::NAMES)?;
+        Ok(FilesClientMessage::Request(FilesRequest { id, command }))
+    }
+
+    /// Encodes as one JSON line without the trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("protocol types always serialize")
+    }
+}
+
+impl FilesRequest {
+    /// Encodes as one JSON line without the trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("protocol types always serialize")
+    }
+}
+
+impl Serialize for FilesClientMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FilesClientMessage::Hello(hello) => serialize_tagged(serializer, "hello", hello),
+            FilesClientMessage::Request(request) => request.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FilesClientMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = Map::deserialize(deserializer)?;
+        Self::from_object(map).map_err(|e| D::Error::custom(e.message))
+    }
+}
+
+impl<'de> Deserialize<'de> for FilesRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = Map::deserialize(deserializer)?;
+        let (id, command) =
+            decode_request(map, FilesCommand::NAMES).map_err(|e| D::Error::custom(e.message))?;
+        Ok(FilesRequest { id, command })
+    }
+}
+
+impl FilesServerMessage {
+    /// Decodes one line from the file server.
+    pub fn parse(line: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(line)
+    }
+
+    /// Encodes as one JSON line without the trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("protocol types always serialize")
+    }
+}
+
+impl Serialize for FilesServerMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FilesServerMessage::Welcome(w) => serialize_tagged(serializer, "welcome", w),
+            FilesServerMessage::Ok(ok) => serialize_tagged(serializer, "ok", ok),
+            FilesServerMessage::Error(e) => serialize_tagged(serializer, "error", e),
+            FilesServerMessage::Data(d) => serialize_tagged(serializer, "data", d),
+            FilesServerMessage::Event(ev) => ev.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FilesServerMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn rest<T: DeserializeOwned, E: serde::de::Error>(
+            mut map: Map<String, Value>,
+        ) -> Result<T, E> {
+            map.remove("type");
+            from_value(Value::Object(map))
+        }
+        let map = Map::deserialize(deserializer)?;
+        let kind = type_of(&map).map_err(|e| D::Error::custom(e.message))?;
+        Ok(match kind {
+            "welcome" => FilesServerMessage::Welcome(rest(map)?),
+            "ok" => FilesServerMessage::Ok(rest(map)?),
+            "error" => FilesServerMessage::Error(rest(map)?),
+            "data" => FilesServerMessage::Data(rest(map)?),
+            _ => FilesServerMessage::Event(from_value(Value::Object(map))?),
+        })
+    }
+}
