@@ -35,7 +35,16 @@ pub async fn run(command: RunnerCommand, target: &Target) -> anyhow::Result<Exit
                 Reply::Status { status } => Some(status.pid),
                 _ => None,
             };
-            conn.request(Command::RunnerShutdown {}).await?;
+            // The runner may close the connection as it stops, before its `ok` is read:
+            // that is the outcome asked for. Whether it really stops is checked below.
+            if let Err(e) = conn.request(Command::RunnerShutdown {}).await {
+                let gone = e
+                    .downcast_ref::<CliError>()
+                    .is_some_and(|c| c.exit == Exit::RunnerUnreachable);
+                if !gone {
+                    return Err(e);
+                }
+            }
             let deadline = Instant::now() + STOP_DEADLINE;
             // Stopped means exited: its harnesses are stopped and its writes are on disk.
             let alive = |pid: Option<u32>| match pid.and_then(|p| i32::try_from(p).ok()) {

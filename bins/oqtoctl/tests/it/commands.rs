@@ -185,3 +185,52 @@ fn doctor_reports_each_check() {
     assert!(human.contains("[ok  ] model"), "{human}");
     assert!(human.contains("[ok  ] pi"), "{human}");
 }
+
+#[test]
+fn steer_and_follow_up_reach_a_running_turn() {
+    use std::io::{BufRead, BufReader};
+    let ctl = Ctl::new();
+    let mut child = ctl.spawn(&["prompt", "slow"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let id = first["session"].as_str().unwrap().to_owned();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("part.delta") {
+            break;
+        }
+    }
+    ctl.ok(&["follow-up", &id, "and then this"]);
+    let out = ctl.run_input(&["steer", &id, "-"], "turn left");
+    assert!(out.status.success(), "{}", describe(&out));
+    let rest: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let texts: Vec<&str> = rest
+        .iter()
+        .filter(|e| e["type"] == "message.end" && e["message"]["role"] == "assistant")
+        .filter_map(|e| e["message"]["parts"][0]["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"echo: turn left"), "{texts:?}");
+    assert_eq!(texts.last(), Some(&"echo: and then this"), "{texts:?}");
+    let out = ctl.run(&["steer", "ses_nope", "x"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+}
+
+#[test]
+fn models_lists_what_the_harness_offers() {
+    let ctl = Ctl::new();
+    let models = json_lines(&ctl.run(&["models", "--harness", "fake", "--json"]));
+    assert!(!models.is_empty());
+    assert!(
+        models
+            .iter()
+            .all(|m| m["provider"].is_string() && m["id"].is_string())
+    );
+    // The short-lived session is gone again.
+    assert_eq!(ctl.ok(&["sessions", "--json"]), "");
+    let id = ctl.ok(&["prompt", "-d", "hi"]).trim().to_owned();
+    let table = ctl.ok(&["models", "--session", &id]);
+    assert!(table.starts_with("MODEL"), "{table}");
+    assert_eq!(table.lines().count(), models.len() + 1);
+}
