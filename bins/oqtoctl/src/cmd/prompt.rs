@@ -58,7 +58,13 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
     printer.finish()?;
     let (turn, ending) = followed?;
     match ending {
-        Ending::Quit | Ending::UserAbort => return Ok(Exit::Aborted),
+        Ending::Quit => {
+            eprintln!(
+                "oqtoctl: quit without waiting; the session is {session} (`oqtoctl session show {session}`)"
+            );
+            return Ok(Exit::Aborted);
+        }
+        Ending::UserAbort => return Ok(Exit::Aborted),
         Ending::TimedOut => {
             let after = args.timeout.map(format_duration).unwrap_or_default();
             return Err(CliError::new(

@@ -235,3 +235,28 @@ fn the_runner_dying_mid_turn_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("runner"));
 }
+
+#[test]
+fn ctrl_c_twice_quits_without_waiting_for_the_turn() {
+    let ctl = Ctl::new();
+    // `hang`: the agent ignores the abort, so only the second Ctrl-C ends oqtoctl early.
+    let mut child = ctl.spawn(&["prompt", "hang"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains(r#""state":"working""#) {
+            break;
+        }
+    }
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+    kill(pid, Signal::SIGINT).unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert!(said.contains("aborting the turn"), "{said}");
+    kill(pid, Signal::SIGINT).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    for _ in lines {}
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+    assert!(rest.contains("quit without waiting"), "{rest}");
+}
