@@ -234,3 +234,39 @@ fn models_lists_what_the_harness_offers() {
     assert!(table.starts_with("MODEL"), "{table}");
     assert_eq!(table.lines().count(), models.len() + 1);
 }
+
+/// Another user's runner: exit 8 with a clear message. Needs root (to act as `nobody`
+/// with `setpriv`); CI runs as root.
+#[test]
+fn another_users_runner_is_permission_denied_exit_8() {
+    if oqto_ipc::socket::current_uid() != 0 {
+        eprintln!("skipped: needs root to act as another user");
+        return;
+    }
+    let ctl = Ctl::new();
+    ctl.ok(&["runner", "start"]);
+    let socket = ctl.env.runtime_dir().join("oqto/runner.sock");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let out = oqto_ipc::spawn::Spawn::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(crate::support::oqtoctl_bin())
+        .args(["--no-autostart", "--socket"])
+        .arg(&socket)
+        .arg("sessions")
+        .env("HOME", "/nonexistent")
+        .env("PATH", path)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run setpriv")
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{}",
+        describe(&out)
+    );
+}
