@@ -162,3 +162,129 @@ mod tests {
         }));
     }
 }
+
+/// A child process speaking JSON lines on stdio (pi in RPC mode, a harness): lines written
+/// to its stdin, its stdout read by a thread into a channel, its stderr collected for
+/// failure messages.
+#[derive(Debug)]
+pub struct JsonLinesChild {
+    pub child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// What the process is called in failure messages, e.g. `pi`.
+    name: String,
+}
+
+impl JsonLinesChild {
+    /// Takes over `child`'s piped stdin, stdout and stderr.
+    pub fn attach(mut child: std::process::Child, name: &str) -> Self {
+        use std::io::{BufRead as _, Read as _};
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut err = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let who = name.to_owned();
+        std::thread::spawn(move || {
+            // Split on '\n' only: pi writes U+2028 raw inside strings.
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("{who} wrote a non-JSON line ({e}): {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("stderr sink")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+            stderr,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Writes one line.
+    pub fn send(&mut self, line: &serde_json::Value) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{line}").expect("write to the child's stdin");
+        self.stdin.flush().expect("flush the child's stdin");
+    }
+
+    /// What the child wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr sink").clone()
+    }
+
+    /// Reads lines until `done` matches one (included); panics with what was read and the
+    /// child's stderr once `deadline` passes or stdout closes.
+    pub fn read_until(
+        &self,
+        what: &str,
+        deadline: Duration,
+        mut done: impl FnMut(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        use std::sync::mpsc::RecvTimeoutError;
+        let end = Instant::now() + deadline;
+        let mut seen = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let stop = done(&line);
+                    seen.push(line);
+                    if stop {
+                        return seen;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no {what} from {} within {deadline:?}; got {} lines:\n{}\nstderr:\n{}",
+                    self.name,
+                    seen.len(),
+                    summarize(&seen),
+                    self.stderr()
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{} closed stdout before {what}; got:\n{}\nstderr:\n{}",
+                    self.name,
+                    summarize(&seen),
+                    self.stderr()
+                ),
+            }
+        }
+    }
+}
+
+/// One short line per JSON value, for failure messages.
+pub fn summarize(lines: &[serde_json::Value]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let mut s = l.to_string();
+            if s.len() > 300 {
+                let mut end = 300;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s.truncate(end);
+                s.push('…');
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,15 +1,12 @@
 //! The real `pi` coding agent in RPC mode, driven against the fake LLM.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use oqto_fake_llm::Config;
 use oqto_ipc::spawn::{Spawn, terminate_blocking};
-use oqto_testkit::{TestEnv, pi_bin, wait_until};
+use oqto_testkit::{JsonLinesChild, TestEnv, pi_bin, summarize, wait_until};
 use serde_json::{Value, json};
 
 use crate::support::{DEADLINE, Server};
@@ -18,15 +15,12 @@ const HELLO: &str = "hello from the project dir\n";
 
 /// A running `pi --mode rpc`: JSON lines in on stdin, out on stdout (read by a thread).
 struct Pi {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<Value>,
-    stderr: Arc<Mutex<String>>,
+    io: JsonLinesChild,
 }
 
 impl Pi {
     fn spawn(env: &TestEnv, agent_dir: &Path, project: &Path) -> Self {
-        let mut child = Spawn::new(pi_bin())
+        let child = Spawn::new(pi_bin())
             .args(["--mode", "rpc", "--no-session", "--offline"])
             .args(["-ne", "-ns", "-np", "-nc"])
             .envs(env.vars())
@@ -38,74 +32,18 @@ impl Pi {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn pi");
-        let stdin = child.stdin.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            // Split on '\n' only: pi writes U+2028 raw inside strings.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("pi wrote a non-JSON line ({e}): {line}"));
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
         Self {
-            child,
-            stdin,
-            lines,
-            stderr,
+            io: JsonLinesChild::attach(child, "pi"),
         }
     }
 
     fn send(&mut self, command: &Value) {
-        writeln!(self.stdin, "{command}").expect("write to pi");
-        self.stdin.flush().expect("flush pi stdin");
+        self.io.send(command);
     }
 
     /// Reads lines until `done` matches one (included), failing after the deadline.
-    fn read_until(&self, what: &str, mut done: impl FnMut(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + DEADLINE;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let stop = done(&line);
-                    seen.push(line);
-                    if stop {
-                        return seen;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "no {what} from pi within {DEADLINE:?}; got {} lines:\n{}\nstderr:\n{}",
-                    seen.len(),
-                    summarize(&seen),
-                    self.stderr.lock().unwrap()
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "pi closed stdout before {what}; got:\n{}\nstderr:\n{}",
-                    summarize(&seen),
-                    self.stderr.lock().unwrap()
-                ),
-            }
-        }
+    fn read_until(&self, what: &str, done: impl FnMut(&Value) -> bool) -> Vec<Value> {
+        self.io.read_until(what, DEADLINE, done)
     }
 
     /// Sends a prompt and collects its run: lines until `agent_end`. Checks that the prompt
@@ -116,26 +54,6 @@ impl Pi {
         assert_accepted(&events, id);
         events
     }
-}
-
-/// One short line per event, for failure messages.
-fn summarize(lines: &[Value]) -> String {
-    lines
-        .iter()
-        .map(|l| {
-            let mut s = l.to_string();
-            if s.len() > 300 {
-                let mut end = 300;
-                while !s.is_char_boundary(end) {
-                    end -= 1;
-                }
-                s.truncate(end);
-                s.push('…');
-            }
-            s
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn assert_accepted(events: &[Value], id: &str) {
@@ -355,7 +273,8 @@ fn real_pi_text_tool_retry_think_abort_and_compact_turns() {
     );
 
     // Stop pi the way the runner will: SIGTERM to its group, then SIGKILL after the grace.
-    let status = terminate_blocking(&mut pi.child, Duration::from_secs(5)).expect("terminate pi");
+    let status =
+        terminate_blocking(&mut pi.io.child, Duration::from_secs(5)).expect("terminate pi");
     assert!(
         status.code() == Some(143)
             || std::os::unix::process::ExitStatusExt::signal(&status) == Some(15),
