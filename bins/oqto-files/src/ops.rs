@@ -1,7 +1,7 @@
 //! The file operations that answer with one reply: list, stat, write, mkdir, rename, copy,
 //! delete, hash. Every path goes through [`crate::confine`].
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -124,7 +124,7 @@ impl Fs {
         let total = items.len() as u64;
         let is_dir = |k: &Option<EntryKind>| *k == Some(EntryKind::Dir);
         let page: Vec<Entry> = if opts.sort == SortKey::Name {
-            items.sort_unstable_by(|a, b| {
+            let order = |a: &(OsString, Option<EntryKind>), b: &(OsString, Option<EntryKind>)| {
                 let ord = a.0.as_bytes().cmp(b.0.as_bytes());
                 let ord = if opts.desc { ord.reverse() } else { ord };
                 if opts.dirs_first {
@@ -132,7 +132,18 @@ impl Fs {
                 } else {
                     ord
                 }
-            });
+            };
+            // Only the entries up to the end of the page need sorting: select them first
+            // (linear), then sort that prefix. Names in a directory are unique, so the
+            // order is total and every page agrees with a full sort.
+            let end = usize::try_from(opts.offset)
+                .unwrap_or(usize::MAX)
+                .saturating_add(opts.limit);
+            if end < items.len() {
+                items.select_nth_unstable_by(end, order);
+                items.truncate(end);
+            }
+            items.sort_unstable_by(order);
             items
                 .iter()
                 .skip(usize::try_from(opts.offset).unwrap_or(usize::MAX))

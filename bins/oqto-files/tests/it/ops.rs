@@ -286,3 +286,51 @@ fn socket_mode_serves_several_clients() {
     let (list, _) = entries(b.call(json!({"type":"list","path":""})).ok());
     assert_eq!(names(&list), ["a.txt", "b.txt"]);
 }
+
+#[test]
+fn pages_put_together_are_the_whole_sorted_listing() {
+    let env = TestEnv::new();
+    // Names in a scrambled creation order, some directories among them.
+    for i in 0..97u32 {
+        let name = format!("n{:03}", (i * 37) % 97);
+        if i % 7 == 0 {
+            std::fs::create_dir(env.work().join(&name)).unwrap();
+        } else {
+            env.write(format!("work/{name}"), "");
+        }
+    }
+    let mut c = Client::stdio(&env, &[]);
+    for (desc, dirs_first) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (all, total) = entries(
+            c.call(
+                json!({"type":"list","path":"","desc":desc,"dirs_first":dirs_first,"limit":1000}),
+            )
+            .ok(),
+        );
+        assert_eq!(total, 97);
+        let mut paged = Vec::new();
+        for offset in (0..97).step_by(10) {
+            let (page, _) = entries(
+                c.call(json!({"type":"list","path":"","desc":desc,"dirs_first":dirs_first,"offset":offset,"limit":10}))
+                    .ok(),
+            );
+            paged.extend(page);
+        }
+        assert_eq!(
+            names(&paged),
+            names(&all),
+            "desc {desc}, dirs_first {dirs_first}"
+        );
+        let mut expected: Vec<&str> = names(&all);
+        expected.sort_by(|a, b| {
+            let dir = |n: &str| all.iter().any(|e| e.name == n && e.kind == EntryKind::Dir);
+            let ord = if desc { b.cmp(a) } else { a.cmp(b) };
+            if dirs_first {
+                dir(b).cmp(&dir(a)).then(ord)
+            } else {
+                ord
+            }
+        });
+        assert_eq!(names(&all), expected);
+    }
+}
