@@ -64,6 +64,9 @@ mod sessions;
 mod store;
 mod writer;
 
+#[cfg(test)]
+mod test_support;
+
 pub use error::StoreError;
 pub use messages::{MAX_PAGE, Page};
 pub use query::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, MAX_QUERY_TERMS};

@@ -308,29 +308,12 @@ fn set_part_id(part: &mut Part, new: PartId) {
 
 #[cfg(test)]
 mod tests {
-    use oqto_protocol::{Message, MessageId, Part, PartId, Role, SessionId, State};
+    use oqto_protocol::{Message, MessageId, Part, PartId, Role, SessionId};
     use rusqlite::StatementStatus;
 
     use super::PAGE_SQL;
-    use crate::{SessionRecord, Store};
-
-    fn session(id: &str) -> SessionRecord {
-        SessionRecord {
-            id: SessionId::new(id),
-            harness: "pi".into(),
-            harness_ref: None,
-            cwd: "/w".into(),
-            title: None,
-            model: None,
-            created_at: 1,
-            updated_at: 1,
-            state: State::Idle,
-            reason: None,
-            parent: None,
-            sandbox_profile: None,
-            last_seq: 0,
-        }
-    }
+    use crate::Store;
+    use crate::test_support::session;
 
     fn batch(session: &str, n: usize) -> Vec<(Message, Option<u64>)> {
         (0..n)

@@ -339,9 +339,10 @@ fn refuse_read_only(path: &Path, label: &str, what: &str) -> Result<(), StoreErr
 
 #[cfg(test)]
 mod tests {
-    use oqto_protocol::{ErrorCode, Message, MessageId, Part, PartId, Role, SessionId, State};
+    use oqto_protocol::{ErrorCode, Message, MessageId, Part, PartId, Role, SessionId};
 
-    use crate::{SessionRecord, Store};
+    use crate::Store;
+    use crate::test_support::session;
 
     /// The immutable fallback of `open_read_only` (taken when the WAL index cannot be
     /// created, which a test running as root cannot provoke) names exactly the file, whatever
@@ -353,7 +354,7 @@ mod tests {
         std::fs::create_dir(&odd).unwrap();
         let path = odd.join("history.db");
         let mut store = Store::open(&path).unwrap();
-        store.insert_session(&session()).unwrap();
+        store.insert_session(&session("ses_a")).unwrap();
         drop(store);
         let uri = super::immutable_uri(&path);
         assert!(uri.ends_with("?immutable=1") && !uri.contains(' '), "{uri}");
@@ -367,46 +368,12 @@ mod tests {
         assert_eq!(sessions, 1);
     }
 
-    fn session() -> SessionRecord {
-        SessionRecord {
-            id: SessionId::new("ses_a"),
-            harness: "pi".into(),
-            harness_ref: None,
-            cwd: "/w".into(),
-            title: None,
-            model: None,
-            created_at: 1,
-            updated_at: 1,
-            state: State::Idle,
-            reason: None,
-            parent: None,
-            sandbox_profile: None,
-            last_seq: 0,
-        }
-    }
-
     /// A full disk is a `storage` error that leaves the store as it was.
     #[test]
     fn a_full_disk_is_a_storage_error_and_loses_nothing_written_before() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("history.db")).unwrap();
-        store
-            .insert_session(&SessionRecord {
-                id: SessionId::new("ses_a"),
-                harness: "pi".into(),
-                harness_ref: None,
-                cwd: "/w".into(),
-                title: None,
-                model: None,
-                created_at: 1,
-                updated_at: 1,
-                state: State::Idle,
-                reason: None,
-                parent: None,
-                sandbox_profile: None,
-                last_seq: 0,
-            })
-            .unwrap();
+        store.insert_session(&session("ses_a")).unwrap();
         // Simulate a full disk: the file may not grow past a few more pages.
         let pages: i64 = store
             .conn
