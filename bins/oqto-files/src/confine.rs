@@ -282,6 +282,15 @@ impl Root {
         Ok(Self { fd, path })
     }
 
+    /// A second handle on the same directory (for a thread that outlives a borrow).
+    pub fn try_clone(&self) -> FsResult<Self> {
+        let fd = self.fd.try_clone().map_err(|e| FsError::io(&e, "."))?;
+        Ok(Self {
+            fd,
+            path: self.path.clone(),
+        })
+    }
+
     /// The root's absolute path (for the watcher, which works by path).
     pub fn path(&self) -> &Path {
         &self.path

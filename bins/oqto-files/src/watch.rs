@@ -5,23 +5,34 @@
 //! as one `watch.changes` line after a quiet window. The pending set is capped: beyond
 //! [`MAX_PENDING`] paths it is dropped and the client gets `watch.overflow` (list again), so
 //! a slow client or a storm of changes never grows memory.
+//!
+//! inotify only sees a new directory's contents once a watch is on it, and `notify` adds that
+//! watch after it has handed over the batch that announced the directory. A file made in the
+//! directory during that gap would be lost, so before each send the flusher lists every
+//! directory created in the window (beneath the root, never through a symlink) and reports
+//! what it holds as created; duplicates merge with what inotify reported itself.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use notify::event::{ModifyKind, RenameMode};
+use nix::fcntl::OFlag;
+use notify::event::{CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use oqto_protocol::{Change, ChangeKind, FilesErrorCode, FilesEvent, FilesServerMessage};
+use oqto_protocol::{
+    Change, ChangeKind, EntryKind, FilesErrorCode, FilesEvent, FilesServerMessage,
+};
 
-use crate::confine::{FsError, FsResult, RelPath};
+use crate::confine::{FsError, FsResult, RelPath, Root, lstat_at, read_dir_names};
 use crate::conn::Outbox;
 use crate::ops::Fs;
 
 /// Quiet time before pending changes are sent.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Longest a change waits while others keep coming (a steady stream still gets sent).
+const MAX_DELAY: Duration = Duration::from_secs(1);
 /// Most distinct paths held between two sends.
 pub const MAX_PENDING: usize = 4096;
 /// The prefix of the server's own temporary files (writes, uploads, copies).
@@ -32,6 +43,10 @@ struct Pending {
     order: Vec<Change>,
     /// Index in `order` of the newest change of a path.
     by_path: HashMap<String, usize>,
+    /// Directories created since the last send, to list before sending (recursive only).
+    created_dirs: Vec<String>,
+    /// Raw events seen so far; the flusher waits until this stops moving.
+    events: u64,
     overflow: bool,
     stop: bool,
 }
@@ -43,7 +58,9 @@ impl Pending {
         }
         if let Some(&i) = self.by_path.get(&path) {
             let merged = match (self.order[i].kind, kind) {
-                (ChangeKind::Created, ChangeKind::Modified) => Some(ChangeKind::Created),
+                (ChangeKind::Created, ChangeKind::Modified | ChangeKind::Created) => {
+                    Some(ChangeKind::Created)
+                }
                 (ChangeKind::Created, ChangeKind::Deleted) => None,
                 (ChangeKind::Deleted, ChangeKind::Created)
                 | (ChangeKind::Modified, ChangeKind::Modified) => Some(ChangeKind::Modified),
@@ -77,6 +94,7 @@ impl Pending {
 
     fn take(&mut self) -> (Vec<Change>, bool) {
         self.by_path.clear();
+        self.created_dirs.clear();
         let changes = std::mem::take(&mut self.order)
             .into_iter()
             .filter(|c| !c.path.is_empty())
@@ -159,11 +177,16 @@ impl Watch {
         watcher
             .watch(&resolved, mode)
             .map_err(|e| FsError::new(FilesErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
-        let flusher_state = Arc::clone(&state);
-        let gone = Arc::new(AtomicBool::new(false));
+        let flusher = Flusher {
+            state: Arc::clone(&state),
+            root: recursive.then(|| fs.root.try_clone()).transpose()?,
+            id,
+            out,
+            gone: Arc::new(AtomicBool::new(false)),
+        };
         std::thread::Builder::new()
-            .name(format!("files-watch-{id}"))
-            .spawn(move || flush_loop(&flusher_state, &id, &out, &gone))
+            .name(format!("files-watch-{}", flusher.id))
+            .spawn(move || flusher.run())
             .map_err(|e| FsError::io(&e, rel.as_str()))?;
         Ok(Self {
             state,
@@ -190,9 +213,13 @@ fn on_event(state: &State, root: &Path, event: &Event) {
     let paths: Vec<Option<String>> = event.paths.iter().map(|p| relative(root, p)).collect();
     let first = paths.first().cloned().flatten();
     let mut pending = lock(&state.pending);
+    pending.events += 1;
     match event.kind {
-        EventKind::Create(_) => {
+        EventKind::Create(kind) => {
             if let Some(p) = first.filter(|p| !is_temp(p)) {
+                if kind == CreateKind::Folder {
+                    pending.created_dirs.push(p.clone());
+                }
                 pending.record(ChangeKind::Created, p, None);
             }
         }
@@ -242,46 +269,115 @@ fn on_event(state: &State, root: &Path, event: &Event) {
     state.wake.notify_all();
 }
 
-fn flush_loop(state: &State, id: &str, out: &Outbox, gone: &AtomicBool) {
-    let mut pending = lock(&state.pending);
-    loop {
-        while !pending.stop && pending.order.is_empty() && !pending.overflow {
-            pending = state
-                .wake
-                .wait(pending)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+/// The thread that sends a watch's merged changes.
+struct Flusher {
+    state: Arc<State>,
+    /// Set for recursive watches: where new directories are listed.
+    root: Option<Root>,
+    id: String,
+    out: Outbox,
+    gone: Arc<AtomicBool>,
+}
+
+impl Flusher {
+    fn run(&self) {
+        let state = &*self.state;
+        let mut pending = lock(&state.pending);
+        loop {
+            while !pending.stop && pending.order.is_empty() && !pending.overflow {
+                pending = state
+                    .wake
+                    .wait(pending)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            // Debounce: wait until no event came for a whole window, or MAX_DELAY passed.
+            let first = Instant::now();
+            loop {
+                let seen = pending.events;
+                let (guard, res) = state
+                    .wake
+                    .wait_timeout_while(pending, DEBOUNCE, |p| !p.stop && p.events == seen)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                pending = guard;
+                if pending.stop || res.timed_out() || first.elapsed() >= MAX_DELAY {
+                    break;
+                }
+            }
+            if pending.stop {
+                return;
+            }
+            if let Some(root) = &self.root {
+                let dirs = std::mem::take(&mut pending.created_dirs);
+                for dir in dirs {
+                    list_new_dir(root, &dir, &mut pending);
+                }
+            }
+            let (changes, overflow) = pending.take();
+            drop(pending);
+            if !self.send(changes, overflow) {
+                self.gone.store(true, Ordering::Relaxed);
+                return;
+            }
+            pending = lock(&state.pending);
         }
-        if pending.stop {
-            return;
-        }
-        // Debounce: wait for a quiet window (or a stop).
-        let (guard, _) = state
-            .wake
-            .wait_timeout(pending, DEBOUNCE)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        pending = guard;
-        if pending.stop {
-            return;
-        }
-        let (changes, overflow) = pending.take();
-        drop(pending);
+    }
+
+    fn send(&self, changes: Vec<Change>, overflow: bool) -> bool {
+        let watch = || self.id.clone();
         let mut ok = true;
         if overflow {
-            ok &= out.send(&FilesServerMessage::Event(FilesEvent::WatchOverflow {
-                watch: id.to_owned(),
-            }));
+            ok &= self
+                .out
+                .send(&FilesServerMessage::Event(FilesEvent::WatchOverflow {
+                    watch: watch(),
+                }));
         }
         if !changes.is_empty() && ok {
-            ok &= out.send(&FilesServerMessage::Event(FilesEvent::WatchChanges {
-                watch: id.to_owned(),
-                changes,
-            }));
+            ok &= self
+                .out
+                .send(&FilesServerMessage::Event(FilesEvent::WatchChanges {
+                    watch: watch(),
+                    changes,
+                }));
         }
-        if !ok {
-            gone.store(true, Ordering::Relaxed);
+        ok
+    }
+}
+
+/// Records everything below the new directory `dir` as created. It is opened beneath the
+/// root without following symlinks: a directory swapped for a link is not listed. Stops when
+/// the pending set overflows.
+fn list_new_dir(root: &Root, dir: &str, pending: &mut Pending) {
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        if pending.overflow {
             return;
         }
-        pending = lock(&state.pending);
+        let Ok(rel) = RelPath::parse(&dir) else {
+            continue;
+        };
+        let Ok(fd) = root.open_beneath(
+            &rel,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+        ) else {
+            continue;
+        };
+        let Ok(names) = read_dir_names(&fd) else {
+            continue;
+        };
+        for (name, kind) in names {
+            let Some(name) = name.to_str() else { continue };
+            let path = format!("{dir}/{name}");
+            if is_temp(&path) {
+                continue;
+            }
+            // Some filesystems leave the kind out of readdir; ask lstat then.
+            let kind = kind.or_else(|| lstat_at(&fd, name).ok().map(|e| e.kind));
+            if kind == Some(EntryKind::Dir) {
+                todo.push(path.clone());
+            }
+            pending.record(ChangeKind::Created, path, None);
+        }
     }
 }
 
@@ -304,6 +400,37 @@ mod tests {
         assert_eq!(
             got,
             [(ChangeKind::Created, "a"), (ChangeKind::Modified, "b")]
+        );
+    }
+
+    #[test]
+    fn a_new_directory_is_listed_recursively_but_never_through_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fresh = tmp.path().join("fresh/deeper");
+        std::fs::create_dir_all(&fresh).unwrap();
+        std::fs::write(fresh.join("inner.txt"), "x").unwrap();
+        std::fs::write(tmp.path().join("fresh/.oqto-tmp1"), "x").unwrap();
+        std::fs::create_dir(tmp.path().join("elsewhere")).unwrap();
+        std::fs::write(tmp.path().join("elsewhere/secret"), "x").unwrap();
+        std::os::unix::fs::symlink("elsewhere", tmp.path().join("link")).unwrap();
+        let root = Root::open(tmp.path()).unwrap();
+        let mut p = Pending::default();
+        // inotify already reported one of the entries: it must not come twice.
+        p.record(ChangeKind::Created, "fresh".into(), None);
+        p.record(ChangeKind::Created, "fresh/deeper".into(), None);
+        list_new_dir(&root, "fresh", &mut p);
+        list_new_dir(&root, "link", &mut p);
+        list_new_dir(&root, "gone", &mut p);
+        let (changes, _) = p.take();
+        let mut got: Vec<_> = changes.iter().map(|c| (c.kind, c.path.as_str())).collect();
+        got.sort_unstable_by_key(|(_, p)| *p);
+        assert_eq!(
+            got,
+            [
+                (ChangeKind::Created, "fresh"),
+                (ChangeKind::Created, "fresh/deeper"),
+                (ChangeKind::Created, "fresh/deeper/inner.txt"),
+            ]
         );
     }
 
