@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
@@ -201,6 +202,61 @@ pub fn write_loop(out: File, rx: &Receiver<Out>) -> io::Result<()> {
     }
 }
 
+/// What a connection's output descriptor is, as far as [`widen_output`] cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputKind {
+    Pipe,
+    Socket,
+    Other,
+}
+
+/// Grows the kernel buffer of a connection's output (a pipe's capacity, a socket's send
+/// buffer) to about `want(kind)` bytes, so that a reader on the same machine takes a whole frame
+/// per wakeup instead of 64 KiB (a default pipe) or ~200 KiB (a default Unix socket). The
+/// bytes in it are references to page-cache pages (`sendfile` into a pipe or a Unix socket
+/// moves pages), so this costs the server no memory of its own. Never shrinks a buffer;
+/// settles for less when the limits refuse (`/proc/sys/fs/pipe-max-size`, the per-user pipe
+/// quota, `net.core.wmem_max`). Returns the kind and the buffer's size afterwards.
+pub fn widen_output(
+    out: &impl AsFd,
+    want: impl FnOnce(OutputKind) -> usize,
+) -> io::Result<(OutputKind, usize)> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    use nix::sys::stat::{SFlag, fstat};
+    let st = fstat(out.as_fd())?;
+    let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    if kind == SFlag::S_IFIFO {
+        let want = want(OutputKind::Pipe);
+        let current = usize::try_from(fcntl(out.as_fd(), FcntlArg::F_GETPIPE_SZ)?).unwrap_or(0);
+        let mut size = want.next_power_of_two();
+        while size > current {
+            let arg = i32::try_from(size).unwrap_or(i32::MAX);
+            match fcntl(out.as_fd(), FcntlArg::F_SETPIPE_SZ(arg)) {
+                Ok(n) => return Ok((OutputKind::Pipe, usize::try_from(n).unwrap_or(size))),
+                // Over pipe-max-size or the user's pipe quota: try half.
+                Err(Errno::EPERM | Errno::EINVAL | Errno::ENOMEM | Errno::EBUSY) => size /= 2,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((OutputKind::Pipe, current))
+    } else if kind == SFlag::S_IFSOCK {
+        let want = want(OutputKind::Socket);
+        let current = getsockopt(&out.as_fd(), sockopt::SndBuf)?;
+        // The kernel doubles the value asked for (bookkeeping overhead) and caps it at
+        // twice `net.core.wmem_max`.
+        if current < want {
+            setsockopt(&out.as_fd(), sockopt::SndBuf, &(want / 2))?;
+        }
+        Ok((
+            OutputKind::Socket,
+            getsockopt(&out.as_fd(), sockopt::SndBuf)?,
+        ))
+    } else {
+        Ok((OutputKind::Other, 0))
+    }
+}
+
 /// Sends `len` bytes of `file` from `offset` to `out`; pads with zeros and returns false
 /// when the file is shorter.
 fn send_range(out: &File, file: &File, offset: u64, len: u64) -> io::Result<bool> {
@@ -290,6 +346,43 @@ mod tests {
         assert_eq!(res, Err("disk full"));
         assert_eq!(r.next_input().unwrap(), Some(Input::Line("next".into())));
         assert!(reader(b"abc", 64).raw::<()>(5, |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn output_buffers_grow_but_never_shrink() {
+        use nix::fcntl::{FcntlArg, fcntl};
+        use nix::sys::socket::{getsockopt, sockopt};
+        let (_r, w) = nix::unistd::pipe().unwrap();
+        let before = usize::try_from(fcntl(&w, FcntlArg::F_GETPIPE_SZ).unwrap()).unwrap();
+        let (kind, size) = widen_output(&w, |_| 512 << 10).unwrap();
+        assert_eq!(kind, OutputKind::Pipe);
+        // 512 KiB is within the default pipe-max-size (1 MiB) for any user.
+        assert_eq!(size, 512 << 10, "from {before}");
+        assert_eq!(
+            usize::try_from(fcntl(&w, FcntlArg::F_GETPIPE_SZ).unwrap()).unwrap(),
+            512 << 10
+        );
+        assert_eq!(
+            widen_output(&w, |_| 4096).unwrap(),
+            (OutputKind::Pipe, 512 << 10)
+        );
+
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let before = getsockopt(&a, sockopt::SndBuf).unwrap();
+        let (kind, size) = widen_output(&a, |_| before * 4).unwrap();
+        assert_eq!(kind, OutputKind::Socket);
+        assert!(size > before, "{size} <= {before}");
+        assert_eq!(getsockopt(&a, sockopt::SndBuf).unwrap(), size);
+        assert_eq!(
+            widen_output(&a, |_| 4096).unwrap(),
+            (OutputKind::Socket, size)
+        );
+
+        let file = tempfile::tempfile().unwrap();
+        assert_eq!(
+            widen_output(&file, |_| 1 << 20).unwrap(),
+            (OutputKind::Other, 0)
+        );
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! The file operations that answer with one reply: list, stat, write, mkdir, rename, copy,
 //! delete, hash. Every path goes through [`crate::confine`].
 
-use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -17,8 +15,8 @@ use oqto_protocol::{Entry, EntryKind, FilesErrorCode, Precondition, SortKey};
 use sha2::{Digest, Sha256};
 
 use crate::confine::{
-    FsError, FsResult, RelPath, Root, check_regular, entry_from_stat, lstat_at, open_child_dir,
-    read_dir_names,
+    DirItem, DirNames, FsError, FsResult, RelPath, Root, check_regular, entry_from_stat, lstat_at,
+    name_in, open_child_dir, read_dir_names,
 };
 use crate::ignores::IgnoreStack;
 
@@ -84,10 +82,6 @@ pub fn sha256_of(mut file: impl Read) -> std::io::Result<(String, u64)> {
     Ok((hex(&hasher.finalize()), total))
 }
 
-fn is_hidden(name: &OsStr) -> bool {
-    name.as_bytes().first() == Some(&b'.')
-}
-
 impl Fs {
     pub fn new(root: Root) -> Self {
         Self {
@@ -106,29 +100,27 @@ impl Fs {
     /// entries are stat'ed when sorting by name.
     pub fn list(&self, dir: &RelPath, opts: ListOptions) -> FsResult<(Vec<Entry>, u64)> {
         let fd = self.root.open_dir(dir)?;
-        let names = read_dir_names(&fd).map_err(|e| FsError::errno(e, dir.as_str()))?;
-        let ignores = opts
-            .gitignore
-            .then(|| IgnoreStack::for_dir(&self.root, dir));
-        let mut items = names;
-        items.retain(|(name, kind)| {
-            if !opts.hidden && is_hidden(name) {
-                return false;
-            }
-            let Some(ig) = &ignores else { return true };
-            let Some(name) = name.to_str() else {
-                return true;
-            };
-            !ig.is_ignored(&dir.join(name), *kind == Some(EntryKind::Dir))
-        });
-        let total = items.len() as u64;
-        let is_dir = |k: &Option<EntryKind>| *k == Some(EntryKind::Dir);
+        let mut names = DirNames::read(&fd, |name| opts.hidden || name.first() != Some(&b'.'))
+            .map_err(|e| FsError::errno(e, dir.as_str()))?;
+        if opts.gitignore {
+            let ig = IgnoreStack::for_dir(&self.root, dir);
+            let (bytes, items) = names.split();
+            items.retain(|item| {
+                let Ok(name) = std::str::from_utf8(name_in(bytes, item)) else {
+                    return true;
+                };
+                !ig.is_ignored(&dir.join(name), item.kind == Some(EntryKind::Dir))
+            });
+        }
+        let total = names.items.len() as u64;
+        let is_dir = |k: Option<EntryKind>| k == Some(EntryKind::Dir);
         let page: Vec<Entry> = if opts.sort == SortKey::Name {
-            let order = |a: &(OsString, Option<EntryKind>), b: &(OsString, Option<EntryKind>)| {
-                let ord = a.0.as_bytes().cmp(b.0.as_bytes());
+            let (bytes, items) = names.split();
+            let order = |a: &DirItem, b: &DirItem| {
+                let ord = name_in(bytes, a).cmp(name_in(bytes, b));
                 let ord = if opts.desc { ord.reverse() } else { ord };
                 if opts.dirs_first {
-                    is_dir(&b.1).cmp(&is_dir(&a.1)).then(ord)
+                    is_dir(b.kind).cmp(&is_dir(a.kind)).then(ord)
                 } else {
                     ord
                 }
@@ -144,16 +136,18 @@ impl Fs {
                 items.truncate(end);
             }
             items.sort_unstable_by(order);
-            items
+            names
+                .items
                 .iter()
                 .skip(usize::try_from(opts.offset).unwrap_or(usize::MAX))
                 .take(opts.limit)
-                .filter_map(|(name, _)| lstat_at(&fd, name.as_os_str()).ok())
+                .filter_map(|item| lstat_at(&fd, names.os_name(item)).ok())
                 .collect()
         } else {
-            let mut entries: Vec<Entry> = items
+            let mut entries: Vec<Entry> = names
+                .items
                 .iter()
-                .filter_map(|(name, _)| lstat_at(&fd, name.as_os_str()).ok())
+                .filter_map(|item| lstat_at(&fd, names.os_name(item)).ok())
                 .collect();
             entries.sort_unstable_by(|a, b| {
                 let ord = match opts.sort {

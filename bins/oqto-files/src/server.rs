@@ -9,12 +9,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::{SigSet, Signal};
-use tracing::{info, info_span, warn};
+use tracing::{debug, info, info_span, warn};
 
 use crate::Limits;
 use crate::confine::Root;
-use crate::conn;
 use crate::ops::Fs;
+use crate::{conn, frame};
 
 /// Most clients served at once on a socket; more wait in the listen backlog.
 const MAX_CLIENTS: usize = 64;
@@ -25,6 +25,25 @@ pub struct Options {
     pub root: PathBuf,
     pub read_only: bool,
     pub limits: Limits,
+}
+
+/// Largest output buffer asked for, whatever `--max-chunk` says.
+const MAX_OUTPUT_BUFFER: usize = 4 << 20;
+
+/// Widens the kernel buffer of a connection's output (see [`frame::widen_output`]): a pipe
+/// to one frame (`max_chunk`; unprivileged processes get at most
+/// `/proc/sys/fs/pipe-max-size`, 1 MiB by default), a socket's send buffer to two frames
+/// (at most twice `net.core.wmem_max`), both at most 4 MiB. A refusal only costs throughput.
+fn widen(out: &File, limits: &Limits) {
+    let want = |kind| match kind {
+        frame::OutputKind::Pipe => limits.max_chunk.min(MAX_OUTPUT_BUFFER),
+        frame::OutputKind::Socket => limits.max_chunk.saturating_mul(2).min(MAX_OUTPUT_BUFFER),
+        frame::OutputKind::Other => 0,
+    };
+    match frame::widen_output(out, want) {
+        Ok((kind, size)) => debug!(?kind, size, "output buffer"),
+        Err(e) => debug!(error = %e, "cannot widen the output buffer"),
+    }
 }
 
 fn open_fs(options: &Options) -> anyhow::Result<Arc<Fs>> {
@@ -47,6 +66,7 @@ pub fn serve_stdio(options: &Options) -> anyhow::Result<()> {
     let fs = open_fs(options)?;
     let input = blocking(std::io::stdin().as_fd().try_clone_to_owned()?)?;
     let output = blocking(std::io::stdout().as_fd().try_clone_to_owned()?)?;
+    widen(&output, &options.limits);
     info!(root = %fs.root.path().display(), "serving on stdio");
     conn::serve(fs, options.limits, options.read_only, input, output)?;
     Ok(())
@@ -106,6 +126,7 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
                 continue;
             }
         };
+        widen(&output, &options.limits);
         let input = File::from(OwnedFd::from(stream));
         let fs = Arc::clone(&fs);
         let limits = options.limits;

@@ -1,10 +1,88 @@
 //! Bad input and crashes: typed errors, a connection that lives on, files never torn.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::process::Stdio;
+
 use oqto_protocol::{FilesErrorCode, FilesReply};
 use oqto_testkit::{TestEnv, wait_until};
 use serde_json::json;
 
 use crate::support::{Client, WAIT};
+
+/// Says hello and asks for `big.bin` on `w`, then reads from `r` until the first bytes of
+/// the file have come.
+fn start_a_read(mut w: impl Write, r: impl Read) {
+    w.write_all(b"{\"type\":\"hello\",\"protocol\":1,\"client\":\"it\"}\n")
+        .unwrap();
+    w.write_all(b"{\"id\":\"big\",\"type\":\"read\",\"path\":\"big.bin\"}\n")
+        .unwrap();
+    w.flush().unwrap();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("welcome"), "{line}");
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"data\""), "{line}");
+    let mut some = [0u8; 4096];
+    r.read_exact(&mut some).unwrap();
+}
+
+#[test]
+fn a_reader_that_goes_away_mid_read_does_not_hurt_the_server() {
+    let env = TestEnv::new();
+    let data: Vec<u8> = (0..32u32 << 20).map(|i| (i % 253) as u8).collect();
+    std::fs::write(env.work().join("big.bin"), &data).unwrap();
+
+    // stdio: the client closes the pipe it reads while the server is sending into it. The
+    // server neither dies of SIGPIPE nor hangs: it exits 0 when its input closes.
+    let mut child = oqto_ipc::Spawn::new(crate::support::bin())
+        .arg("--root")
+        .arg(env.work())
+        .arg("--stdio")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pipe = stdout.as_fd().try_clone_to_owned().unwrap();
+    start_a_read(&mut stdin, stdout);
+    // The server grew its stdout pipe to one 1 MiB frame (the default pipe-max-size).
+    let size = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
+    assert_eq!(size, 1 << 20);
+    drop(pipe);
+    // The read end is closed now; a request after that goes nowhere, quietly.
+    stdin
+        .write_all(b"{\"id\":\"s\",\"type\":\"stat\",\"path\":\"big.bin\"}\n")
+        .unwrap();
+    drop(stdin);
+    let mut status = None;
+    assert!(
+        wait_until(WAIT, || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "oqto-files did not exit"
+    );
+    assert_eq!(status.unwrap().code(), Some(0), "{status:?}");
+
+    // Socket: a client drops its connection mid-read; the server serves the next one.
+    let server = crate::support::Server::start(&env, &[]);
+    for _ in 0..3 {
+        let stream = UnixStream::connect(&server.socket).unwrap();
+        start_a_read(&stream, stream.try_clone().unwrap());
+        drop(stream);
+    }
+    let mut c = Client::connect(&server.socket);
+    let all = c.call(json!({"type":"read","path":"big.bin"}));
+    assert!(all.bytes() == data, "the bytes differ");
+    all.ok();
+    let mut server = server;
+    assert!(server.child.try_wait().unwrap().is_none());
+}
 
 #[test]
 fn bad_input_gets_typed_errors_and_the_connection_lives_on() {

@@ -60,6 +60,41 @@ fn large_reads_come_in_chunks_and_ranges() {
 }
 
 #[test]
+fn a_large_read_over_stdio_pipes_is_exact_frame_by_frame() {
+    let env = TestEnv::new();
+    // Default 1 MiB frames, so each one fills the widened pipe.
+    let data = pattern((5 << 20) + 4321);
+    std::fs::write(env.work().join("big.bin"), &data).unwrap();
+    let mut c = Client::stdio(&env, &[]);
+    let all = c.call(json!({"type":"read","path":"big.bin"}));
+    assert_eq!(all.data.len(), 6);
+    let mut at = 0u64;
+    for (offset, bytes) in &all.data {
+        assert_eq!(*offset, at);
+        at += bytes.len() as u64;
+    }
+    assert_eq!(sha(&all.bytes()), sha(&data));
+    all.ok();
+    // Ranges that start and end inside frames, and one that runs past the end.
+    for (offset, length) in [
+        ((1 << 20) - 7, (2 << 20) + 11),
+        (3, 1),
+        ((5 << 20) + 4000, 1 << 20),
+    ] {
+        let part = c.call(json!({"type":"read","path":"big.bin","offset":offset,"length":length}));
+        let end = (offset + length).min(data.len());
+        assert_eq!(part.data[0].0, offset as u64);
+        assert_eq!(
+            sha(&part.bytes()),
+            sha(&data[offset..end]),
+            "{offset}+{length}"
+        );
+        part.ok();
+    }
+    assert_eq!(c.finish(), Some(0));
+}
+
+#[test]
 fn an_interrupted_download_resumes_from_its_offset() {
     let env = TestEnv::new();
     let data = pattern(8 * 65536);
