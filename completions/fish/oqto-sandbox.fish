@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oqto_sandbox_global_optspecs
-    string join \n v/verbose q/quiet profile= config= workspace= print json h/help V/version
+    string join \n v/verbose q/quiet profile= config= workspace= expose= deny= pass-env= print json h/help V/version
 end
 
 function __fish_oqto_sandbox_needs_command
@@ -27,6 +27,9 @@ end
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l profile -d 'Apply this profile (built-in: minimal, development, strict; or one defined in the system or user policy). It is merged like a policy file: it can only tighten' -r
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l config -d 'Also apply this policy file (repeatable); like a workspace policy, it can only tighten' -r -F
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l workspace -d 'The workspace: writable inside the sandbox, and the place of `.oqto/sandbox.toml` [default: the current directory]' -r -F
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l expose -d 'Make this absolute path visible read-only (repeatable), after the merge: for the caller\'s own needs, such as the directory a harness is installed in. Denied paths stay hidden' -r -F
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l deny -d 'Hide this absolute path (repeatable), like a `deny_read` rule' -r -F
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l pass-env -d 'Pass this environment variable in (repeatable; an exact name), after the merge: for variables the caller set for the command itself' -r
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -s q -l quiet -d 'Only errors on stderr'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l print -d 'Print the bwrap command line (one argument per line) instead of running it'
@@ -43,6 +46,9 @@ complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand check" -s h -l
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l profile -d 'Apply this profile (built-in: minimal, development, strict; or one defined in the system or user policy). It is merged like a policy file: it can only tighten' -r
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l config -d 'Also apply this policy file (repeatable); like a workspace policy, it can only tighten' -r -F
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l workspace -d 'The workspace: writable inside the sandbox, and the place of `.oqto/sandbox.toml` [default: the current directory]' -r -F
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l expose -d 'Make this absolute path visible read-only (repeatable), after the merge: for the caller\'s own needs, such as the directory a harness is installed in. Denied paths stay hidden' -r -F
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l deny -d 'Hide this absolute path (repeatable), like a `deny_read` rule' -r -F
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l pass-env -d 'Pass this environment variable in (repeatable; an exact name), after the merge: for variables the caller set for the command itself' -r
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l json -d 'Print a JSON object instead of text'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -s q -l quiet -d 'Only errors on stderr'

@@ -40,13 +40,13 @@ impl Context {
 
     /// Starts the bundled demo model (the fake LLM, on `127.0.0.1:<free port>`, inside this
     /// process) on first use and returns a pi agent directory that points at it
-    /// (`<data_dir>/demo/pi-agent`). The model serves until the runner exits.
+    /// (`$XDG_CACHE_HOME/oqto/demo/pi-agent`: outside the data directory, which every sandbox profile hides). The model serves until the runner exits.
     pub fn demo_agent_dir(&self) -> Result<PathBuf, String> {
         let mut demo = self.demo.lock().expect("demo lock");
         if let Some(dir) = demo.as_ref() {
             return Ok(dir.clone());
         }
-        let dir = self.config.paths.data_dir.join("demo").join("pi-agent");
+        let dir = self.config.paths.cache_dir.join("demo").join("pi-agent");
         // The fake LLM owns a tokio runtime; building (and keeping) one must happen off
         // this runtime's worker threads.
         let started = std::thread::scope(|scope| {

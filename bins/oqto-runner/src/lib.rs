@@ -8,6 +8,7 @@ pub mod events;
 pub mod harness;
 pub mod ids;
 pub mod runner;
+pub mod sandbox;
 mod server;
 pub mod session;
 pub mod store;
@@ -68,6 +69,14 @@ pub const MAN: ManExtra = ManExtra {
         (
             "OQTO_PI_BIN",
             "the pi executable, when it is not configured in runner.toml",
+        ),
+        (
+            "OQTO_SANDBOX_BIN",
+            "the oqto-sandbox executable every harness is started through, when runner.sandbox_command is not set",
+        ),
+        (
+            "XDG_CACHE_HOME",
+            "directory holding the demo harness's pi agent directory `oqto/demo/pi-agent` (default `~/.cache`)",
         ),
         (
             "LISTEN_FDS, LISTEN_PID",

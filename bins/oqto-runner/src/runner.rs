@@ -74,6 +74,7 @@ impl Runner {
                 });
         }
         let loaded = Loaded {
+            sandbox: None,
             info: info_of(&record),
             harness_ref: record.harness_ref,
             model_choice: None,
@@ -260,7 +261,10 @@ impl Runner {
                 let info = self
                     .create(harness, cwd, choice, sandbox_profile, title, None, None)
                     .await?;
-                Ok(Reply::Session { session: info })
+                Ok(Reply::Session {
+                    session: info,
+                    sandbox: None,
+                })
             }
             Command::SessionList {
                 state,
@@ -284,9 +288,13 @@ impl Runner {
                 });
                 Ok(Reply::Sessions { sessions })
             }
-            Command::SessionGet { session } => Ok(Reply::Session {
-                session: self.session(&session)?.info(),
-            }),
+            Command::SessionGet { session } => {
+                let handle = self.session(&session)?;
+                Ok(Reply::Session {
+                    session: handle.info(),
+                    sandbox: handle.sandbox_policy(),
+                })
+            }
             Command::SessionClose { session } => {
                 let handle = self.session(&session)?;
                 let reason = format!("closed by {client}");
@@ -324,7 +332,10 @@ impl Runner {
                     .ask(|reply| ActorMsg::Rename { title, reply })
                     .await
                     .map_err(|_| not_found(&session))?;
-                Ok(Reply::Session { session: info })
+                Ok(Reply::Session {
+                    session: info,
+                    sandbox: None,
+                })
             }
             Command::Prompt {
                 session,
@@ -544,6 +555,7 @@ impl Runner {
         let handle = Actor::spawn(
             Arc::clone(&self.ctx),
             Loaded {
+                sandbox: None,
                 info,
                 harness_ref: resume,
                 model_choice: model,
@@ -611,7 +623,10 @@ impl Runner {
                 Some(resume),
             )
             .await?;
-        Ok(Reply::Session { session: info })
+        Ok(Reply::Session {
+            session: info,
+            sandbox: None,
+        })
     }
 
     /// The capabilities of a session's harness (after its handshake, the declared ones).

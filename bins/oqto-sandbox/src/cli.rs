@@ -41,6 +41,44 @@ pub struct PolicyArgs {
     /// [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Make this absolute path visible read-only (repeatable), after the merge: for the
+    /// caller's own needs, such as the directory a harness is installed in. Denied paths
+    /// stay hidden
+    #[arg(long, value_name = "PATH")]
+    pub expose: Vec<PathBuf>,
+    /// Hide this absolute path (repeatable), like a `deny_read` rule
+    #[arg(long, value_name = "PATH")]
+    pub deny: Vec<PathBuf>,
+    /// Pass this environment variable in (repeatable; an exact name), after the merge: for
+    /// variables the caller set for the command itself
+    #[arg(long, value_name = "NAME")]
+    pub pass_env: Vec<String>,
+}
+
+impl PolicyArgs {
+    /// The options as `oqto-sandbox` takes them (for a program that starts it).
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::new();
+        if let Some(profile) = &self.profile {
+            out.extend(["--profile".into(), profile.into()]);
+        }
+        for config in &self.configs {
+            out.extend(["--config".into(), config.into()]);
+        }
+        if let Some(workspace) = &self.workspace {
+            out.extend(["--workspace".into(), workspace.into()]);
+        }
+        for path in &self.expose {
+            out.extend(["--expose".into(), path.into()]);
+        }
+        for path in &self.deny {
+            out.extend(["--deny".into(), path.into()]);
+        }
+        for name in &self.pass_env {
+            out.extend(["--pass-env".into(), name.into()]);
+        }
+        out
+    }
 }
 
 /// Running a command (no subcommand).
@@ -81,4 +119,32 @@ pub enum Sub {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_args_parses_back_to_the_same_options() {
+        let wanted = PolicyArgs {
+            profile: Some("strict".into()),
+            configs: vec!["/etc/extra.toml".into()],
+            workspace: Some("/home/u/proj".into()),
+            expose: vec!["/srv/pi".into(), "/opt/node".into()],
+            deny: vec!["/home/u/.local/state/oqto".into()],
+            pass_env: vec!["OQTO_X".into()],
+        };
+        let mut argv: Vec<OsString> = vec!["oqto-sandbox".into()];
+        argv.extend(wanted.to_args());
+        argv.extend(["--".into(), "true".into()]);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let back = cli.run.policy;
+        assert_eq!(back.profile, wanted.profile);
+        assert_eq!(back.configs, wanted.configs);
+        assert_eq!(back.workspace, wanted.workspace);
+        assert_eq!(back.expose, wanted.expose);
+        assert_eq!(back.deny, wanted.deny);
+        assert_eq!(back.pass_env, wanted.pass_env);
+    }
 }

@@ -131,6 +131,20 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// The `explain --json` object for `args`, computed in this process with `vars` as the
+/// environment and `cwd` as the working directory: what `oqto-sandbox` started with the
+/// same environment, directory and [`PolicyArgs::to_args`] would enforce. The runner
+/// stores it with each session. Errors are those `explain` would print.
+pub fn explain_json(
+    vars: Vec<(OsString, OsString)>,
+    cwd: PathBuf,
+    args: &PolicyArgs,
+) -> anyhow::Result<serde_json::Value> {
+    let host = Host::from_vars(vars, cwd, nix::unistd::geteuid().as_raw())?;
+    let effective = load(&host, args, Exit::Failure)?;
+    Ok(serde_json::to_value(explain::explained(&effective))?)
+}
+
 /// The workspace, canonical: `--workspace` or the current directory.
 fn workspace(host: &Host, arg: Option<&Path>) -> anyhow::Result<PathBuf> {
     let given = arg.map_or_else(|| host.cwd.clone(), |p| host.cwd.join(p));
@@ -172,6 +186,11 @@ fn load(host: &Host, args: &PolicyArgs, exit: Exit) -> anyhow::Result<Effective>
         flag_profile: args.profile.clone(),
         configs: args.configs.iter().map(|c| host.cwd.join(c)).collect(),
         workspace: workspace.clone(),
+        caller: policy::Caller {
+            expose: args.expose.clone(),
+            deny: args.deny.clone(),
+            pass_env: args.pass_env.clone(),
+        },
     };
     let vars = Vars::new(host, &workspace);
     policy::load(&sources, &vars).map_err(|e| {
@@ -179,7 +198,13 @@ fn load(host: &Host, args: &PolicyArgs, exit: Exit) -> anyhow::Result<Effective>
             policy::LoadError::UnknownFlagProfile { .. } => {
                 "built-in profiles: minimal, development, strict"
             }
+            policy::LoadError::Caller(_) => "see `oqto-sandbox --help`",
             _ => "fix the policy file; docs/sandbox.md lists every key",
+        };
+        let exit = if matches!(e, policy::LoadError::Caller(_)) {
+            Exit::Usage
+        } else {
+            exit
         };
         anyhow::Error::from(CliError::new(exit, format!("policy: {e}")).with_hint(hint))
     })

@@ -176,7 +176,13 @@ version: string,
  */
 capabilities: Array<string>, harnesses: Array<HarnessInfo>, };
 
-export type Reply = { "type": "empty" } | { "type": "session", session: SessionInfo, } | { "type": "sessions", sessions: Array<SessionInfo>, } | { "type": "subscribed", session: SessionId, 
+export type Reply = { "type": "empty" } | { "type": "session", session: SessionInfo, 
+/**
+ * `session.get` only: the sandbox policy the session's harness runs (or last ran)
+ * under, as `oqto-sandbox explain --json` prints it (its `version` 1 format, see
+ * docs/sandbox.md). Absent until the harness has been started once.
+ */
+sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | { "type": "subscribed", session: SessionId, 
 /**
  * Newest seq at the time of subscribing.
  */

@@ -398,6 +398,56 @@ pub async fn terminate(
     child.wait().await
 }
 
+/// Like [`terminate`], for a child that stops its own tree when asked: SIGTERM goes to
+/// `child` alone first, and it gets up to `grace` to exit with all its descendants; only
+/// what is left then gets [`terminate`] (SIGTERM to the whole tree, `grace / 2`, SIGKILL).
+///
+/// This is how a harness started through `oqto-sandbox` is stopped: `oqto-sandbox` passes
+/// the signal to the command inside, which can then shut down cleanly, whereas a SIGTERM to
+/// its `bwrap` would end the sandbox at once and SIGKILL the command with it.
+pub async fn terminate_root_first(
+    child: &mut tokio::process::Child,
+    grace: Duration,
+) -> io::Result<ExitStatus> {
+    let Some(raw) = child.id() else {
+        return child.wait().await;
+    };
+    let pid = i32::try_from(raw).map_err(|_| io::Error::other("pid out of range"))?;
+    if exited(pid)?.is_none() {
+        return child.wait().await;
+    }
+    let tree = walk(&[pid]);
+    ignore_gone(kill(Pid::from_raw(pid), Signal::SIGTERM));
+    ignore_gone(kill(Pid::from_raw(pid), Signal::SIGCONT));
+    let deadline = tokio::time::Instant::now() + grace;
+    while !tree_gone(pid, &tree)? && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
+    }
+    if tree_gone(pid, &tree)? {
+        return child.wait().await;
+    }
+    tracing::debug!(
+        pid,
+        "still running after SIGTERM to the root; stopping the tree"
+    );
+    // The tree now, plus descendants of the first walk that are no longer found from the
+    // root (reparented when their parent exited) but still run.
+    let mut rest = walk(&[pid]);
+    let known: HashSet<i32> = rest.iter().map(|p| p.pid).collect();
+    rest.extend(
+        tree.into_iter()
+            .filter(|p| !known.contains(&p.pid) && p.is_alive()),
+    );
+    signal_tree(pid, &rest, Signal::SIGTERM);
+    signal_tree(pid, &rest, Signal::SIGCONT);
+    let deadline = tokio::time::Instant::now() + grace / 2;
+    while !tree_gone(pid, &rest)? && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
+    }
+    finish(pid, rest);
+    child.wait().await
+}
+
 /// The blocking twin of [`terminate`], for a `std::process::Child`.
 pub fn terminate_blocking(
     child: &mut std::process::Child,

@@ -42,6 +42,12 @@ pub enum Reply {
     Empty,
     Session {
         session: SessionInfo,
+        /// `session.get` only: the sandbox policy the session's harness runs (or last ran)
+        /// under, as `oqto-sandbox explain --json` prints it (its `version` 1 format, see
+        /// docs/sandbox.md). Absent until the harness has been started once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "unknown"))]
+        sandbox: Option<serde_json::Value>,
     },
     Sessions {
         sessions: Vec<SessionInfo>,

@@ -48,6 +48,10 @@ pub const DEMO_HARNESS: &str = "demo";
 pub const BUILTIN_HARNESSES: &[&str] = &["pi", DEMO_HARNESS, "fake"];
 /// The program name of the built-in `fake` harness.
 pub const FAKE_AGENT: &str = "oqto-fake-agent";
+/// The program every harness is started through.
+pub const SANDBOX_PROGRAM: &str = "oqto-sandbox";
+/// The environment variable naming the `oqto-sandbox` binary.
+pub const SANDBOX_BIN_VAR: &str = "OQTO_SANDBOX_BIN";
 
 /// Variables every harness inherits from the runner unless its `env_inherit` says otherwise.
 /// A trailing `*` matches any suffix.
@@ -159,8 +163,8 @@ impl fmt::Display for Command {
 pub enum ProgramSource {
     /// `command` in `runner.toml` (a path, or a name looked up on `PATH`).
     Config,
-    /// The `OQTO_PI_BIN` environment variable.
-    PiBinEnv,
+    /// An environment variable (`OQTO_PI_BIN`, `OQTO_SANDBOX_BIN`).
+    EnvVar(&'static str),
     /// The default program name, found on `PATH`.
     Path,
     /// Next to the runner's own executable.
@@ -173,7 +177,7 @@ impl fmt::Display for ProgramSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProgramSource::Config => "runner.toml",
-            ProgramSource::PiBinEnv => PI_BIN_VAR,
+            ProgramSource::EnvVar(name) => name,
             ProgramSource::Path => "PATH",
             ProgramSource::NextToRunner => "next to oqto-runner",
             ProgramSource::LocalPrefix => "project-local prefix",
@@ -390,21 +394,8 @@ pub fn resolve_pi(
     if let Some(command) = configured {
         return resolve_command(command, env).map_err(|e| not_found(e.tried));
     }
-    if let Some(value) = env.var_nonempty(PI_BIN_VAR) {
-        let text = value.to_string_lossy();
-        let command = match Command::parse(&text, env) {
-            Ok(command) => command,
-            // A relative path in the variable is taken relative to the working directory.
-            Err(_) => Command::Path(normalize(
-                &env.cwd().unwrap_or(Path::new("/")).join(text.as_ref()),
-            )),
-        };
-        return find_command(&command, env)
-            .map(|path| Program {
-                path,
-                source: ProgramSource::PiBinEnv,
-            })
-            .map_err(|tried| not_found(vec![format!("{PI_BIN_VAR}={tried}")]));
+    if let Some(found) = from_env_var(PI_BIN_VAR, env) {
+        return found.map_err(|tried| not_found(vec![tried]));
     }
     let mut tried = vec![format!("{PI_BIN_VAR} (unset)")];
     match find_on_path("pi", env) {
@@ -434,6 +425,49 @@ pub fn resolve_pi(
     Err(not_found(tried))
 }
 
+/// The program named by the variable `var`, when it is set: `Err` says what was tried. A
+/// relative path in the variable is taken relative to the working directory.
+fn from_env_var(var: &'static str, env: &Environment) -> Option<Result<Program, String>> {
+    let value = env.var_nonempty(var)?;
+    let text = value.to_string_lossy();
+    let command = match Command::parse(&text, env) {
+        Ok(command) => command,
+        Err(_) => Command::Path(normalize(
+            &env.cwd().unwrap_or(Path::new("/")).join(text.as_ref()),
+        )),
+    };
+    Some(
+        find_command(&command, env)
+            .map(|path| Program {
+                path,
+                source: ProgramSource::EnvVar(var),
+            })
+            .map_err(|tried| format!("{var}={tried}")),
+    )
+}
+
+/// Finds `oqto-sandbox`: `runner.sandbox_command` > `$OQTO_SANDBOX_BIN` > next to the
+/// runner's executable > `PATH`. An explicit choice is final, as for pi.
+pub fn resolve_sandbox(
+    configured: Option<&Command>,
+    env: &Environment,
+) -> Result<Program, ProgramNotFound> {
+    if let Some(command) = configured {
+        return resolve_command(command, env);
+    }
+    if let Some(found) = from_env_var(SANDBOX_BIN_VAR, env) {
+        return found.map_err(|tried| ProgramNotFound {
+            program: SANDBOX_PROGRAM.into(),
+            tried: vec![tried],
+        });
+    }
+    next_to_runner_or_path(
+        SANDBOX_PROGRAM,
+        env,
+        vec![format!("{SANDBOX_BIN_VAR} (unset)")],
+    )
+}
+
 /// Finds the fake agent: `command` from `runner.toml` > `oqto-fake-agent` next to the
 /// runner's executable (or one directory up, when the runner is a cargo test binary in
 /// `target/<profile>/deps/`) > `oqto-fake-agent` on `PATH`.
@@ -444,14 +478,23 @@ pub fn resolve_fake_agent(
     if let Some(command) = configured {
         return resolve_command(command, env);
     }
-    let mut tried = Vec::new();
+    next_to_runner_or_path(FAKE_AGENT, env, Vec::new())
+}
+
+/// `name` next to the runner's executable (or one directory up, when the runner is a cargo
+/// test binary in `target/<profile>/deps/`), else on `PATH`.
+fn next_to_runner_or_path(
+    name: &str,
+    env: &Environment,
+    mut tried: Vec<String>,
+) -> Result<Program, ProgramNotFound> {
     if let Some(dir) = env.current_exe().and_then(Path::parent) {
         let mut dirs = vec![dir];
         if dir.file_name().is_some_and(|n| n == "deps") {
             dirs.extend(dir.parent());
         }
         for dir in dirs {
-            let candidate = dir.join(FAKE_AGENT);
+            let candidate = dir.join(name);
             if is_executable(&candidate) {
                 return Ok(Program {
                     path: candidate,
@@ -461,7 +504,7 @@ pub fn resolve_fake_agent(
             tried.push(candidate.display().to_string());
         }
     }
-    match find_on_path(FAKE_AGENT, env) {
+    match find_on_path(name, env) {
         Ok(path) => Ok(Program {
             path,
             source: ProgramSource::Path,
@@ -469,7 +512,7 @@ pub fn resolve_fake_agent(
         Err(t) => {
             tried.push(t);
             Err(ProgramNotFound {
-                program: FAKE_AGENT.into(),
+                program: name.into(),
                 tried,
             })
         }
@@ -540,7 +583,7 @@ mod tests {
         let got = resolve_pi(None, &env).unwrap();
         assert_eq!(
             (got.path, got.source),
-            (t.p("env/pi"), ProgramSource::PiBinEnv)
+            (t.p("env/pi"), ProgramSource::EnvVar(PI_BIN_VAR))
         );
 
         let env = env.without_var(PI_BIN_VAR);
@@ -652,6 +695,45 @@ mod tests {
             resolve_fake_agent(None, &env).unwrap().path,
             t.p("repo/target/debug/oqto-fake-agent")
         );
+    }
+
+    #[test]
+    fn sandbox_from_config_then_env_then_next_to_runner_then_path() {
+        let t = Tree::new();
+        let env = t.env();
+        let err = resolve_sandbox(None, &env).unwrap_err();
+        assert!(
+            err.to_string().starts_with("oqto-sandbox not found"),
+            "{err}"
+        );
+        executable(&t.p("bin/oqto-sandbox"));
+        assert_eq!(
+            resolve_sandbox(None, &env).unwrap().source,
+            ProgramSource::Path
+        );
+        executable(&t.p("repo/target/debug/oqto-sandbox"));
+        let got = resolve_sandbox(None, &env).unwrap();
+        assert_eq!(
+            (got.path, got.source),
+            (
+                t.p("repo/target/debug/oqto-sandbox"),
+                ProgramSource::NextToRunner
+            )
+        );
+        executable(&t.p("env/oqto-sandbox"));
+        let with_var = env
+            .clone()
+            .with_var(SANDBOX_BIN_VAR, t.p("env/oqto-sandbox"));
+        assert_eq!(
+            resolve_sandbox(None, &with_var).unwrap().source,
+            ProgramSource::EnvVar(SANDBOX_BIN_VAR)
+        );
+        // An explicit choice is final: a wrong one is an error, not another program.
+        let wrong = env.with_var(SANDBOX_BIN_VAR, t.p("env/missing"));
+        assert!(resolve_sandbox(None, &wrong).is_err());
+        let configured = Command::Path(t.p("nowhere/oqto-sandbox"));
+        let err = resolve_sandbox(Some(&configured), &with_var).unwrap_err();
+        assert!(err.to_string().contains("nowhere/oqto-sandbox"), "{err}");
     }
 
     #[test]

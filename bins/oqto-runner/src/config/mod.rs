@@ -21,8 +21,8 @@ pub use error::{ConfigError, Invalid};
 pub use harness::{
     BASE_ENV_INHERIT, BUILTIN_HARNESSES, Command, DEMO_HARNESS, FAKE_AGENT, Harness, HarnessEnv,
     HarnessKind, PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound,
-    ProgramSource, default_env_inherit, pi_agent_dir, pi_llm, resolve_command, resolve_fake_agent,
-    resolve_pi,
+    ProgramSource, SANDBOX_BIN_VAR, SANDBOX_PROGRAM, default_env_inherit, pi_agent_dir, pi_llm,
+    resolve_command, resolve_fake_agent, resolve_pi, resolve_sandbox,
 };
 pub use paths::{
     ConfigFile, Environment, Overrides, PathError, Paths, SOCKET_PATH_MAX, SocketSource, data_dir,
@@ -109,6 +109,8 @@ pub struct Config {
     /// Names an enabled entry of `harnesses`.
     pub default_harness: String,
     pub default_sandbox_profile: String,
+    /// `oqto-sandbox`, which every harness is started through, or where it was looked for.
+    pub sandbox: Result<Program, ProgramNotFound>,
     /// Every harness by name, the built-in ones included, enabled or not.
     pub harnesses: BTreeMap<String, Harness>,
 }

@@ -268,6 +268,8 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// Logs and other state worth keeping across restarts but not backing up.
     pub state_dir: PathBuf,
+    /// Files the runner can make again (the demo model's pi agent directory).
+    pub cache_dir: PathBuf,
 }
 
 impl Paths {
@@ -302,6 +304,9 @@ impl Paths {
             socket_source,
             data_dir: data_dir(overrides.data_dir.as_deref(), config_data_dir, env)?,
             state_dir: state_dir(env)?,
+            cache_dir: env
+                .xdg_dir("XDG_CACHE_HOME", ".cache", "cache directory")?
+                .join("oqto"),
         })
     }
 }

@@ -35,6 +35,7 @@ pub(super) const RUNNER_KEYS: &[&str] = &[
     "max_sessions",
     "default_harness",
     "default_sandbox_profile",
+    "sandbox_command",
     "allow_uids",
     "allow_groups",
 ];
@@ -55,6 +56,7 @@ pub(super) struct RawRunner {
     pub max_sessions: Option<Spanned<i64>>,
     pub default_harness: Option<Spanned<String>>,
     pub default_sandbox_profile: Option<Spanned<String>>,
+    pub sandbox_command: Option<Spanned<String>>,
     pub allow_uids: Option<Vec<Spanned<i64>>>,
     pub allow_groups: Option<Vec<Spanned<Scalar>>>,
 }

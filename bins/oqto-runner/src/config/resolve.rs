@@ -13,7 +13,7 @@ use super::{
     Access, BUILTIN_HARNESSES, Command, Config, ConfigError, DEFAULT_HARNESS,
     DEFAULT_SANDBOX_PROFILE, DEMO_HARNESS, Environment, Harness, HarnessEnv, HarnessKind, Invalid,
     Limits, Overrides, PathError, Paths, ProgramNotFound, Timeouts, default_env_inherit,
-    format_duration, format_size, parse_duration, parse_size, paths,
+    format_duration, format_size, parse_duration, parse_size, paths, resolve_sandbox,
 };
 
 /// `[a-z0-9_-]{1,64}`: harness and sandbox profile names.
@@ -104,6 +104,14 @@ impl Ctx<'_> {
             Some(name) => self.name("runner.default_sandbox_profile", name)?,
             None => DEFAULT_SANDBOX_PROFILE.to_owned(),
         };
+        let sandbox_command = match &r.sandbox_command {
+            Some(value) => Some(
+                Command::parse(value.get_ref(), self.env)
+                    .map_err(|why| self.invalid(value.span(), "runner.sandbox_command", why))?,
+            ),
+            None => None,
+        };
+        let sandbox = resolve_sandbox(sandbox_command.as_ref(), self.env);
 
         Ok(Config {
             file: Some(self.file.to_owned()),
@@ -113,6 +121,7 @@ impl Ctx<'_> {
             access,
             default_harness,
             default_sandbox_profile,
+            sandbox,
             harnesses,
         })
     }

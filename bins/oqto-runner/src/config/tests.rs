@@ -72,6 +72,7 @@ fn defaults_without_a_file() {
             socket_source: SocketSource::XdgRuntimeDir,
             data_dir: t.p("home/.local/share/oqto"),
             state_dir: t.p("home/.local/state/oqto"),
+            cache_dir: t.p("home/.cache/oqto"),
         }
     );
     let mins = |m: u64| Some(Duration::from_secs(60 * m));
@@ -664,7 +665,10 @@ fn harness_programs_are_resolved() {
     let config =
         Config::from_toml("", Path::new("runner.toml"), &Overrides::default(), &env).unwrap();
     let pi = config.harness("pi").unwrap();
-    assert_eq!(pi.program.as_ref().unwrap().source, ProgramSource::PiBinEnv);
+    assert_eq!(
+        pi.program.as_ref().unwrap().source,
+        ProgramSource::EnvVar(PI_BIN_VAR)
+    );
     assert_eq!(pi.argv().unwrap()[0], pinned.as_os_str());
 }
 

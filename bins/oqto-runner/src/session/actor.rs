@@ -34,6 +34,7 @@ use crate::harness::IdSource;
 use crate::harness::adapter::{
     Adapter, Done, ModelChoice, Op, OpError, Output, Ready, StartSpec, Token,
 };
+use crate::sandbox;
 
 /// How long the harness must be quiet before [`Adapter::quiet`] is called.
 const QUIET: Duration = Duration::from_millis(50);
@@ -56,6 +57,8 @@ pub struct Loaded {
     pub recent: Option<(Vec<Message>, bool)>,
     /// `true` for a new session: `session.created` is its first event.
     pub created: bool,
+    /// The sandbox policy stored with the session (of its last harness start).
+    pub sandbox: Option<serde_json::Value>,
 }
 
 struct PendingOp {
@@ -133,6 +136,7 @@ impl Actor {
         let shared = Arc::new(Shared {
             info: std::sync::Mutex::new(loaded.info.clone()),
             capabilities: std::sync::Mutex::new(capabilities.clone()),
+            sandbox: std::sync::Mutex::new(loaded.sandbox.clone()),
         });
         let limits = RingLimits {
             max_events: ctx.config.limits.ring_events,
@@ -417,6 +421,15 @@ impl Actor {
             }
         }
         let cwd = std::path::PathBuf::from(&self.info.cwd);
+        let (argv, env) = match self.confine(&config, argv, env, &cwd) {
+            Ok(confined) => confined,
+            Err(why) => {
+                drop(permit);
+                self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
+                self.set_state(State::Error, None, Some(why));
+                return;
+            }
+        };
         if self.info.state != State::Starting {
             self.set_state(State::Starting, None, None);
         }
@@ -441,6 +454,50 @@ impl Actor {
                 self.set_state(State::Error, None, Some(why));
             }
         }
+    }
+
+    /// Wraps the harness's command line in `oqto-sandbox` with the session's profile;
+    /// the command line and environment to start, or why the harness cannot start.
+    fn confine(
+        &mut self,
+        config: &crate::config::Harness,
+        argv: Vec<std::ffi::OsString>,
+        env: std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString>,
+        cwd: &std::path::Path,
+    ) -> Result<
+        (
+            Vec<std::ffi::OsString>,
+            std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString>,
+        ),
+        String,
+    > {
+        let profile = self
+            .info
+            .sandbox_profile
+            .clone()
+            .unwrap_or_else(|| self.ctx.config.default_sandbox_profile.clone());
+        let mut pass_env: Vec<String> = config.env.keys().cloned().collect();
+        if config.builtin && config.name == DEMO_HARNESS {
+            pass_env.extend(["PI_CODING_AGENT_DIR".into(), "PI_OFFLINE".into()]);
+        }
+        let confined = sandbox::confine(
+            &self.ctx.config,
+            sandbox::Request {
+                profile: &profile,
+                cwd,
+                harness_argv: argv,
+                env,
+                runner_env: &self.ctx.env,
+                pass_env,
+            },
+        )?;
+        self.set_sandbox_policy(confined.policy);
+        Ok((confined.argv, confined.env))
+    }
+
+    /// Keeps the policy the harness was just started under, for `session.get`.
+    fn set_sandbox_policy(&mut self, policy: serde_json::Value) {
+        *self.shared.sandbox.lock().expect("sandbox lock") = Some(policy);
     }
 
     async fn on_line(&mut self, line: ProcLine) {

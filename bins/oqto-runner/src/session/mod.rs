@@ -59,6 +59,8 @@ pub enum ActorMsg {
 pub struct Shared {
     pub info: Mutex<SessionInfo>,
     pub capabilities: Mutex<Vec<Capability>>,
+    /// The sandbox policy of the last harness start (`oqto-sandbox explain --json`).
+    pub sandbox: Mutex<Option<serde_json::Value>>,
 }
 
 /// A cheap, cloneable handle to a session actor.
@@ -78,6 +80,11 @@ impl SessionHandle {
     /// The session's current info.
     pub fn info(&self) -> SessionInfo {
         self.shared.info.lock().expect("session info lock").clone()
+    }
+
+    /// The sandbox policy the harness runs (or last ran) under.
+    pub fn sandbox_policy(&self) -> Option<serde_json::Value> {
+        self.shared.sandbox.lock().expect("sandbox lock").clone()
     }
 
     /// Sends `msg` built around a reply channel and waits for the answer.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter, FrameError};
-use oqto_ipc::spawn::{Spawn, exit_code_of, terminate};
+use oqto_ipc::spawn::{Spawn, exit_code_of, terminate_root_first};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
@@ -149,12 +149,14 @@ impl Process {
             .collect()
     }
 
-    /// Stops the process and every descendant (also tools started in their own sessions):
-    /// SIGTERM, `grace`, SIGKILL. Returns how it ended.
+    /// Stops the process and every descendant (also tools started in their own sessions).
+    /// The process is `oqto-sandbox`, which passes SIGTERM on to the harness inside: so it
+    /// gets SIGTERM first and `grace` to end its tree; then the whole tree gets SIGTERM,
+    /// and SIGKILL after `grace / 2`. Returns how it ended.
     pub async fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
         // Give queued lines (an `abort`, a `shutdown`) a moment to reach the harness.
         tokio::task::yield_now().await;
-        match terminate(&mut self.child, grace).await {
+        match terminate_root_first(&mut self.child, grace).await {
             Ok(status) => Some(status),
             Err(e) => {
                 tracing::warn!(pid = self.pid, error = %e, "stopping harness");
@@ -173,18 +175,59 @@ impl Process {
     }
 }
 
-/// "exited with status 1" / "was killed by signal 9 (SIGKILL)".
+/// "exited with status 1" / "was killed by signal 9 (SIGKILL)". The process is
+/// `oqto-sandbox`, whose status is the harness's own, 128+N when the harness died of signal
+/// N, and 125/126/127 when the sandbox could not be set up, or the program not run or found
+/// (its message is then in the stderr tail).
 pub fn describe_exit(status: Option<ExitStatus>) -> String {
     let Some(status) = status else {
         return "exited".into();
     };
     let code = exit_code_of(status);
-    if status.code().is_some() {
-        return format!("exited with status {code}");
+    match status.code() {
+        Some(125) => "could not be sandboxed (oqto-sandbox exit status 125)".into(),
+        Some(126) => "could not be run (exit status 126)".into(),
+        Some(127) => "was not found in the sandbox (exit status 127)".into(),
+        Some(129..=192) => format!("{} (exit status {code})", killed_by(code - 128)),
+        Some(_) => format!("exited with status {code}"),
+        None => killed_by(code - 128),
     }
-    let signal = code - 128;
+}
+
+fn killed_by(signal: i32) -> String {
     let name = nix::sys::signal::Signal::try_from(signal)
         .map(|s| format!(" ({})", s.as_str()))
         .unwrap_or_default();
     format!("was killed by signal {signal}{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    use super::*;
+
+    #[test]
+    fn exits_are_described_with_the_sandbox_conventions() {
+        let exited = |code: i32| describe_exit(Some(ExitStatus::from_raw(code << 8)));
+        assert_eq!(exited(1), "exited with status 1");
+        assert_eq!(
+            exited(137),
+            "was killed by signal 9 (SIGKILL) (exit status 137)"
+        );
+        assert_eq!(
+            exited(125),
+            "could not be sandboxed (oqto-sandbox exit status 125)"
+        );
+        assert_eq!(
+            exited(127),
+            "was not found in the sandbox (exit status 127)"
+        );
+        assert_eq!(exited(200), "exited with status 200");
+        assert_eq!(
+            describe_exit(Some(ExitStatus::from_raw(15))),
+            "was killed by signal 15 (SIGTERM)"
+        );
+        assert_eq!(describe_exit(None), "exited");
+    }
 }

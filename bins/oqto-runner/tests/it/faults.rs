@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Runner, WAIT, alive, assistant_texts, children};
+use crate::support::{Runner, WAIT, agents, alive, assistant_texts, children};
 
 #[test]
 fn a_crashing_harness_puts_the_session_in_error_with_its_stderr() {
@@ -68,7 +68,7 @@ fn kill_9_of_the_harness_mid_turn() {
     let session = c.create("fake", &work);
     c.ok(json!({"type":"prompt","session":session,"text":"slow"}));
     c.events_until(|e| e["type"] == "part.delta");
-    let agents = children(runner.pid());
+    let agents = agents(runner.pid());
     assert_eq!(agents.len(), 1, "{agents:?}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(agents[0]),
@@ -96,14 +96,15 @@ fn sigterm_stops_the_harnesses_removes_the_socket_and_exits_0() {
     let session = c.create("fake", &work);
     c.ok(json!({"type":"prompt","session":session,"text":"slow"}));
     c.events_until(|e| e["type"] == "part.delta");
-    let agents = children(runner.pid());
+    let sandbox = children(runner.pid());
+    let agents = agents(runner.pid());
     assert_eq!(agents.len(), 1);
     let status = runner.stop();
     assert_eq!(status.code(), Some(0), "{}", runner.log());
     assert!(!runner.socket.exists(), "socket removed");
     assert!(
-        oqto_testkit::wait_until(WAIT, || !alive(agents[0])),
-        "harness gone"
+        oqto_testkit::wait_until(WAIT, || sandbox.iter().all(|p| !alive(*p))),
+        "harness and its sandbox gone"
     );
     // The session is kept, stopped, with the message in flight ended.
     runner.spawn();

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Runner, WAIT, assistant_texts, children};
+use crate::support::{Runner, WAIT, agents, assistant_texts, children};
 
 #[test]
 fn an_idle_session_without_subscribers_releases_its_harness() {
@@ -11,11 +11,11 @@ fn an_idle_session_without_subscribers_releases_its_harness() {
     let work = runner.work();
     let session = c.create("fake", &work);
     c.turn(&session, "hello");
-    assert_eq!(children(runner.pid()).len(), 1);
+    assert_eq!(agents(runner.pid()).len(), 1);
     // Subscribed: never reaped.
     std::thread::sleep(std::time::Duration::from_millis(800));
     assert_eq!(
-        children(runner.pid()).len(),
+        agents(runner.pid()).len(),
         1,
         "a watched session keeps its harness"
     );

@@ -7,5 +7,6 @@ mod lifecycle;
 mod pi;
 mod protocol;
 mod replay;
+mod sandbox;
 mod storage;
 mod support;

@@ -18,20 +18,28 @@ pub struct Pi {
 
 impl Pi {
     pub fn start() -> Self {
+        Self::start_with(TestEnv::new(), "", Vec::new())
+    }
+
+    /// Like [`Pi::start`] in `env`, with more `runner.toml` text and variables.
+    pub fn start_with(
+        env: TestEnv,
+        config: &str,
+        extra_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Self {
         let llm = Background::start(Config {
             slow_delay: Duration::from_millis(50),
             ..Config::default()
         })
         .expect("start the fake LLM");
-        let env = TestEnv::new();
         let agent_dir = env.root().join("pi-agent");
         oqto_fake_llm::write_pi_agent_dir(&agent_dir, &llm.base_url()).unwrap();
         let config = format!(
-            "[harness.pi]\ncommand = \"{}\"\nenv = {{ PI_CODING_AGENT_DIR = \"{}\", PI_OFFLINE = \"1\" }}\n",
+            "{config}\n[harness.pi]\ncommand = \"{}\"\nenv = {{ PI_CODING_AGENT_DIR = \"{}\", PI_OFFLINE = \"1\" }}\n",
             oqto_testkit::pi_bin().display(),
             agent_dir.display()
         );
-        let runner = Runner::start_in(env, &config, Vec::new());
+        let runner = Runner::start_in(env, &config, extra_env);
         Self { _llm: llm, runner }
     }
 

@@ -310,9 +310,21 @@ pub fn alive(pid: i32) -> bool {
     })
 }
 
-/// Pids of the processes whose parent is `pid`.
+/// Pids of all descendants of `pid`: each harness is `oqto-sandbox`, its `bwrap`, the
+/// sandbox's init and the harness program.
 pub fn children(pid: i32) -> Vec<i32> {
     oqto_ipc::spawn::descendants(pid)
+}
+
+/// Pids of the fake agents running below `pid` (inside their sandboxes).
+pub fn agents(pid: i32) -> Vec<i32> {
+    children(pid)
+        .into_iter()
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "oqto-fake-agent")
+        })
+        .collect()
 }
 
 /// The text of every assistant `message.end` in `events`.

@@ -35,6 +35,8 @@ pub enum LoadError {
     File(FileError),
     /// `--profile` names no profile.
     UnknownFlagProfile { name: String, known: Vec<String> },
+    /// A bad `--expose`, `--deny` or `--pass-env`.
+    Caller(String),
 }
 
 impl std::fmt::Display for LoadError {
@@ -47,6 +49,7 @@ impl std::fmt::Display for LoadError {
                 "--profile {name:?}: no such profile (known: {})",
                 known.join(", ")
             ),
+            LoadError::Caller(why) => f.write_str(why),
         }
     }
 }
@@ -72,6 +75,60 @@ pub struct Sources {
     pub configs: Vec<PathBuf>,
     /// The workspace (its `.oqto/sandbox.toml` is read when it exists).
     pub workspace: PathBuf,
+    /// The caller's additions (`--expose`, `--deny`, `--pass-env`).
+    pub caller: Caller,
+}
+
+/// What the program starting `oqto-sandbox` adds after the merge. It is the machine
+/// owner's own process (the runner), which could run the command unconfined anyway, so
+/// these are not subject to the meet; a workspace file cannot reach them. Denials still win
+/// over `expose`, as every denial does.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// Made visible read-only.
+    pub expose: Vec<PathBuf>,
+    /// Hidden.
+    pub deny: Vec<PathBuf>,
+    /// Variables passed in, by exact name.
+    pub pass_env: Vec<String>,
+}
+
+impl Caller {
+    /// Adds the caller's rules to the merged `policy`.
+    fn apply(&self, policy: &mut Policy) -> Result<(), LoadError> {
+        let origin = Origin::new(Level::Caller);
+        for path in &self.expose {
+            if !path.is_absolute() || !exposable(path) {
+                return Err(LoadError::Caller(format!(
+                    "--expose {}: must be an absolute path other than /, /dev and /proc",
+                    path.display()
+                )));
+            }
+            rules::add(&mut policy.allow_read, path.clone(), origin.clone());
+        }
+        for path in &self.deny {
+            if !path.is_absolute() {
+                return Err(LoadError::Caller(format!(
+                    "--deny {}: must be an absolute path",
+                    path.display()
+                )));
+            }
+            rules::add(&mut policy.deny_read, path.clone(), origin.clone());
+        }
+        for name in &self.pass_env {
+            match EnvPattern::parse(name) {
+                Ok(pattern @ EnvPattern::Exact(_)) => {
+                    rules::add(&mut policy.env_allow, pattern, origin.clone());
+                }
+                _ => {
+                    return Err(LoadError::Caller(format!(
+                        "--pass-env {name:?}: must be a variable name (letters, digits, _), not a pattern"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether the sandbox runs at all, and who said so.
@@ -487,7 +544,7 @@ pub fn load(sources: &Sources, vars: &Vars) -> Result<Effective, LoadError> {
     // The system and user files are the owner's own choices and may loosen the default
     // profile; without either, the default profile is the floor every other layer meets.
     let floor = (system.is_none() && user.is_none()).then(|| base.clone());
-    let policy = layers
+    let mut policy = layers
         .iter()
         .fold(floor, |acc, layer| {
             Some(match acc {
@@ -496,6 +553,7 @@ pub fn load(sources: &Sources, vars: &Vars) -> Result<Effective, LoadError> {
             })
         })
         .unwrap_or(base);
+    sources.caller.apply(&mut policy)?;
     Ok(Effective {
         enabled,
         policy,

@@ -29,6 +29,9 @@ pub enum Level {
     Config,
     /// The workspace policy (`<workspace>/.oqto/sandbox.toml`).
     Workspace,
+    /// `--expose`, `--deny` and `--pass-env`: the program that starts `oqto-sandbox` (the
+    /// runner), added after the merge.
+    Caller,
 }
 
 impl fmt::Display for Level {
@@ -40,6 +43,7 @@ impl fmt::Display for Level {
             Level::Flag => "--profile",
             Level::Config => "--config",
             Level::Workspace => "workspace",
+            Level::Caller => "caller",
         })
     }
 }

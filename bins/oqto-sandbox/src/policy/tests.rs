@@ -47,6 +47,7 @@ impl Files {
             flag_profile: flag.map(str::to_owned),
             configs: Vec::new(),
             workspace: self.dir.path().join("ws"),
+            caller: Caller::default(),
         }
     }
 
@@ -66,6 +67,77 @@ fn no_files_give_the_development_profile() {
     assert!(!e.policy.writable(Path::new("/home/u/notes")));
     assert!(e.policy.readable(Path::new("/home/u/notes")));
     assert!(!e.policy.readable(Path::new("/home/u/.ssh/id_ed25519")));
+}
+
+#[test]
+fn the_caller_exposes_denies_and_passes_after_the_merge() {
+    let files = Files::new(None, Some("profile = \"strict\"\n"), None);
+    let mut sources = files.sources(None);
+    sources.caller = Caller {
+        expose: vec!["/srv/pi".into(), "/home/u/.ssh/keys".into()],
+        deny: vec!["/home/u/.local/state/oqto".into()],
+        pass_env: vec!["OQTO_FAKE_SCRIPT".into()],
+    };
+    let e = load(&sources, &vars(&sources.workspace)).unwrap();
+    // Strict hides home and /srv: the caller's exposure still shows its install dir.
+    assert!(e.policy.readable(Path::new("/srv/pi/bin/pi")));
+    assert!(!e.policy.writable(Path::new("/srv/pi/bin/pi")));
+    assert_eq!(
+        e.policy.allow_read[Path::new("/srv/pi")]
+            .iter()
+            .map(|o| o.level)
+            .collect::<Vec<_>>(),
+        [Level::Caller]
+    );
+    // A denial wins over an exposure.
+    assert!(!e.policy.readable(Path::new("/home/u/.ssh/keys/id")));
+    assert!(
+        e.policy
+            .deny_read
+            .contains_key(Path::new("/home/u/.local/state/oqto"))
+    );
+    assert!(e.policy.env_allowed("OQTO_FAKE_SCRIPT"));
+    assert!(!e.policy.env_allowed("OQTO_FAKE_OTHER"));
+}
+
+#[test]
+fn bad_caller_rules_are_errors() {
+    let files = Files::new(None, None, None);
+    for caller in [
+        Caller {
+            expose: vec!["relative/dir".into()],
+            ..Caller::default()
+        },
+        Caller {
+            expose: vec!["/".into()],
+            ..Caller::default()
+        },
+        Caller {
+            expose: vec!["/proc/1".into()],
+            ..Caller::default()
+        },
+        Caller {
+            deny: vec!["x".into()],
+            ..Caller::default()
+        },
+        Caller {
+            pass_env: vec!["*".into()],
+            ..Caller::default()
+        },
+        Caller {
+            pass_env: vec!["A_*".into()],
+            ..Caller::default()
+        },
+        Caller {
+            pass_env: vec!["A=B".into()],
+            ..Caller::default()
+        },
+    ] {
+        let mut sources = files.sources(None);
+        sources.caller = caller.clone();
+        let err = load(&sources, &vars(&sources.workspace)).unwrap_err();
+        assert!(matches!(err, LoadError::Caller(_)), "{caller:?}: {err}");
+    }
 }
 
 #[test]

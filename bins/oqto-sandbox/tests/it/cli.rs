@@ -1,5 +1,7 @@
 //! The command line: --print, explain, check, policy errors, the disabled sandbox.
 
+use std::ffi::OsStr;
+
 use serde_json::Value;
 
 use crate::support::Sandbox;
@@ -242,4 +244,94 @@ fn check_explains_a_missing_bwrap() {
     run.assert_code(125);
     assert!(run.stdout.contains("FAIL bwrap"), "{run:#?}");
     assert!(run.stdout.contains("fix: install bubblewrap"), "{run:#?}");
+}
+
+#[test]
+fn the_caller_can_expose_an_install_dir_deny_a_path_and_pass_a_variable() {
+    let sb = Sandbox::new();
+    sb.write_user_policy("profile = \"strict\"\n");
+    // A tool installed outside home and the system directories, like the repository's
+    // `.local/pi`: invisible under strict until the caller exposes its prefix.
+    let prefix = sb.env.root().join("tool");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    super::support::script(
+        &prefix.join("bin/hello"),
+        "echo \"tool ran: $OQTO_TEST_VAR\"",
+    );
+    std::fs::write(sb.ws.join("private.txt"), "private").unwrap();
+    let hello = prefix.join("bin/hello");
+    let hidden = super::support::output(
+        sb.spawn([OsStr::new("--"), hello.as_os_str()])
+            .env("OQTO_TEST_VAR", "v1"),
+    );
+    hidden.assert_code(127);
+
+    let deny = sb.ws.join("private.txt");
+    let run = |extra: &[&OsStr], cmd: &[&OsStr]| {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("--expose"),
+            prefix.as_os_str(),
+            OsStr::new("--deny"),
+            deny.as_os_str(),
+            OsStr::new("--pass-env"),
+            OsStr::new("OQTO_TEST_VAR"),
+        ];
+        args.extend_from_slice(extra);
+        args.push(OsStr::new("--"));
+        args.extend_from_slice(cmd);
+        super::support::output(
+            sb.spawn(args)
+                .env("OQTO_TEST_VAR", "v1")
+                .env("OQTO_TEST_OTHER", "leak"),
+        )
+    };
+    let ran = run(&[], &[hello.as_os_str()]);
+    ran.assert_code(0);
+    assert_eq!(ran.stdout, "tool ran: v1\n", "{ran:#?}");
+    let probe = run(
+        &[],
+        &[
+            OsStr::new("sh"),
+            OsStr::new("-c"),
+            OsStr::new("cat private.txt; echo x > \"$0/bin/planted\"; env"),
+            prefix.as_os_str(),
+        ],
+    );
+    assert!(!probe.stdout.contains("private"), "{probe:#?}");
+    assert!(!probe.stdout.contains("OQTO_TEST_OTHER"), "{probe:#?}");
+    assert!(
+        !prefix.join("bin/planted").exists(),
+        "the exposed dir is read-only"
+    );
+
+    let explained = run(&[], &[]);
+    explained.assert_code(2); // no command: usage
+    let ex = sb.run([
+        OsStr::new("explain"),
+        OsStr::new("--json"),
+        OsStr::new("--expose"),
+        prefix.as_os_str(),
+        OsStr::new("--pass-env"),
+        OsStr::new("OQTO_TEST_VAR"),
+    ]);
+    ex.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&ex.stdout).unwrap();
+    let rule = json["allow_read"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == prefix.to_str().unwrap())
+        .expect("the exposed prefix is listed");
+    assert_eq!(rule["from"][0]["level"], "caller", "{rule}");
+
+    // Patterns and relative paths are usage errors, and the command does not run.
+    for bad in [
+        ["--pass-env", "*"],
+        ["--expose", "rel/dir"],
+        ["--deny", "x"],
+    ] {
+        let r = sb.run([bad[0], bad[1], "--", "true"]);
+        r.assert_code(2);
+        assert!(r.stderr.contains(bad[0]), "{r:#?}");
+    }
 }

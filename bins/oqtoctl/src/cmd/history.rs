@@ -141,7 +141,7 @@ pub async fn models(args: ModelsArgs, target: &Target) -> anyhow::Result<Exit> {
                 title: Some("oqtoctl models".into()),
             })
             .await?;
-        let Reply::Session { session } = reply else {
+        let Reply::Session { session, .. } = reply else {
             anyhow::bail!("unexpected reply to session.create");
         };
         (session.id, true)

@@ -233,7 +233,7 @@ async fn create_session(
         })
         .await?;
     match reply {
-        Reply::Session { session } => Ok(session),
+        Reply::Session { session, .. } => Ok(session),
         other => anyhow::bail!("unexpected reply to session.create: {other:?}"),
     }
 }

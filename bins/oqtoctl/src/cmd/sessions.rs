@@ -80,14 +80,19 @@ pub async fn session(command: SessionCommand, target: &Target) -> anyhow::Result
                     session: SessionId(id),
                 })
                 .await?;
-            let Reply::Session { session } = reply else {
+            let Reply::Session { session, sandbox } = reply else {
                 anyhow::bail!("unexpected reply to session.get");
             };
             let mut out = std::io::stdout().lock();
             if json {
-                json_line(&mut out, &session)?;
+                // The session's fields, plus `sandbox` (the policy) when the runner has one.
+                let mut value = serde_json::to_value(&session)?;
+                if let (Some(object), Some(policy)) = (value.as_object_mut(), sandbox) {
+                    object.insert("sandbox".into(), policy);
+                }
+                json_line(&mut out, &value)?;
             } else {
-                show(&mut out, &session)?;
+                show(&mut out, &session, sandbox.as_ref())?;
             }
         }
         SessionCommand::Rm { ids } => {
@@ -116,7 +121,11 @@ pub async fn session(command: SessionCommand, target: &Target) -> anyhow::Result
     Ok(Exit::Ok)
 }
 
-fn show(out: &mut impl Write, s: &SessionInfo) -> std::io::Result<()> {
+fn show(
+    out: &mut impl Write,
+    s: &SessionInfo,
+    sandbox: Option<&serde_json::Value>,
+) -> std::io::Result<()> {
     let now = crate::cmd::now_millis();
     let mut rows: Vec<(&str, String)> = vec![
         ("id", s.id.0.clone()),
@@ -140,10 +149,16 @@ fn show(out: &mut impl Write, s: &SessionInfo) -> std::io::Result<()> {
             .as_ref()
             .map_or_else(|| "-".into(), |m| format!("{}/{}", m.provider, m.id)),
     ));
-    rows.push((
-        "sandbox",
-        s.sandbox_profile.clone().unwrap_or_else(|| "-".into()),
-    ));
+    match sandbox {
+        Some(policy) => rows.extend(sandbox_rows(policy)),
+        None => rows.push((
+            "sandbox",
+            format!(
+                "{} (not started yet)",
+                s.sandbox_profile.as_deref().unwrap_or("-")
+            ),
+        )),
+    }
     if let Some(parent) = &s.parent {
         rows.push(("forked from", parent.0.clone()));
     }
@@ -155,6 +170,86 @@ fn show(out: &mut impl Write, s: &SessionInfo) -> std::io::Result<()> {
         writeln!(out, "{key:>13}: {value}")?;
     }
     Ok(())
+}
+
+/// The effective sandbox policy (`oqto-sandbox explain --json`, version 1) as rows:
+/// whether it is on, isolation, and what the agent may write, read and not see.
+fn sandbox_rows(policy: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let text = |v: &serde_json::Value| escape_controls(v.as_str().unwrap_or("?")).into_owned();
+    let origin = |o: &serde_json::Value| {
+        let mut s = text(&o["level"]);
+        if let Some(file) = o["file"].as_str() {
+            s = format!("{s} {}", escape_controls(file));
+            if let Some(line) = o["line"].as_u64() {
+                s = format!("{s}:{line}");
+            }
+        }
+        s
+    };
+    let list = |key: &str| {
+        let rules: Vec<String> = policy[key]
+            .as_array()
+            .map(|a| a.iter().map(|r| text(&r["rule"])).collect())
+            .unwrap_or_default();
+        if rules.is_empty() {
+            "-".to_owned()
+        } else {
+            rules.join(", ")
+        }
+    };
+    let profile = text(&policy["profile"]["name"]);
+    if policy["enabled"] == false {
+        return vec![(
+            "sandbox",
+            format!(
+                "DISABLED by {}: the harness runs WITHOUT confinement (profile {profile} not applied)",
+                origin(&policy["enabled_from"])
+            ),
+        )];
+    }
+    let on = |key: &str, yes: &str, no: &str| {
+        if policy[key]["value"] == true {
+            yes
+        } else {
+            no
+        }
+        .to_owned()
+    };
+    let writable = match policy["fixed"]["workspace_writable"].as_str() {
+        Some(ws) => {
+            let rest = list("allow_write");
+            let ws = escape_controls(ws).into_owned();
+            if rest == "-" {
+                ws
+            } else {
+                format!("{ws}, {rest}")
+            }
+        }
+        None => list("allow_write"),
+    };
+    vec![
+        ("sandbox", format!("{profile} (confined)")),
+        (
+            "network",
+            on("isolate_network", "isolated", "shared with the host"),
+        ),
+        (
+            "processes",
+            on(
+                "isolate_pid",
+                "private (host processes hidden)",
+                "host processes visible",
+            ),
+        ),
+        ("writable", writable),
+        (
+            "readable",
+            format!("system directories, {}", list("allow_read")),
+        ),
+        ("kept r/o", list("read_only")),
+        ("hidden", list("deny_read")),
+        ("variables", list("env_allow")),
+    ]
 }
 
 /// `abort ID`.

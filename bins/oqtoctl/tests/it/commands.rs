@@ -39,9 +39,21 @@ fn sessions_can_be_listed_shown_renamed_closed_and_removed() {
     let shown = one(&ctl.ok(&["session", "show", &a, "--json"]));
     assert_eq!(shown["title"], "renamed");
     assert_eq!(shown["harness"], "fake");
+    // The effective sandbox policy the harness was started under.
+    assert_eq!(shown["sandbox"]["version"], 1, "{shown}");
+    assert_eq!(shown["sandbox"]["profile"]["name"], "development");
     let human = ctl.ok(&["session", "show", &a]);
     assert!(human.contains("title: renamed"), "{human}");
-    assert!(human.contains("sandbox:"), "{human}");
+    assert!(
+        human.contains("sandbox: development (confined)"),
+        "{human}"
+    );
+    assert!(human.contains("network: shared with the host"), "{human}");
+    let hidden = human
+        .lines()
+        .find(|l| l.trim_start().starts_with("hidden:"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(hidden.contains("/.ssh"), "{hidden}");
 
     ctl.ok(&["session", "close", &a]);
     assert_eq!(
@@ -68,6 +80,14 @@ fn sessions_can_be_listed_shown_renamed_closed_and_removed() {
 fn messages_page_backwards() {
     let ctl = Ctl::new();
     let id = ctl.ok(&["prompt", "-d", "one"]).trim().to_owned();
+    // Detached: the first turn may still be running (or not have started yet).
+    assert!(
+        oqto_testkit::wait_until(std::time::Duration::from_secs(30), || {
+            ctl.ok(&["messages", &id, "--json"]).lines().count() == 2
+                && one(&ctl.ok(&["session", "show", &id, "--json"]))["state"] == "idle"
+        }),
+        "the detached turn ended"
+    );
     ctl.ok(&["prompt", "-s", &id, "-o", "final", "two"]);
     let newest = ctl.ok(&["messages", &id, "--json", "--limit", "2"]);
     let page: Vec<Value> = newest

@@ -5,7 +5,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use oqto_ipc::spawn::{Spawn, descendants, exit_code_of, terminate, terminate_blocking};
+use oqto_ipc::spawn::{
+    Spawn, descendants, exit_code_of, terminate, terminate_blocking, terminate_root_first,
+};
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
 
 use crate::{DEADLINE, wait_until};
@@ -298,4 +300,49 @@ fn exit_codes() {
 #[test]
 fn descendants_of_nothing_is_empty() {
     assert!(descendants(i32::MAX).is_empty());
+}
+
+/// A root that stops its own child when asked (as `oqto-sandbox` passes SIGTERM on to the
+/// command): the child must get the chance to finish, not be signalled directly.
+#[tokio::test]
+async fn root_first_lets_the_root_stop_its_own_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    // The grandchild ignores a direct SIGTERM (as a command inside bwrap is out of reach
+    // of one) but finishes cleanly on SIGUSR1, which only its parent sends it.
+    let script = format!(
+        r#"sh -c 'trap "echo clean > {done}; exit 0" USR1; trap "" TERM; echo $$; while :; do sleep 0.05; done' &
+c=$!
+trap 'kill -USR1 $c; wait $c; exit 7' TERM
+read -r line < /dev/null
+wait $c"#,
+        done = done.display()
+    );
+    let mut child = sh(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn_tokio()
+        .unwrap();
+    let pid = pid_of(child.id());
+    let mut lines = AsyncBufReader::new(child.stdout.take().unwrap()).lines();
+    let grandchild: i32 = next_line(&mut lines).await.parse().unwrap();
+    let _cleanup = Cleanup(vec![pid, grandchild]);
+    let status = terminate_root_first(&mut child, DEADLINE).await.unwrap();
+    assert_eq!(exit_code_of(status), 7, "the root's own exit, not a signal");
+    assert_eq!(std::fs::read_to_string(&done).unwrap(), "clean\n");
+    wait_until("the grandchild to be gone", || is_gone(grandchild));
+}
+
+#[tokio::test]
+async fn root_first_ends_what_the_root_leaves_behind() {
+    // The root exits on SIGTERM but leaves a setsid grandchild running, which is then no
+    // longer its descendant: it must still be ended after the grace.
+    let (mut child, pid, grandchild, _cleanup) = tree_with_setsid_grandchild("sleep 1000", 0).await;
+    let grace = Duration::from_millis(300);
+    let started = Instant::now();
+    let status = terminate_root_first(&mut child, grace).await.unwrap();
+    assert!(!status.success());
+    assert!(started.elapsed() >= grace, "gave the tree its grace");
+    wait_until("the root to be gone", || is_gone(pid));
+    wait_until("the setsid grandchild to be gone", || is_gone(grandchild));
 }

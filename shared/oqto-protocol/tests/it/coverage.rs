@@ -114,7 +114,7 @@ impl Seen {
     fn reply(&mut self, reply: &Reply) {
         self.replies.insert(tags::reply(reply));
         match reply {
-            Reply::Session { session } => self.info(session),
+            Reply::Session { session, .. } => self.info(session),
             Reply::Sessions { sessions } => sessions.iter().for_each(|s| self.info(s)),
             Reply::Messages { messages, .. } => messages.iter().for_each(|m| self.message(m)),
             Reply::Empty
