@@ -192,6 +192,32 @@ impl Runner {
             .ok_or_else(|| not_found(id))
     }
 
+    /// The sandbox policy stored with a session whose harness has not started since the
+    /// runner did (kept in memory afterwards). A store error or a policy that does not
+    /// parse leaves it out: the rest of `session.get` still answers.
+    async fn stored_sandbox_policy(&self, handle: &SessionHandle) -> Option<serde_json::Value> {
+        let id = handle.id.clone();
+        let text = match self
+            .ctx
+            .store
+            .call(move |store| store.sandbox_policy(&id))
+            .await
+        {
+            Ok(text) => text?,
+            Err(e) => {
+                tracing::warn!(session = %handle.id, error = %e, "reading the sandbox policy");
+                return None;
+            }
+        };
+        let policy: serde_json::Value = serde_json::from_str(&text)
+            .inspect_err(|e| {
+                tracing::warn!(session = %handle.id, error = %e, "stored sandbox policy is not JSON");
+            })
+            .ok()?;
+        let mut cached = handle.shared.sandbox.lock().expect("sandbox lock");
+        Some(cached.get_or_insert(policy).clone())
+    }
+
     pub fn next_subscriber(&self) -> u64 {
         self.next_subscriber.fetch_add(1, Ordering::Relaxed)
     }
@@ -290,9 +316,13 @@ impl Runner {
             }
             Command::SessionGet { session } => {
                 let handle = self.session(&session)?;
+                let sandbox = match handle.sandbox_policy() {
+                    Some(policy) => Some(policy),
+                    None => self.stored_sandbox_policy(&handle).await,
+                };
                 Ok(Reply::Session {
                     session: handle.info(),
-                    sandbox: handle.sandbox_policy(),
+                    sandbox,
                 })
             }
             Command::SessionClose { session } => {

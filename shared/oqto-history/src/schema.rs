@@ -98,11 +98,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "
     INSERT INTO message_fts (message_fts, rank) VALUES ('hashsize', 33554432);
     ",
+    // 3: the sandbox policy a session's harness last started under (`oqto-sandbox explain
+    // --json`, a few KiB), in a table of its own so that listing sessions does not read it.
+    "
+    CREATE TABLE session_sandbox (
+        session         TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        policy          TEXT NOT NULL
+    ) STRICT;
+    ",
 ];
 
 /// Schema versions that this build can read without migrating them: a read-only store
 /// ([`Store::open_read_only`](crate::Store::open_read_only)) accepts a database at any of
-/// these. Migration 2 changed only settings of the index, not what is stored.
+/// these. Migration 2 changed only settings of the index, not what is stored; migration 3
+/// added `session_sandbox`, which a read of an older file finds missing and treats as empty.
 pub(crate) const READABLE_SINCE: i64 = 1;
 
 /// Page size of a new database file. Larger pages mean fewer b-tree pages, splits and
@@ -281,13 +290,18 @@ mod tests {
 
     #[test]
     fn a_version_1_database_is_migrated_on_open_and_keeps_its_data() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.db");
         version_1_database(&path);
 
-        // Read-only, it is readable as it is (migration 2 changed only a setting).
+        // Read-only, it is readable as it is (migration 2 changed only a setting, and the
+        // table of migration 3 reads as empty).
         let old = Store::open_read_only(&path).unwrap();
+        assert_eq!(
+            old.sandbox_policy(&SessionId::new("ses_old")).unwrap(),
+            None
+        );
         assert_eq!(
             old.search("version", &SearchFilters::default(), None)
                 .unwrap()
@@ -327,6 +341,14 @@ mod tests {
             .search("written", &SearchFilters::default(), None)
             .unwrap();
         assert_eq!(hits.len(), 2);
+        // Migration 3: the sandbox policy table exists and is empty.
+        assert_eq!(
+            store.sandbox_policy(&SessionId::new("ses_old")).unwrap(),
+            None
+        );
+        store
+            .set_sandbox_policy(&SessionId::new("ses_old"), "{\"version\":1}")
+            .unwrap();
         store.integrity_check().unwrap();
         drop(store);
 

@@ -212,6 +212,37 @@ impl Store {
         Ok(sessions)
     }
 
+    /// Stores `policy` (the JSON `oqto-sandbox explain --json` printed) as the sandbox
+    /// policy of session `id`, replacing an earlier one. `Err(SessionNotFound)` if absent.
+    pub fn set_sandbox_policy(&mut self, id: &SessionId, policy: &str) -> Result<(), StoreError> {
+        self.writable()?;
+        require_session(&self.conn, id)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO session_sandbox (session, policy) VALUES (?1, ?2) \
+                 ON CONFLICT (session) DO UPDATE SET policy = excluded.policy",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id.as_str(), policy]))
+            .ctx("storing a sandbox policy")?;
+        Ok(())
+    }
+
+    /// The sandbox policy stored for session `id`; `None` if none was (also in a read-only
+    /// database older than the table).
+    pub fn sandbox_policy(&self, id: &SessionId) -> Result<Option<String>, StoreError> {
+        let stmt = self
+            .conn
+            .prepare_cached("SELECT policy FROM session_sandbox WHERE session = ?1");
+        let mut stmt = match stmt {
+            Ok(stmt) => stmt,
+            Err(e) if e.to_string().contains("no such table") => return Ok(None),
+            Err(e) => return Err(e).ctx("reading a sandbox policy"),
+        };
+        stmt.query_row([id.as_str()], |row| row.get(0))
+            .optional()
+            .ctx("reading a sandbox policy")
+    }
+
     /// Deletes the session with its messages, parts and search index entries (one
     /// statement: `ON DELETE CASCADE` removes the rows, triggers the index entries).
     /// Returns whether the session existed.

@@ -496,8 +496,16 @@ impl Actor {
     }
 
     /// Keeps the policy the harness was just started under, for `session.get`.
+    /// Stored with the session too, so that it survives a runner restart.
     fn set_sandbox_policy(&mut self, policy: serde_json::Value) {
+        let text = policy.to_string();
         *self.shared.sandbox.lock().expect("sandbox lock") = Some(policy);
+        let id = self.info.id.clone();
+        self.ctx
+            .store
+            .spawn("storing the sandbox policy", move |store| {
+                store.set_sandbox_policy(&id, &text)
+            });
     }
 
     async fn on_line(&mut self, line: ProcLine) {

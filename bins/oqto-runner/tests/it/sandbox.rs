@@ -161,3 +161,23 @@ fn a_disabled_sandbox_is_recorded_with_the_session() {
     let events = c.turn(&session, "still works");
     assert_eq!(assistant_texts(&events), ["echo: still works"]);
 }
+
+#[test]
+fn the_policy_is_kept_across_a_runner_restart() {
+    let mut runner = Runner::start("");
+    let mut c = runner.client();
+    let work = runner.work();
+    let session = c.create("fake", &work);
+    let before = c.ok(json!({"type":"session.get","session":session}))["sandbox"].clone();
+    assert_eq!(before["version"], 1, "{before}");
+    drop(c);
+    assert_eq!(runner.stop().code(), Some(0));
+    runner.spawn();
+    let mut c = runner.client();
+    let after = c.ok(json!({"type":"session.get","session":session}));
+    assert_eq!(after["session"]["state"], "stopped", "{after}");
+    assert_eq!(
+        after["sandbox"], before,
+        "the stored policy, before any new start"
+    );
+}

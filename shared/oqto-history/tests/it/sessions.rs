@@ -242,3 +242,31 @@ fn pages_freed_by_a_delete_are_reused_without_vacuum() {
     );
     store.integrity_check().unwrap();
 }
+
+#[test]
+fn a_sandbox_policy_is_stored_replaced_and_deleted_with_its_session() {
+    let (dir, mut store) = temp_store();
+    let record = full_record();
+    store.insert_session(&record).unwrap();
+    assert_eq!(store.sandbox_policy(&record.id).unwrap(), None);
+    store
+        .set_sandbox_policy(&record.id, r#"{"version":1,"enabled":true}"#)
+        .unwrap();
+    store
+        .set_sandbox_policy(&record.id, r#"{"version":1,"enabled":false}"#)
+        .unwrap();
+    drop(store);
+    let mut store = Store::open(&dir.path().join("history.db")).unwrap();
+    assert_eq!(
+        store.sandbox_policy(&record.id).unwrap().as_deref(),
+        Some(r#"{"version":1,"enabled":false}"#)
+    );
+    expect_code(
+        store.set_sandbox_policy(&SessionId::new("ses_nope"), "{}"),
+        ErrorCode::SessionNotFound,
+    );
+    assert!(store.delete_session(&record.id).unwrap());
+    assert_eq!(store.sandbox_policy(&record.id).unwrap(), None);
+    drop(store);
+    assert_eq!(count(&raw(&dir), "session_sandbox"), 0);
+}
