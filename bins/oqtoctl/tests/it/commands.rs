@@ -44,10 +44,7 @@ fn sessions_can_be_listed_shown_renamed_closed_and_removed() {
     assert_eq!(shown["sandbox"]["profile"]["name"], "development");
     let human = ctl.ok(&["session", "show", &a]);
     assert!(human.contains("title: renamed"), "{human}");
-    assert!(
-        human.contains("sandbox: development (confined)"),
-        "{human}"
-    );
+    assert!(human.contains("sandbox: development (confined)"), "{human}");
     assert!(human.contains("network: shared with the host"), "{human}");
     let hidden = human
         .lines()
