@@ -29,7 +29,7 @@ use crate::config::{Config, Environment};
 /// Variables `oqto-sandbox` reads to find and expand the policy, passed to it from the
 /// runner's environment even when the harness does not inherit them. They do not reach
 /// the harness unless the policy's `env_allow` lets them.
-const POLICY_VARS: &[&str] = &[
+pub const POLICY_VARS: &[&str] = &[
     "XDG_CONFIG_HOME",
     "XDG_CACHE_HOME",
     "XDG_DATA_HOME",
