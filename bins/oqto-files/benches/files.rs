@@ -202,17 +202,7 @@ fn read_bench(dir: &Path) {
         }
         f.sync_all().unwrap();
     }
-    let cat = || {
-        let start = Instant::now();
-        let status = Spawn::new("cat")
-            .arg(&path)
-            .stdout(File::create("/dev/null").unwrap())
-            .std_command()
-            .status()
-            .unwrap();
-        assert!(status.success());
-        (start.elapsed(), ())
-    };
+    let cat = || (timed_to_null(Spawn::new("cat").arg(&path)), ());
     cat(); // warm the page cache
     let (cat_time, ()) = best(5, cat);
     let gib_s = |d: Duration| size as f64 / d.as_secs_f64() / f64::from(1u32 << 30);
@@ -330,16 +320,10 @@ fn search_bench(dir: &Path, files: u64) {
     let rg = Path::new("/usr/bin/rg");
     if rg.exists() {
         let (t_rg, ()) = best(3, || {
-            let start = Instant::now();
-            let status = Spawn::new(rg)
-                .arg("fn needle_\\d+")
-                .arg(&root)
-                .stdout(File::create("/dev/null").unwrap())
-                .std_command()
-                .status()
-                .unwrap();
-            assert!(status.success());
-            (start.elapsed(), ())
+            (
+                timed_to_null(Spawn::new(rg).arg("fn needle_\\d+").arg(&root)),
+                (),
+            )
         });
         println!(
             "search {files} files ({n} matches): oqto-files {:.0} ms, rg {:.0} ms: ratio {:.2}x rg's time",
@@ -378,4 +362,16 @@ fn main() {
     if want("search") {
         search_bench(tmp.path(), files);
     }
+}
+
+/// Runs `command` with stdout to /dev/null; how long it took (it must succeed).
+fn timed_to_null(command: Spawn) -> Duration {
+    let start = Instant::now();
+    let status = command
+        .stdout(File::create("/dev/null").unwrap())
+        .std_command()
+        .status()
+        .unwrap();
+    assert!(status.success());
+    start.elapsed()
 }
