@@ -189,9 +189,7 @@ fn interpreter(program: &Path, path_var: Option<&OsStr>) -> Option<PathBuf> {
         return first.is_absolute().then_some(first);
     }
     let name = words.find(|w| !w.starts_with('-'))?;
-    std::env::split_paths(path_var?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    which::which_in(name, path_var, "/").ok()
 }
 
 #[cfg(test)]
@@ -212,7 +210,10 @@ mod tests {
         file(&cli, "#!/usr/bin/env node\nconsole.log(1)\n");
         std::fs::create_dir_all(root.join("repo/.local/pi/bin")).unwrap();
         symlink(&cli, root.join("repo/.local/pi/bin/pi")).unwrap();
-        file(&root.join("nodes/v20/bin/node"), "");
+        let node = root.join("nodes/v20/bin/node");
+        file(&node, "");
+        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let path = std::env::join_paths([root.join("nodes/v20/bin"), "/usr/bin".into()]).unwrap();
         let home = root.join("home");
         let dirs = install_dirs(

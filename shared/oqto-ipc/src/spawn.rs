@@ -389,11 +389,7 @@ pub async fn terminate(
     let Some((pid, tree)) = begin(raw)? else {
         return child.wait().await;
     };
-    // tokio's clock, so that a test runtime with paused time does not spin.
-    let deadline = tokio::time::Instant::now() + grace;
-    while !tree_gone(pid, &tree)? && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
-    }
+    wait_tree_gone(pid, &tree, grace).await?;
     finish(pid, tree);
     child.wait().await
 }
@@ -419,11 +415,7 @@ pub async fn terminate_root_first(
     let tree = walk(&[pid]);
     ignore_gone(kill(Pid::from_raw(pid), Signal::SIGTERM));
     ignore_gone(kill(Pid::from_raw(pid), Signal::SIGCONT));
-    let deadline = tokio::time::Instant::now() + grace;
-    while !tree_gone(pid, &tree)? && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
-    }
-    if tree_gone(pid, &tree)? {
+    if wait_tree_gone(pid, &tree, grace).await? {
         return child.wait().await;
     }
     tracing::debug!(
@@ -440,12 +432,25 @@ pub async fn terminate_root_first(
     );
     signal_tree(pid, &rest, Signal::SIGTERM);
     signal_tree(pid, &rest, Signal::SIGCONT);
-    let deadline = tokio::time::Instant::now() + grace / 2;
-    while !tree_gone(pid, &rest)? && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
-    }
+    wait_tree_gone(pid, &rest, grace / 2).await?;
     finish(pid, rest);
     child.wait().await
+}
+
+/// Waits up to `grace` (on tokio's clock, so that a test runtime with paused time does not
+/// spin) for the child to exit and `tree` to be gone; whether they are.
+async fn wait_tree_gone(pid: i32, tree: &[Proc], grace: Duration) -> io::Result<bool> {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        if tree_gone(pid, tree)? {
+            return Ok(true);
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep_until(deadline.min(now + POLL)).await;
+    }
 }
 
 /// The blocking twin of [`terminate`], for a `std::process::Child`.

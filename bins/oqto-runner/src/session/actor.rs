@@ -13,7 +13,9 @@
 //! see one order. The task never blocks: the store runs on its own thread, and queues to
 //! subscribers are filled with `try_send`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -406,11 +408,18 @@ impl Actor {
         };
         argv.extend(adapter.extra_args(&spec));
         let mut env = config.child_env(&self.ctx.env);
+        // Variables the runner sets for this harness itself: its `env` table, and the demo's.
+        let mut pass_env: Vec<String> = config.env.keys().cloned().collect();
         if config.builtin && config.name == DEMO_HARNESS {
             match self.ctx.demo_agent_dir() {
                 Ok(dir) => {
-                    env.insert("PI_CODING_AGENT_DIR".into(), dir.into_os_string());
-                    env.insert("PI_OFFLINE".into(), "1".into());
+                    for (name, value) in [
+                        ("PI_CODING_AGENT_DIR", dir.into_os_string()),
+                        ("PI_OFFLINE", "1".into()),
+                    ] {
+                        env.insert(name.into(), value);
+                        pass_env.push(name.into());
+                    }
                 }
                 Err(why) => {
                     drop(permit);
@@ -421,7 +430,7 @@ impl Actor {
             }
         }
         let cwd = std::path::PathBuf::from(&self.info.cwd);
-        let (argv, env) = match self.confine(&config, argv, env, &cwd) {
+        let (argv, env) = match self.confine(argv, env, pass_env, &cwd) {
             Ok(confined) => confined,
             Err(why) => {
                 drop(permit);
@@ -460,26 +469,16 @@ impl Actor {
     /// the command line and environment to start, or why the harness cannot start.
     fn confine(
         &mut self,
-        config: &crate::config::Harness,
-        argv: Vec<std::ffi::OsString>,
-        env: std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString>,
-        cwd: &std::path::Path,
-    ) -> Result<
-        (
-            Vec<std::ffi::OsString>,
-            std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString>,
-        ),
-        String,
-    > {
+        argv: Vec<OsString>,
+        env: BTreeMap<OsString, OsString>,
+        pass_env: Vec<String>,
+        cwd: &Path,
+    ) -> Result<(Vec<OsString>, BTreeMap<OsString, OsString>), String> {
         let profile = self
             .info
             .sandbox_profile
             .clone()
             .unwrap_or_else(|| self.ctx.config.default_sandbox_profile.clone());
-        let mut pass_env: Vec<String> = config.env.keys().cloned().collect();
-        if config.builtin && config.name == DEMO_HARNESS {
-            pass_env.extend(["PI_CODING_AGENT_DIR".into(), "PI_OFFLINE".into()]);
-        }
         let confined = sandbox::confine(
             &self.ctx.config,
             sandbox::Request {
