@@ -13,40 +13,62 @@ use oqto_testkit::TestEnv;
 
 const BIN: &str = env!("CARGO_BIN_EXE_oqto-sandbox");
 
-fn time(runs: usize, make: &dyn Fn() -> Spawn) -> Vec<Duration> {
-    // Run 0 warms up and is not counted.
-    let mut out = Vec::with_capacity(runs);
-    for i in 0..=runs {
-        let start = Instant::now();
-        let status = make()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn")
-            .wait()
-            .expect("wait");
-        let took = start.elapsed();
-        assert!(status.success(), "run failed: {status}");
-        if i > 0 {
-            out.push(took);
+/// Starts one process and waits for it.
+fn once(make: &dyn Fn() -> Spawn) -> Duration {
+    let start = Instant::now();
+    let status = make()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn")
+        .wait()
+        .expect("wait");
+    let took = start.elapsed();
+    assert!(status.success(), "run failed: {status}");
+    took
+}
+
+/// Runs each command `runs` times, interleaved (the order rotates every round), so that
+/// the machine's drift over the run, which on a shared VM is as large as the effect being
+/// measured, falls on all of them alike. Round 0 warms up and is not counted.
+fn time_interleaved(runs: usize, commands: &[&dyn Fn() -> Spawn]) -> Vec<Vec<Duration>> {
+    let mut out = vec![Vec::with_capacity(runs); commands.len()];
+    for round in 0..=runs {
+        for k in 0..commands.len() {
+            let which = (round + k) % commands.len();
+            let took = once(commands[which]);
+            if round > 0 {
+                out[which].push(took);
+            }
         }
     }
     out
 }
 
-fn report(name: &str, mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    let n = samples.len();
-    let mean = samples.iter().sum::<Duration>() / u32::try_from(n).unwrap();
-    let p50 = samples[n / 2];
-    let p95 = samples[(n * 95 / 100).min(n - 1)];
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn report(name: &str, samples: &[Duration]) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let n = sorted.len();
+    let mean = sorted.iter().sum::<Duration>() / u32::try_from(n).unwrap();
     println!(
         "{name:<28} mean {:>7.2} ms  p50 {:>7.2} ms  p95 {:>7.2} ms  (n={n})",
         ms(mean),
-        ms(p50),
-        ms(p95)
+        ms(percentile(&sorted, 50)),
+        ms(percentile(&sorted, 95))
     );
-    mean
+}
+
+/// `a - b` per round: the median and the mean of the differences, in ms.
+fn overhead(a: &[Duration], b: &[Duration]) -> (f64, f64) {
+    let mut diffs: Vec<f64> = a.iter().zip(b).map(|(x, y)| ms(*x) - ms(*y)).collect();
+    diffs.sort_by(f64::total_cmp);
+    #[allow(clippy::cast_precision_loss)] // a few hundred samples
+    let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+    (diffs[diffs.len() / 2], mean)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -91,26 +113,18 @@ fn main() {
     let (bwrap, bwrap_args) = argv.split_first().unwrap();
 
     println!(
-        "oqto-sandbox -- true, {runs} runs each (workspace {})",
+        "oqto-sandbox -- true, {runs} rounds, interleaved (workspace {})",
         ws.display()
     );
-    let bare = report(
-        "true",
-        time(runs, &|| Spawn::new("/usr/bin/true").current_dir(&ws)),
-    );
-    let bw = report(
-        "bwrap (same mounts) true",
-        time(runs, &|| {
-            Spawn::new(bwrap).args(bwrap_args).envs(vars.clone())
-        }),
-    );
-    let ours = report(
-        "oqto-sandbox -- true",
-        time(runs, &|| sandbox().args(["--", "true"])),
-    );
-    println!(
-        "overhead over bare bwrap: {:.2} ms (mean); bwrap over bare true: {:.2} ms",
-        ms(ours.saturating_sub(bw)),
-        ms(bw.saturating_sub(bare))
-    );
+    let bare = || Spawn::new("/usr/bin/true").current_dir(&ws);
+    let bw = || Spawn::new(bwrap).args(bwrap_args).envs(vars.clone());
+    let ours = || sandbox().args(["--", "true"]);
+    let times = time_interleaved(runs, &[&bare, &bw, &ours]);
+    report("true", &times[0]);
+    report("bwrap (same mounts) true", &times[1]);
+    report("oqto-sandbox -- true", &times[2]);
+    let (median, mean) = overhead(&times[2], &times[1]);
+    println!("overhead over bare bwrap: median {median:.2} ms, mean {mean:.2} ms (per round)");
+    let (median, mean) = overhead(&times[1], &times[0]);
+    println!("bwrap over bare true:     median {median:.2} ms, mean {mean:.2} ms (per round)");
 }

@@ -2,13 +2,17 @@
 //! signals forwarded to the command, and the command's status as ours.
 
 use std::ffi::OsString;
-use std::io::{BufRead as _, BufReader, Seek as _, Write as _};
-use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::process::ExitStatus;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
-use nix::sys::signal::{SigSet, Signal, kill};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use oqto_ipc::spawn::{Spawn, exit_code_of};
 use serde::Deserialize;
@@ -50,7 +54,7 @@ pub fn close_inherited_fds() {
 }
 
 /// Makes a descriptor survive exec (into bwrap).
-fn inheritable(fd: impl std::os::fd::AsFd) -> nix::Result<()> {
+fn inheritable(fd: impl AsFd) -> nix::Result<()> {
     fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map(drop)
 }
 
@@ -108,6 +112,9 @@ struct StatusLine {
 }
 
 /// Runs bwrap with `args` and `env`, forwarding signals, until the command ends.
+///
+/// One thread does it all: it polls the status pipe and the signal wake-up pipe, so no
+/// thread is started (a thread costs about as much as the rest of the loop).
 pub fn run_bwrap(
     bwrap: &std::path::Path,
     args: Vec<OsString>,
@@ -117,6 +124,9 @@ pub fn run_bwrap(
 ) -> anyhow::Result<Outcome> {
     fds.make_inheritable()
         .context("passing the seccomp program and status pipe to bwrap")?;
+    // Caught before the start, so that a signal sent the moment the command runs is kept
+    // for it rather than ending this process (and, with no sandbox, orphaning it).
+    let mut forwarder = Forwarder::new(None)?;
     // bwrap gets only the allowed variables: the environment is cleared by Spawn and the
     // values never appear on a command line (which every user can read in /proc).
     let mut child = Spawn::new(bwrap)
@@ -124,10 +134,6 @@ pub fn run_bwrap(
         .envs(env)
         .spawn()
         .context("starting bwrap")?;
-    // Blocked only now: a child inherits the signal mask, and the command must not start
-    // with these signals blocked. One arriving before this line ends this process, and
-    // `--die-with-parent` takes the sandbox with it.
-    let signals = block_forwarded()?;
     let Fds {
         seccomp,
         status_read,
@@ -137,22 +143,36 @@ pub fn run_bwrap(
     drop(seccomp);
 
     let mut exit_code = None;
-    let mut forwarder = None;
-    for line in BufReader::new(std::fs::File::from(status_read)).lines() {
-        let Ok(line) = line else { break };
-        let Ok(status) = serde_json::from_str::<StatusLine>(&line) else {
-            tracing::debug!(line, "unrecognised bwrap status line");
-            continue;
+    let mut lines = LineBuffer::default();
+    let mut on_line = |line: &[u8], forwarder: &mut Forwarder| {
+        let Ok(status) = serde_json::from_slice::<StatusLine>(line) else {
+            tracing::debug!(line = %String::from_utf8_lossy(line), "unrecognised bwrap status line");
+            return;
         };
         if let Some(pid) = status.child_pid {
             tracing::debug!(pid, "sandbox started");
-            if forwarder.is_none() {
-                forwarder = Some(spawn_forwarder(signals, pid, pid_namespace));
-            }
+            forwarder.start(pid, pid_namespace);
         }
         if let Some(code) = status.exit_code {
             exit_code = Some(code);
         }
+    };
+    loop {
+        let [status_ready, signal_ready] =
+            wait_readable([status_read.as_fd(), forwarder.wake.as_fd()])?;
+        if signal_ready {
+            forwarder.drain();
+        }
+        if status_ready {
+            match read_some(&status_read, &mut lines.buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => lines.each(|line| on_line(line, &mut forwarder)),
+            }
+        }
+    }
+    if !lines.buf.is_empty() {
+        let rest = std::mem::take(&mut lines.buf);
+        on_line(&rest, &mut forwarder);
     }
     let status = child.wait().context("waiting for bwrap")?;
     Ok(match exit_code {
@@ -167,36 +187,144 @@ pub fn run_unconfined(
     args: &[OsString],
     env: Vec<(OsString, OsString)>,
 ) -> anyhow::Result<u8> {
+    // SIGCHLD too, so the loop wakes when the command ends. Caught before the start, as
+    // in `run_bwrap`.
+    let mut forwarder = Forwarder::new(Some(Signal::SIGCHLD))?;
     let mut child = Spawn::new(program)
         .args(args)
         .envs(env)
         .spawn()
         .context("starting the command")?;
-    let signals = block_forwarded()?;
-    let pid = i32::try_from(child.id()).context("pid out of range")?;
-    let _forwarder = spawn_forwarder(signals, pid, false);
-    let status = child.wait().context("waiting for the command")?;
+    forwarder.start(
+        i32::try_from(child.id()).context("pid out of range")?,
+        false,
+    );
+    let status = loop {
+        // Checked after SIGCHLD is caught: an exit before that is seen here, one after
+        // it wakes the poll.
+        if let Some(status) = child.try_wait().context("waiting for the command")? {
+            break status;
+        }
+        wait_readable([forwarder.wake.as_fd()])?;
+        forwarder.drain();
+    };
     Ok(u8::try_from(exit_code_of(status) & 0xff).unwrap_or(1))
 }
 
-/// Blocks the forwarded signals in this thread (and so in threads it starts, and in
-/// children started after it: call it only once the child runs).
-fn block_forwarded() -> anyhow::Result<SigSet> {
-    let mut set = SigSet::empty();
-    for s in FORWARDED {
-        set.add(*s);
-    }
-    set.thread_block().context("blocking signals")?;
-    Ok(set)
+/// Bytes read from the status pipe, handed out a complete line at a time.
+#[derive(Default)]
+struct LineBuffer {
+    buf: Vec<u8>,
 }
 
-/// A thread that waits for the forwarded signals and passes each on. With a pid namespace,
-/// `pid` is the sandbox's init, which ignores signals it has no handler for: the signal
-/// goes to its children (the command, and orphans it adopted) instead.
-fn spawn_forwarder(set: SigSet, pid: i32, pid_namespace: bool) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        loop {
-            let Ok(signal) = set.wait() else { return };
+impl LineBuffer {
+    fn each(&mut self, mut f: impl FnMut(&[u8])) {
+        let mut start = 0;
+        while let Some(end) = self.buf[start..].iter().position(|b| *b == b'\n') {
+            f(&self.buf[start..start + end]);
+            start += end + 1;
+        }
+        self.buf.drain(..start);
+    }
+}
+
+/// Appends what one `read` returns to `buf`: 0 at end of file.
+fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> nix::Result<usize> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match nix::unistd::read(fd, &mut chunk) {
+            Err(nix::errno::Errno::EINTR) => {}
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(n);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits until one of `fds` is readable (or hung up); says which.
+fn wait_readable<const N: usize>(fds: [BorrowedFd<'_>; N]) -> anyhow::Result<[bool; N]> {
+    let mut polled = fds.map(|fd| PollFd::new(fd, PollFlags::POLLIN));
+    loop {
+        match poll(&mut polled, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for the command or a signal"),
+            Ok(_) => break,
+        }
+    }
+    Ok(polled.map(|fd| fd.revents().is_some_and(|r| !r.is_empty())))
+}
+
+/// The forwarded signals, caught, and where they go.
+///
+/// Each signal has a handler (from `signal-hook`) that sets its flag and then writes a
+/// byte to a wake-up pipe, which the run loop polls. Handlers, unlike a blocked mask,
+/// are not inherited: a started program has the default action for a signal its parent
+/// caught, so they can be installed before the command starts and none is lost.
+struct Forwarder {
+    /// The read end of the wake-up pipe (non-blocking).
+    wake: UnixStream,
+    flags: Vec<(Signal, Arc<AtomicBool>)>,
+    /// The pid they go to (and whether it is a pid namespace's init), once known.
+    target: Option<(i32, bool)>,
+    /// Signals that arrived before the target was known.
+    pending: Vec<Signal>,
+}
+
+impl Forwarder {
+    /// Catches the forwarded signals, and `extra` (which wakes the loop but is not
+    /// passed on).
+    fn new(extra: Option<Signal>) -> anyhow::Result<Self> {
+        let (wake, write) = UnixStream::pair().context("creating the signal pipe")?;
+        wake.set_nonblocking(true)
+            .context("creating the signal pipe")?;
+        let mut flags = Vec::new();
+        for signal in FORWARDED.iter().chain(extra.as_ref()) {
+            let flag = Arc::new(AtomicBool::new(false));
+            let n = *signal as i32;
+            // The flag first: handlers run in the order they were registered, so the
+            // flag is set by the time the byte wakes the loop.
+            signal_hook::flag::register(n, Arc::clone(&flag))
+                .and_then(|_| signal_hook::low_level::pipe::register(n, write.try_clone()?))
+                .with_context(|| format!("catching {signal}"))?;
+            flags.push((*signal, flag));
+        }
+        Ok(Self {
+            wake,
+            flags,
+            target: None,
+            pending: Vec::new(),
+        })
+    }
+
+    /// From now on signals go to `pid`; those that waited go now. With a pid namespace,
+    /// `pid` is the sandbox's init, which ignores signals it has no handler for: they go
+    /// to its children (the command, and orphans it adopted) instead.
+    fn start(&mut self, pid: i32, pid_namespace: bool) {
+        if self.target.is_none() {
+            self.target = Some((pid, pid_namespace));
+            self.flush();
+        }
+    }
+
+    /// Empties the wake-up pipe, then passes on every signal whose flag is set.
+    fn drain(&mut self) {
+        let mut bytes = [0u8; 64];
+        while matches!((&self.wake).read(&mut bytes), Ok(n) if n > 0) {}
+        for (signal, flag) in &self.flags {
+            if flag.swap(false, Ordering::SeqCst) && FORWARDED.contains(signal) {
+                self.pending.push(*signal);
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        let Some((pid, pid_namespace)) = self.target else {
+            return;
+        };
+        for signal in self.pending.drain(..) {
             let targets = if pid_namespace {
                 children_of(pid)
             } else {
@@ -207,7 +335,7 @@ fn spawn_forwarder(set: SigSet, pid: i32, pid_namespace: bool) -> std::thread::J
                 let _ = kill(Pid::from_raw(target), signal);
             }
         }
-    })
+    }
 }
 
 /// The direct children of `pid`, from `/proc`.

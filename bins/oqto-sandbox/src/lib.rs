@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::CommandFactory;
-use oqto_cli::{CliError, Exit, ManExtra};
+use oqto_cli::{CliError, Exit, LogArgs, ManExtra};
 
 pub use cli::{Cli, PolicyArgs, RunArgs, Sub};
 
@@ -127,7 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             out.flush()?;
             Ok(Exit::Ok.code())
         }
-        None => run_command(&cli.run),
+        None => run_command(&cli.run, &cli.log),
     }
 }
 
@@ -247,7 +247,7 @@ fn print_argv(argv: &[OsString], env: &[(OsString, OsString)], json: bool) -> an
     Ok(())
 }
 
-fn run_command(run: &RunArgs) -> anyhow::Result<u8> {
+fn run_command(run: &RunArgs, log: &LogArgs) -> anyhow::Result<u8> {
     // Before this process opens anything: nothing inherited may reach the sandbox.
     exec::close_inherited_fds();
     let host = Host::capture()?;
@@ -267,10 +267,13 @@ fn run_command(run: &RunArgs) -> anyhow::Result<u8> {
             print_argv(&unconfined, &host.vars, run.json)?;
             return Ok(Exit::Ok.code());
         }
-        tracing::warn!(
-            by = %effective.enabled.from,
-            "the sandbox is disabled: running the command without confinement"
-        );
+        if !log.quiet {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{NAME}: warning: the sandbox is disabled (by {}): running the command without confinement",
+                effective.enabled.from
+            );
+        }
         return exec::run_unconfined(&resolved, rest, host.vars.clone());
     }
 

@@ -2,6 +2,7 @@
 //! merged on these absolute, normalized paths; symlinks are resolved only when the mounts
 //! are built.
 
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Component, Path, PathBuf};
 
 use crate::host::Host;
@@ -95,8 +96,28 @@ pub fn normalize(path: &Path) -> Option<PathBuf> {
 }
 
 /// Whether `path` is `dir` or beneath it (component-wise).
+///
+/// Plans compare every mount against every denied path, so this is hot: for the clean,
+/// absolute paths that policies and `realpath` produce, a byte comparison gives the same
+/// answer as [`Path::starts_with`] without parsing components; anything else takes the
+/// component-wise route.
 pub fn is_within(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
+    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    if !(is_clean(p) && is_clean(d)) {
+        return path.starts_with(dir);
+    }
+    p.starts_with(d) && (p.len() == d.len() || d == b"/" || p[d.len()] == b'/')
+}
+
+/// Absolute, with no empty, `.` or `..` component and no trailing slash (except `/`).
+fn is_clean(path: &[u8]) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    path.first() == Some(&b'/')
+        && path[1..]
+            .split(|b| *b == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b".."))
 }
 
 /// The number of components: `/` is 0, `/a/b` is 2. Sorts mounts parents first.
@@ -156,6 +177,34 @@ mod tests {
         assert!(is_within(Path::new("/a/b"), Path::new("/a")));
         assert!(is_within(Path::new("/a"), Path::new("/a")));
         assert!(!is_within(Path::new("/ab"), Path::new("/a")));
+        assert!(is_within(Path::new("/a"), Path::new("/")));
+        assert!(is_within(Path::new("/"), Path::new("/")));
+        assert!(!is_within(Path::new("/"), Path::new("/a")));
+        assert!(!is_within(Path::new("/a"), Path::new("/a/b")));
+    }
+
+    /// The byte comparison agrees with `Path::starts_with` everywhere, clean or not.
+    #[test]
+    fn within_agrees_with_components() {
+        let parts = ["", "a", "ab", ".", "..", "a/b", "/"];
+        let mut paths = vec![String::from("/")];
+        for x in parts {
+            for y in parts {
+                paths.push(format!("/{x}"));
+                paths.push(format!("/{x}/{y}"));
+                paths.push(format!("{x}/{y}"));
+                paths.push(format!("/{x}/{y}/"));
+            }
+        }
+        for p in &paths {
+            for d in &paths {
+                assert_eq!(
+                    is_within(Path::new(p), Path::new(d)),
+                    Path::new(p).starts_with(d),
+                    "{p:?} within {d:?}"
+                );
+            }
+        }
         assert_eq!(depth(Path::new("/")), 0);
         assert_eq!(depth(Path::new("/a/b")), 2);
     }

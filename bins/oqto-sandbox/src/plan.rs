@@ -6,10 +6,11 @@
 //! (read-only), `allow_write`, the workspace, `read_only`, the workspace's `.oqto/`
 //! (read-only), and last `deny_read` (masked), each group parents first.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
@@ -113,9 +114,52 @@ fn real(path: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()
 }
 
+/// [`real`] for the many paths of one plan, remembering every directory it has resolved.
+///
+/// `realpath` looks at each component of each path with its own system call, and the
+/// profiles name dozens of paths under the same few directories (home, the caches), most
+/// of which do not exist. This resolves a path's parent (from memory when it has been seen)
+/// and then looks at the last component alone: one `lstat` per new component, and none
+/// for a path under a directory already known to be missing. A symlink, or a path that is
+/// not absolute and normalized, goes to `realpath` whole, so the result is always the
+/// kernel's.
+#[derive(Debug, Default)]
+pub struct Resolver {
+    known: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl Resolver {
+    pub fn real(&mut self, path: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.known.get(path) {
+            return known.clone();
+        }
+        let resolved = match (path.parent(), path.file_name()) {
+            (None, _) if path == Path::new("/") => Some(path.to_path_buf()),
+            (Some(parent), Some(name)) if is_plain(path) => self.real(parent).and_then(|dir| {
+                let candidate = dir.join(name);
+                match std::fs::symlink_metadata(&candidate) {
+                    Ok(meta) if meta.file_type().is_symlink() => real(&candidate),
+                    Ok(_) => Some(candidate),
+                    Err(_) => None,
+                }
+            }),
+            _ => real(path),
+        };
+        self.known.insert(path.to_path_buf(), resolved.clone());
+        resolved
+    }
+}
+
+/// An absolute path made of the root and plain names only (no `.` or `..`).
+fn is_plain(path: &Path) -> bool {
+    let mut components = path.components();
+    components.next() == Some(Component::RootDir)
+        && components.all(|c| matches!(c, Component::Normal(_)))
+}
+
 fn sorted(rules: &Rules<PathBuf>) -> Vec<&PathBuf> {
     let mut paths: Vec<&PathBuf> = rules.keys().collect();
-    paths.sort_by_key(|p| (depth(p), (*p).clone()));
+    paths.sort_by_cached_key(|p| (depth(p), *p));
     paths
 }
 
@@ -125,6 +169,7 @@ impl Plan {
     pub fn build(effective: &Effective, host: &Host) -> Self {
         let policy = &effective.policy;
         let workspace = &effective.workspace;
+        let mut resolver = Resolver::default();
         let mut plan = Plan {
             mounts: Vec::new(),
             isolate_network: policy.isolate_network.value,
@@ -155,29 +200,29 @@ impl Plan {
         });
         plan.mounts.push(Mount::Tmpfs("/tmp".into()));
         for path in sorted(&policy.allow_read) {
-            if let Some(path) = real(path) {
+            if let Some(path) = resolver.real(path) {
                 plan.mounts.push(Mount::ReadOnly(path));
             }
         }
         for path in sorted(&policy.allow_write) {
-            if let Some(path) = real(path) {
+            if let Some(path) = resolver.real(path) {
                 plan.mounts.push(Mount::Writable(path));
             }
         }
         plan.mounts.push(Mount::Writable(workspace.clone()));
         for path in sorted(&policy.read_only) {
-            if let Some(path) = real(path) {
+            if let Some(path) = resolver.real(path) {
                 if plan.view_real(&path) != View::Hidden {
                     plan.mounts.push(Mount::ReadOnly(path));
                 }
             }
         }
-        if let Some(oqto) = real(&workspace.join(".oqto")) {
+        if let Some(oqto) = resolver.real(&workspace.join(".oqto")) {
             plan.mounts.push(Mount::ReadOnly(oqto));
         }
         if !plan.isolate_network {
             // DNS: /etc/resolv.conf is often a symlink into /run.
-            if let Some(resolv) = real(Path::new("/etc/resolv.conf")) {
+            if let Some(resolv) = resolver.real(Path::new("/etc/resolv.conf")) {
                 if plan.view_real(&resolv) == View::Hidden {
                     plan.mounts.push(Mount::ReadOnly(resolv));
                 }
@@ -188,7 +233,9 @@ impl Plan {
             if denied[..i].iter().any(|d| is_within(path, d)) {
                 continue;
             }
-            let Some(path) = real(path) else { continue };
+            let Some(path) = resolver.real(path) else {
+                continue;
+            };
             if plan.view_real(&path) == View::Hidden {
                 continue;
             }
@@ -201,7 +248,7 @@ impl Plan {
         plan.mounts.push(Mount::RootReadOnly);
 
         plan.env = sandbox_env(effective, host);
-        if let Some(cwd) = real(&host.cwd) {
+        if let Some(cwd) = resolver.real(&host.cwd) {
             if is_within(&cwd, workspace) && plan.view_real(&cwd) != View::Hidden {
                 plan.cwd = cwd;
             }

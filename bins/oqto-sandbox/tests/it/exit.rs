@@ -128,9 +128,9 @@ fn stdio_passes_straight_through() {
     );
 }
 
-#[test]
-fn sigterm_reaches_the_command() {
-    let sb = Sandbox::new();
+/// Starts a command that traps SIGTERM, sends oqto-sandbox one, and checks that the
+/// command got it and its status came back.
+fn sigterm_reaches(sb: &Sandbox) {
     let mut child = sb
         .spawn([
             "--",
@@ -143,15 +143,56 @@ fn sigterm_reaches_the_command() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    // Lines arrive through a channel so that a signal that is never passed on fails the
+    // test at the deadline instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    assert_eq!(rx.recv_timeout(DEADLINE).as_deref(), Ok("ready"));
     kill(
         Pid::from_raw(child.id().try_into().unwrap()),
         Signal::SIGTERM,
     )
     .unwrap();
-    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
+    let got = rx.recv_timeout(DEADLINE);
+    if got.is_err() {
+        // An unconfined command does not die with oqto-sandbox: take the whole tree.
+        let pid = i32::try_from(child.id()).unwrap();
+        for p in oqto_ipc::spawn::descendants(pid) {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        let _ = child.kill();
+    }
+    assert_eq!(
+        got.as_deref(),
+        Ok("got-term"),
+        "the command never got SIGTERM"
+    );
     assert_eq!(child.wait().unwrap().code(), Some(7));
+}
+
+#[test]
+fn sigterm_reaches_the_command() {
+    sigterm_reaches(&Sandbox::new());
+}
+
+#[test]
+fn sigterm_reaches_an_unconfined_command_too() {
+    let sb = Sandbox::new();
+    sb.write_user_policy("enabled = false\n");
+    sigterm_reaches(&sb);
+}
+
+#[test]
+fn an_unconfined_commands_status_passes_through() {
+    let sb = Sandbox::new();
+    sb.write_user_policy("enabled = false\n");
+    sb.sh("exit 9").assert_code(9);
+    sb.sh("kill -TERM $$").assert_code(128 + 15);
 }
 
 #[test]
@@ -191,9 +232,15 @@ fn inherited_descriptors_do_not_reach_the_sandbox() {
     assert!(!run.stdout.contains(&home), "{run:#?}");
 }
 
+/// oqto-sandbox blocks the signals it forwards before it starts the command; the command
+/// must not inherit that.
 #[test]
 fn the_command_starts_with_no_blocked_signals() {
     let sb = Sandbox::new();
+    let run = sb.run(["--", "grep", "SigBlk", "/proc/self/status"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout.trim(), "SigBlk:\t0000000000000000", "{run:#?}");
+    sb.write_user_policy("enabled = false\n");
     let run = sb.run(["--", "grep", "SigBlk", "/proc/self/status"]);
     run.assert_code(0);
     assert_eq!(run.stdout.trim(), "SigBlk:\t0000000000000000", "{run:#?}");
