@@ -126,7 +126,8 @@ pub fn run_bwrap(
         .context("passing the seccomp program and status pipe to bwrap")?;
     // Caught before the start, so that a signal sent the moment the command runs is kept
     // for it rather than ending this process (and, with no sandbox, orphaning it).
-    let mut forwarder = Forwarder::new(None)?;
+    // SIGCHLD wakes the loop when bwrap exits.
+    let mut forwarder = Forwarder::new(Some(Signal::SIGCHLD))?;
     // bwrap gets only the allowed variables: the environment is cleared by Spawn and the
     // values never appear on a command line (which every user can read in /proc).
     let mut child = Spawn::new(bwrap)
@@ -141,44 +142,89 @@ pub fn run_bwrap(
     } = fds;
     drop(status_write);
     drop(seccomp);
+    fcntl(&status_read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("reading bwrap's status")?;
 
-    let mut exit_code = None;
-    let mut lines = LineBuffer::default();
-    let mut on_line = |line: &[u8], forwarder: &mut Forwarder| {
+    // The status pipe is read only when there is a reason to: a signal to pass on (which
+    // needs the command's pid) and the end. Otherwise this process sleeps until bwrap
+    // exits, rather than waking for each of the pieces bwrap writes its status in while
+    // it sets the sandbox up (on a small machine, it would take CPU from bwrap).
+    let mut status = Status::new(pid_namespace);
+    let exited = loop {
+        if let Some(exited) = child.try_wait().context("waiting for bwrap")? {
+            break exited;
+        }
+        // Signals that wait for the command's pid watch the status pipe; those that wait
+        // for the command to be started by the sandbox's init look again shortly.
+        let retry = forwarder.waiting().then_some(PollTimeout::from(RETRY));
+        if forwarder.needs_target() {
+            wait_readable([forwarder.wake.as_fd(), status_read.as_fd()], retry)?;
+        } else {
+            wait_readable([forwarder.wake.as_fd()], retry)?;
+        }
+        forwarder.drain();
+        if forwarder.needs_target() {
+            status.read(&status_read, &mut forwarder);
+        }
+    };
+    // bwrap is gone: all it wrote is in the pipe (or, with a pipe a stray process still
+    // holds open, all it will write).
+    status.read(&status_read, &mut forwarder);
+    status.finish(&mut forwarder);
+    Ok(match status.exit_code {
+        Some(code) => Outcome::Exited(u8::try_from(code & 0xff).unwrap_or(1)),
+        None => Outcome::SetupFailed(exited),
+    })
+}
+
+/// What bwrap has said on its status pipe so far.
+struct Status {
+    lines: LineBuffer,
+    exit_code: Option<i32>,
+    pid_namespace: bool,
+}
+
+impl Status {
+    fn new(pid_namespace: bool) -> Self {
+        Self {
+            lines: LineBuffer::default(),
+            exit_code: None,
+            pid_namespace,
+        }
+    }
+
+    /// Reads what the pipe holds now (it is non-blocking) and acts on each whole line.
+    fn read(&mut self, fd: &OwnedFd, forwarder: &mut Forwarder) {
+        while let Ok(n) = read_some(fd, &mut self.lines.buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.each(|line| self.line(line, forwarder));
+        self.lines = lines;
+    }
+
+    /// Acts on a last line without its newline.
+    fn finish(&mut self, forwarder: &mut Forwarder) {
+        let rest = std::mem::take(&mut self.lines.buf);
+        if !rest.is_empty() {
+            self.line(&rest, forwarder);
+        }
+    }
+
+    fn line(&mut self, line: &[u8], forwarder: &mut Forwarder) {
         let Ok(status) = serde_json::from_slice::<StatusLine>(line) else {
             tracing::debug!(line = %String::from_utf8_lossy(line), "unrecognised bwrap status line");
             return;
         };
         if let Some(pid) = status.child_pid {
             tracing::debug!(pid, "sandbox started");
-            forwarder.start(pid, pid_namespace);
+            forwarder.start(pid, self.pid_namespace);
         }
         if let Some(code) = status.exit_code {
-            exit_code = Some(code);
-        }
-    };
-    loop {
-        let [status_ready, signal_ready] =
-            wait_readable([status_read.as_fd(), forwarder.wake.as_fd()])?;
-        if signal_ready {
-            forwarder.drain();
-        }
-        if status_ready {
-            match read_some(&status_read, &mut lines.buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => lines.each(|line| on_line(line, &mut forwarder)),
-            }
+            self.exit_code = Some(code);
         }
     }
-    if !lines.buf.is_empty() {
-        let rest = std::mem::take(&mut lines.buf);
-        on_line(&rest, &mut forwarder);
-    }
-    let status = child.wait().context("waiting for bwrap")?;
-    Ok(match exit_code {
-        Some(code) => Outcome::Exited(u8::try_from(code & 0xff).unwrap_or(1)),
-        None => Outcome::SetupFailed(status),
-    })
 }
 
 /// Runs the command without a sandbox (policy `enabled = false`), forwarding signals.
@@ -205,7 +251,7 @@ pub fn run_unconfined(
         if let Some(status) = child.try_wait().context("waiting for the command")? {
             break status;
         }
-        wait_readable([forwarder.wake.as_fd()])?;
+        wait_readable([forwarder.wake.as_fd()], None)?;
         forwarder.drain();
     };
     Ok(u8::try_from(exit_code_of(status) & 0xff).unwrap_or(1))
@@ -228,7 +274,8 @@ impl LineBuffer {
     }
 }
 
-/// Appends what one `read` returns to `buf`: 0 at end of file.
+/// Appends what one `read` returns to `buf`: 0 at end of file (an error when a
+/// non-blocking descriptor has nothing).
 fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> nix::Result<usize> {
     let mut chunk = [0u8; 4096];
     loop {
@@ -243,11 +290,18 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> nix::Result<usize> {
     }
 }
 
-/// Waits until one of `fds` is readable (or hung up); says which.
-fn wait_readable<const N: usize>(fds: [BorrowedFd<'_>; N]) -> anyhow::Result<[bool; N]> {
+/// How often (in ms) signals that wait for the command to start look again.
+const RETRY: u8 = 10;
+
+/// Waits until one of `fds` is readable (or hung up), or `timeout` passes; says which
+/// are readable.
+fn wait_readable<const N: usize>(
+    fds: [BorrowedFd<'_>; N],
+    timeout: Option<PollTimeout>,
+) -> anyhow::Result<[bool; N]> {
     let mut polled = fds.map(|fd| PollFd::new(fd, PollFlags::POLLIN));
     loop {
-        match poll(&mut polled, PollTimeout::NONE) {
+        match poll(&mut polled, timeout.unwrap_or(PollTimeout::NONE)) {
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e).context("waiting for the command or a signal"),
             Ok(_) => break,
@@ -308,6 +362,16 @@ impl Forwarder {
         }
     }
 
+    /// Whether signals wait for a target that is not known yet.
+    fn needs_target(&self) -> bool {
+        self.target.is_none() && !self.pending.is_empty()
+    }
+
+    /// Whether signals wait, for a target or for the command to start.
+    fn waiting(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Empties the wake-up pipe, then passes on every signal whose flag is set.
     fn drain(&mut self) {
         let mut bytes = [0u8; 64];
@@ -320,19 +384,28 @@ impl Forwarder {
         self.flush();
     }
 
+    /// Passes the waiting signals on. In a pid namespace they go to the init's children:
+    /// while the init is still setting the sandbox up there are none, and the signals
+    /// keep waiting (the run loop looks again every [`RETRY`] ms).
     fn flush(&mut self) {
         let Some((pid, pid_namespace)) = self.target else {
             return;
         };
+        if self.pending.is_empty() {
+            return;
+        }
+        let targets = if pid_namespace {
+            children_of(pid)
+        } else {
+            vec![pid]
+        };
+        if targets.is_empty() {
+            return;
+        }
         for signal in self.pending.drain(..) {
-            let targets = if pid_namespace {
-                children_of(pid)
-            } else {
-                vec![pid]
-            };
             tracing::debug!(?signal, ?targets, "forwarding signal");
-            for target in targets {
-                let _ = kill(Pid::from_raw(target), signal);
+            for target in &targets {
+                let _ = kill(Pid::from_raw(*target), signal);
             }
         }
     }

@@ -195,6 +195,46 @@ fn an_unconfined_commands_status_passes_through() {
     sb.sh("kill -TERM $$").assert_code(128 + 15);
 }
 
+/// A signal that arrives while bwrap is still starting waits, and goes to the command once
+/// it runs: oqto-sandbox neither dies of it nor drops it.
+#[test]
+fn a_signal_during_the_start_reaches_the_command() {
+    let sb = Sandbox::new();
+    let started = sb.env.root().join("bwrap-started");
+    let slow = sb.env.root().join("slow-bwrap");
+    script(
+        &slow,
+        &format!(
+            "touch '{}'\nsleep 0.5\nexec bwrap \"$@\"",
+            started.display()
+        ),
+    );
+    let mut child = sb
+        .spawn(["--", "sleep", "600"])
+        .env("OQTO_SANDBOX_BWRAP", &slow)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(DEADLINE, || started.exists()),
+        "bwrap never started"
+    );
+    let pid = i32::try_from(child.id()).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    let mut status = None;
+    let ended = wait_until(DEADLINE, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(ended, "the SIGTERM never reached the command");
+    // The command (sleep) died of it: 128 + 15, the status of oqto-sandbox's own exit.
+    assert_eq!(status.unwrap().code(), Some(128 + 15), "{status:?}");
+}
+
 #[test]
 fn the_sandbox_dies_with_its_parent() {
     let sb = Sandbox::new();
