@@ -8,9 +8,9 @@ use std::process::Stdio;
 
 use serde::Serialize;
 
+use crate::exec::Fds;
 use crate::host::Host;
 use crate::plan::{Mount, Plan, SYSTEM_DIRS};
-use std::os::fd::AsRawFd as _;
 
 /// The oldest bwrap with every option the sandbox uses.
 pub const MIN_BWRAP: (u32, u32, u32) = (0, 4, 0);
@@ -269,11 +269,14 @@ fn probe(bwrap: &Path, host: &Host) -> Item {
         Ok(p) => p,
         Err(e) => return Item::fail(NAME, format!("seccomp filter: {e}"), "report this bug"),
     };
-    let fd = match crate::exec::program_fd(&program) {
+    let fds = match Fds::new(&program) {
         Ok(f) => f,
         Err(e) => return Item::fail(NAME, format!("{e:#}"), "check the limits on open files"),
     };
-    let args = plan.bwrap_args(Some(fd.as_raw_fd()), None, &[OsString::from(truth)]);
+    if let Err(e) = fds.make_inheritable() {
+        return Item::fail(NAME, format!("{e}"), "report this bug");
+    }
+    let args = plan.bwrap_args(Some(fds.seccomp_fd()), None, &[OsString::from(truth)]);
     let result = oqto_ipc::spawn::Spawn::new(bwrap)
         .args(args)
         .envs(plan.env.clone())
@@ -282,7 +285,7 @@ fn probe(bwrap: &Path, host: &Host) -> Item {
         .stderr(Stdio::piped())
         .spawn()
         .and_then(std::process::Child::wait_with_output);
-    drop(fd);
+    drop(fds);
     match result {
         Ok(out) if out.status.success() => Item::pass(
             NAME,

@@ -1,12 +1,10 @@
 //! Running the command: bwrap in the foreground with the seccomp program and a status pipe,
 //! signals forwarded to the command, and the command's status as ours.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io::{Read as _, Seek as _, Write as _};
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,35 +73,39 @@ fn inheritable(fd: impl AsFd) -> nix::Result<()> {
     fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map(drop)
 }
 
-/// The descriptors bwrap reads: its argument list (`--args`), the seccomp program and the
-/// status pipe. Only their numbers are needed to build the argument list.
+/// The descriptors bwrap reads: the seccomp program and the status pipe.
 #[derive(Debug)]
 pub struct Fds {
-    args_read: OwnedFd,
-    args_write: OwnedFd,
     seccomp: std::fs::File,
     status_read: OwnedFd,
     status_write: OwnedFd,
 }
 
 impl Fds {
-    pub fn new() -> anyhow::Result<Self> {
+    pub fn new(program: &[u8]) -> anyhow::Result<Self> {
         let fd = nix::sys::memfd::memfd_create(
             c"oqto-sandbox-seccomp",
             nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
         )
         .context("creating a memfd for the seccomp program")?;
+        let mut seccomp = std::fs::File::from(fd);
+        seccomp
+            .write_all(program)
+            .context("writing the seccomp program")?;
+        seccomp.rewind().context("rewinding the seccomp program")?;
         let (status_read, status_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the status pipe")?;
-        let (args_read, args_write) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the argument pipe")?;
         Ok(Self {
-            args_read,
-            args_write,
-            seccomp: std::fs::File::from(fd),
+            seccomp,
             status_read,
             status_write,
         })
+    }
+
+    /// Lets both descriptors bwrap reads survive its exec.
+    pub fn make_inheritable(&self) -> nix::Result<()> {
+        inheritable(&self.seccomp)?;
+        inheritable(&self.status_write)
     }
 
     pub fn seccomp_fd(&self) -> i32 {
@@ -115,138 +117,6 @@ impl Fds {
     }
 }
 
-/// A descriptor bwrap can inherit that holds `program`: for a bwrap run with its
-/// arguments on the command line (the preflight's test sandbox).
-pub fn program_fd(program: &[u8]) -> anyhow::Result<std::fs::File> {
-    let fd =
-        nix::sys::memfd::memfd_create(c"oqto-sandbox-seccomp", nix::sys::memfd::MFdFlags::empty())
-            .context("creating a memfd for the seccomp program")?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(program)
-        .and_then(|()| file.rewind())
-        .context("writing the seccomp program")?;
-    Ok(file)
-}
-
-/// bwrap, started before its arguments are known: it reads them from a pipe (`--args`)
-/// and does nothing until the pipe is closed. Starting it first lets its exec and
-/// start-up run while this process loads the policy and builds the plan, which on a
-/// machine with a second CPU takes most of that work off a harness's start.
-///
-/// Dropped without [`Started::run`] (the policy did not load, the command cannot run),
-/// bwrap is killed before it has read a single argument.
-#[derive(Debug)]
-pub struct Started {
-    child: Option<std::process::Child>,
-    forwarder: Forwarder,
-    args_write: Option<OwnedFd>,
-    seccomp: std::fs::File,
-    status_read: OwnedFd,
-}
-
-impl Started {
-    /// Starts `bwrap --args FD -- COMMAND...` with an empty environment. The command goes
-    /// on bwrap's own command line (bwrap takes it only from there) as given: bwrap looks
-    /// it up on the sandbox's `PATH`, which the caller has checked it can. Signals are
-    /// caught from here on (see [`Forwarder`]).
-    pub fn start(bwrap: &Path, fds: Fds, command: &[OsString]) -> anyhow::Result<Self> {
-        let Fds {
-            args_read,
-            args_write,
-            seccomp,
-            status_read,
-            status_write,
-        } = fds;
-        for fd in [args_read.as_fd(), seccomp.as_fd(), status_write.as_fd()] {
-            inheritable(fd).context("passing descriptors to bwrap")?;
-        }
-        // Caught before the start, so that a signal sent the moment the command runs is
-        // kept for it rather than ending this process. SIGCHLD wakes the run loop when
-        // bwrap exits.
-        let forwarder = Forwarder::new(Some(Signal::SIGCHLD))?;
-        // `--die-with-parent` is also in the options; here it holds even if this process
-        // dies before it has written them (bwrap then reads no options at all, and finds
-        // no command to run in its empty root).
-        let child = Spawn::new(bwrap)
-            .args([
-                OsString::from("--die-with-parent"),
-                "--args".into(),
-                args_read.as_raw_fd().to_string().into(),
-                "--".into(),
-            ])
-            .args(command)
-            .spawn()
-            .context("starting bwrap")?;
-        Ok(Self {
-            child: Some(child),
-            forwarder,
-            args_write: Some(args_write),
-            seccomp,
-            status_read,
-        })
-    }
-
-    /// Hands bwrap the seccomp program, the environment and its options (everything
-    /// before `--`), then runs the loop until the command ends.
-    ///
-    /// The variables go in as `--setenv` through the pipe: never on a command line (which
-    /// every user can read in /proc), and bwrap itself started with none.
-    pub fn run(
-        mut self,
-        program: &[u8],
-        options: &[OsString],
-        env: &[(OsString, OsString)],
-        pid_namespace: bool,
-    ) -> anyhow::Result<Outcome> {
-        self.seccomp
-            .write_all(program)
-            .and_then(|()| self.seccomp.rewind())
-            .context("writing the seccomp program")?;
-        let mut list = Vec::new();
-        let setenv = OsStr::new("--setenv");
-        for (name, value) in env {
-            for arg in [setenv, name, value] {
-                push_arg(&mut list, arg)?;
-            }
-        }
-        for arg in options {
-            push_arg(&mut list, arg)?;
-        }
-        let args_write = self.args_write.take().expect("arguments are written once");
-        // One write into an empty pipe: a list of a few kB is copied whole, and a longer
-        // one is read by bwrap as it goes. If bwrap is already gone the write fails, and
-        // its exit status below says why.
-        let written = std::fs::File::from(args_write).write_all(&list);
-        if let Err(e) = written {
-            tracing::debug!(error = %e, "writing bwrap's arguments");
-        }
-        let child = self.child.take().expect("run once");
-        run_loop(child, &mut self.forwarder, &self.status_read, pid_namespace)
-    }
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Appends one NUL-terminated argument; an argument with a NUL in it cannot be passed.
-fn push_arg(list: &mut Vec<u8>, arg: &OsStr) -> anyhow::Result<()> {
-    let bytes = arg.as_bytes();
-    anyhow::ensure!(
-        !bytes.contains(&0),
-        "an argument for bwrap contains a NUL byte: {}",
-        arg.to_string_lossy()
-    );
-    list.extend_from_slice(bytes);
-    list.push(0);
-    Ok(())
-}
-
 /// A line bwrap writes to `--json-status-fd`.
 #[derive(Debug, Deserialize)]
 struct StatusLine {
@@ -256,20 +126,43 @@ struct StatusLine {
     exit_code: Option<i32>,
 }
 
-/// Forwards signals until bwrap exits, then maps its status.
+/// Runs bwrap with `args` and `env`, forwarding signals, until the command ends.
 ///
-/// One thread does it all, and no thread is started (a thread costs about as much as the
-/// rest of the loop). The status pipe is read only when there is a reason to: a signal to
-/// pass on (which needs the command's pid) and the end. Otherwise this process sleeps until
-/// bwrap exits, rather than waking for each of the pieces bwrap writes its status in while
-/// it sets the sandbox up (on a small machine, it would take CPU from bwrap).
-fn run_loop(
-    mut child: std::process::Child,
-    forwarder: &mut Forwarder,
-    status_read: &OwnedFd,
+/// One thread does it all: it polls the status pipe and the signal wake-up pipe, so no
+/// thread is started (a thread costs about as much as the rest of the loop).
+pub fn run_bwrap(
+    bwrap: &std::path::Path,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    fds: Fds,
     pid_namespace: bool,
 ) -> anyhow::Result<Outcome> {
-    fcntl(status_read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("reading bwrap's status")?;
+    fds.make_inheritable()
+        .context("passing the seccomp program and status pipe to bwrap")?;
+    // Caught before the start, so that a signal sent the moment the command runs is kept
+    // for it rather than ending this process (and, with no sandbox, orphaning it).
+    // SIGCHLD wakes the loop when bwrap exits.
+    let mut forwarder = Forwarder::new(Some(Signal::SIGCHLD))?;
+    // bwrap gets only the allowed variables: the environment is cleared by Spawn and the
+    // values never appear on a command line (which every user can read in /proc).
+    let mut child = Spawn::new(bwrap)
+        .args(args)
+        .envs(env)
+        .spawn()
+        .context("starting bwrap")?;
+    let Fds {
+        seccomp,
+        status_read,
+        status_write,
+    } = fds;
+    drop(status_write);
+    drop(seccomp);
+    fcntl(&status_read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("reading bwrap's status")?;
+
+    // The status pipe is read only when there is a reason to: a signal to pass on (which
+    // needs the command's pid) and the end. Otherwise this process sleeps until bwrap
+    // exits, rather than waking for each of the pieces bwrap writes its status in while
+    // it sets the sandbox up (on a small machine, it would take CPU from bwrap).
     let mut status = Status::new(pid_namespace);
     let exited = loop {
         if let Some(exited) = child.try_wait().context("waiting for bwrap")? {
@@ -285,13 +178,13 @@ fn run_loop(
         }
         forwarder.drain();
         if forwarder.needs_target() {
-            status.read(status_read, forwarder);
+            status.read(&status_read, &mut forwarder);
         }
     };
     // bwrap is gone: all it wrote is in the pipe (or, with a pipe a stray process still
     // holds open, all it will write).
-    status.read(status_read, forwarder);
-    status.finish(forwarder);
+    status.read(&status_read, &mut forwarder);
+    status.finish(&mut forwarder);
     Ok(match status.exit_code {
         Some(code) => Outcome::Exited(u8::try_from(code & 0xff).unwrap_or(1)),
         None => Outcome::SetupFailed(exited),
@@ -433,7 +326,6 @@ fn wait_readable<const N: usize>(
 }
 
 /// The forwarded signals, caught, and where they go.
-#[derive(Debug)]
 ///
 /// Each signal has a handler (from `signal-hook`) that sets its flag and then writes a
 /// byte to a wake-up pipe, which the run loop polls. Handlers, unlike a blocked mask,

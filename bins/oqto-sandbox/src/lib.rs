@@ -28,7 +28,7 @@ use oqto_cli::{CliError, Exit, LogArgs, ManExtra};
 
 pub use cli::{Cli, PolicyArgs, RunArgs, Sub};
 
-use crate::exec::{Fds, Outcome, Started};
+use crate::exec::{Fds, Outcome};
 use crate::host::Host;
 use crate::paths::Vars;
 use crate::plan::{Plan, Unrunnable};
@@ -251,24 +251,10 @@ fn run_command(run: &RunArgs, log: &LogArgs) -> anyhow::Result<u8> {
     // Before this process opens anything: nothing inherited may reach the sandbox.
     exec::close_inherited_fds();
     let host = Host::capture()?;
-    let bwrap = host.find_program(&host.bwrap);
-    let fds = Fds::new().map_err(|e| setup_error(&host, &format!("{e:#}")))?;
-    let (seccomp_fd, status_fd) = (fds.seccomp_fd(), fds.status_fd());
-    // bwrap starts now and waits for its arguments (see `exec::Started`), unless only the
-    // argument list is wanted, or there is no bwrap (that is reported once the policy is
-    // known, after any error in it). On any error below, dropping it kills it.
-    let (program, rest) = run.command.split_first().context("no command given")?;
-    let started = match (&bwrap, run.print) {
-        (Some(bwrap), false) => Some(
-            Started::start(bwrap, fds, &run.command)
-                .map_err(|e| setup_error(&host, &format!("{e:#}")))?,
-        ),
-        _ => None,
-    };
     let effective = load(&host, &run.policy, Exit::SandboxSetup)?;
+    let (program, rest) = run.command.split_first().context("no command given")?;
 
     if !effective.enabled.value {
-        drop(started);
         let resolved = host.find_program(program).ok_or_else(|| {
             unrunnable(Unrunnable::NotFound(format!(
                 "{}: command not found on PATH",
@@ -293,23 +279,25 @@ fn run_command(run: &RunArgs, log: &LogArgs) -> anyhow::Result<u8> {
 
     plan::prepare(&effective);
     let plan = Plan::build(&effective, &host);
-    // Checked here for a clear 127 or 126; bwrap looks it up the same way inside.
-    plan::resolve(&plan, program).map_err(unrunnable)?;
+    let resolved = plan::resolve(&plan, program).map_err(unrunnable)?;
+    let mut command = vec![resolved.into_os_string()];
+    command.extend(rest.iter().cloned());
+
     let filter = seccomp::program().context("compiling the seccomp filter")?;
-    let options = plan.bwrap_options(Some(seccomp_fd), Some(status_fd));
+    let fds = Fds::new(&filter).map_err(|e| setup_error(&host, &e.to_string()))?;
+    let bwrap_args = plan.bwrap_args(Some(fds.seccomp_fd()), Some(fds.status_fd()), &command);
+    let bwrap = host.find_program(&host.bwrap);
 
     if run.print {
         let mut printed = vec![bwrap.map_or_else(|| host.bwrap.clone(), PathBuf::into_os_string)];
-        printed.extend(options);
-        printed.push("--".into());
-        printed.extend(run.command.iter().cloned());
+        printed.extend(bwrap_args);
         print_argv(&printed, &plan.env, run.json)?;
         return Ok(Exit::Ok.code());
     }
-    let Some(started) = started else {
+    let Some(bwrap) = bwrap else {
         return Err(setup_error(&host, "bwrap was not found"));
     };
-    match started.run(&filter, &options, &plan.env, plan.isolate_pid)? {
+    match exec::run_bwrap(&bwrap, bwrap_args, plan.env.clone(), fds, plan.isolate_pid)? {
         Outcome::Exited(code) => Ok(code),
         Outcome::SetupFailed(status) => {
             if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {

@@ -299,14 +299,6 @@ impl Plan {
         status_fd: Option<i32>,
         command: &[OsString],
     ) -> Vec<OsString> {
-        let mut args = self.bwrap_options(seccomp_fd, status_fd);
-        args.push("--".into());
-        args.extend(command.iter().cloned());
-        args
-    }
-
-    /// The bwrap options: everything before `--` and the command.
-    pub fn bwrap_options(&self, seccomp_fd: Option<i32>, status_fd: Option<i32>) -> Vec<OsString> {
         let mut args: Vec<OsString> = [
             "--die-with-parent",
             "--new-session",
@@ -337,6 +329,8 @@ impl Plan {
             args.push("--json-status-fd".into());
             args.push(fd.to_string().into());
         }
+        args.push("--".into());
+        args.extend(command.iter().cloned());
         args
     }
 }

@@ -235,68 +235,6 @@ fn a_signal_during_the_start_reaches_the_command() {
     assert_eq!(status.unwrap().code(), Some(128 + 15), "{status:?}");
 }
 
-/// Processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
-        })
-        .collect()
-}
-
-/// bwrap starts before the policy is loaded and waits for its options; when the policy
-/// then fails to load, bwrap is killed, and the command never runs.
-#[test]
-fn a_policy_error_after_the_early_start_leaves_nothing_behind() {
-    let sb = Sandbox::new();
-    sb.write_user_policy("isolate_network = \"yes\"\n");
-    let marker = format!("oqto-early-{}", std::process::id());
-    let run = sb.run(["--", "sh", "-c", &format!("touch {marker}")]);
-    run.assert_code(125);
-    assert!(run.stderr.contains("policy"), "{run:#?}");
-    assert!(!sb.ws.join(&marker).exists());
-    assert_eq!(
-        processes_with(&marker),
-        Vec::<i32>::new(),
-        "bwrap was left behind"
-    );
-}
-
-/// If oqto-sandbox dies after it started bwrap and before it wrote the options (here it
-/// is stuck reading a policy from a FIFO), the command does not run, confined or not.
-#[test]
-fn dying_before_the_options_are_written_runs_nothing() {
-    let sb = Sandbox::new();
-    let policy = sb.env.root().join("config/oqto/sandbox.toml");
-    std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
-    nix::unistd::mkfifo(&policy, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let marker = format!("oqto-stuck-{}", std::process::id());
-    let mut child = sb
-        .spawn(["--", "sh", "-c", &format!("touch {marker}")])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = i32::try_from(child.id()).unwrap();
-    // bwrap is up (waiting for its options) and oqto-sandbox is blocked on the FIFO;
-    // both have the marker on their command lines.
-    let started = wait_until(DEADLINE, || processes_with(&marker).len() >= 2);
-    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
-    child.wait().unwrap();
-    assert!(started, "bwrap never started");
-    let gone = wait_until(DEADLINE, || processes_with(&marker).is_empty());
-    assert!(
-        gone,
-        "bwrap outlived oqto-sandbox: {:?}",
-        processes_with(&marker)
-    );
-    assert!(!sb.ws.join(&marker).exists(), "the command ran");
-    let _ = std::fs::remove_file(&policy);
-}
-
 #[test]
 fn the_sandbox_dies_with_its_parent() {
     let sb = Sandbox::new();
