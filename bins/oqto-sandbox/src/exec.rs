@@ -2,17 +2,18 @@
 //! signals forwarded to the command, and the command's status as ours.
 
 use std::ffi::OsString;
-use std::io::{Read as _, Seek as _, Write as _};
+use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{Signal, kill};
+use nix::poll::{PollFd, PollFlags, ppoll};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::time::TimeSpec;
 use nix::unistd::Pid;
 use oqto_ipc::spawn::{Spawn, exit_code_of};
 use serde::Deserialize;
@@ -76,23 +77,25 @@ fn inheritable(fd: impl AsFd) -> nix::Result<()> {
 /// The descriptors bwrap reads: the seccomp program and the status pipe.
 #[derive(Debug)]
 pub struct Fds {
-    seccomp: std::fs::File,
+    seccomp: OwnedFd,
     status_read: OwnedFd,
     status_write: OwnedFd,
 }
 
 impl Fds {
+    /// The seccomp program goes through a pipe, written whole and closed here: bwrap
+    /// reads it to the end, and a pipe is cheaper to set up than a memfd.
     pub fn new(program: &[u8]) -> anyhow::Result<Self> {
-        let fd = nix::sys::memfd::memfd_create(
-            c"oqto-sandbox-seccomp",
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-        )
-        .context("creating a memfd for the seccomp program")?;
-        let mut seccomp = std::fs::File::from(fd);
-        seccomp
+        let (seccomp, write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the seccomp pipe")?;
+        // A pipe holds 64 kB; the program is under 2 kB, so this write does not block.
+        anyhow::ensure!(
+            program.len() <= 16 * 1024,
+            "the seccomp program is too large"
+        );
+        std::fs::File::from(write)
             .write_all(program)
             .context("writing the seccomp program")?;
-        seccomp.rewind().context("rewinding the seccomp program")?;
         let (status_read, status_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the status pipe")?;
         Ok(Self {
@@ -128,8 +131,8 @@ struct StatusLine {
 
 /// Runs bwrap with `args` and `env`, forwarding signals, until the command ends.
 ///
-/// One thread does it all: it polls the status pipe and the signal wake-up pipe, so no
-/// thread is started (a thread costs about as much as the rest of the loop).
+/// One thread does it all, and no thread is started (a thread costs about as much as the
+/// rest of the loop): it sleeps until a signal comes (SIGCHLD when bwrap exits).
 pub fn run_bwrap(
     bwrap: &std::path::Path,
     args: Vec<OsString>,
@@ -163,22 +166,22 @@ pub fn run_bwrap(
     // needs the command's pid) and the end. Otherwise this process sleeps until bwrap
     // exits, rather than waking for each of the pieces bwrap writes its status in while
     // it sets the sandbox up (on a small machine, it would take CPU from bwrap).
+    forwarder.arm()?;
     let mut status = Status::new(pid_namespace);
     let exited = loop {
+        forwarder.drain();
+        if forwarder.needs_target() {
+            status.read(&status_read, &mut forwarder);
+        }
         if let Some(exited) = child.try_wait().context("waiting for bwrap")? {
             break exited;
         }
         // Signals that wait for the command's pid watch the status pipe; those that wait
         // for the command to be started by the sandbox's init look again shortly.
-        let retry = forwarder.waiting().then_some(PollTimeout::from(RETRY));
         if forwarder.needs_target() {
-            wait_readable([forwarder.wake.as_fd(), status_read.as_fd()], retry)?;
+            forwarder.wait(&[status_read.as_fd()])?;
         } else {
-            wait_readable([forwarder.wake.as_fd()], retry)?;
-        }
-        forwarder.drain();
-        if forwarder.needs_target() {
-            status.read(&status_read, &mut forwarder);
+            forwarder.wait(&[])?;
         }
     };
     // bwrap is gone: all it wrote is in the pipe (or, with a pipe a stray process still
@@ -260,14 +263,15 @@ pub fn run_unconfined(
         i32::try_from(child.id()).context("pid out of range")?,
         false,
     );
+    forwarder.arm()?;
     let status = loop {
-        // Checked after SIGCHLD is caught: an exit before that is seen here, one after
-        // it wakes the poll.
+        forwarder.drain();
+        // Checked with SIGCHLD blocked: an exit before this is seen here, one after it
+        // ends the wait.
         if let Some(status) = child.try_wait().context("waiting for the command")? {
             break status;
         }
-        wait_readable([forwarder.wake.as_fd()], None)?;
-        forwarder.drain();
+        forwarder.wait(&[])?;
     };
     Ok(u8::try_from(exit_code_of(status) & 0xff).unwrap_or(1))
 }
@@ -306,35 +310,21 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> nix::Result<usize> {
 }
 
 /// How often (in ms) signals that wait for the command to start look again.
-const RETRY: u8 = 10;
-
-/// Waits until one of `fds` is readable (or hung up), or `timeout` passes; says which
-/// are readable.
-fn wait_readable<const N: usize>(
-    fds: [BorrowedFd<'_>; N],
-    timeout: Option<PollTimeout>,
-) -> anyhow::Result<[bool; N]> {
-    let mut polled = fds.map(|fd| PollFd::new(fd, PollFlags::POLLIN));
-    loop {
-        match poll(&mut polled, timeout.unwrap_or(PollTimeout::NONE)) {
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e).context("waiting for the command or a signal"),
-            Ok(_) => break,
-        }
-    }
-    Ok(polled.map(|fd| fd.revents().is_some_and(|r| !r.is_empty())))
-}
+const RETRY: u64 = 10;
 
 /// The forwarded signals, caught, and where they go.
 ///
-/// Each signal has a handler (from `signal-hook`) that sets its flag and then writes a
-/// byte to a wake-up pipe, which the run loop polls. Handlers, unlike a blocked mask,
-/// are not inherited: a started program has the default action for a signal its parent
-/// caught, so they can be installed before the command starts and none is lost.
+/// Each signal has a handler (from `signal-hook`) that sets its flag. Handlers, unlike a
+/// blocked mask, are not inherited: a started program has the default action for a signal
+/// its parent caught, so they are installed before the command starts and none is lost.
+/// Once the child runs, the signals are also blocked, except while [`Forwarder::wait`]
+/// sleeps in `ppoll`, which unblocks them atomically: a signal either arrives before the
+/// flags are checked or ends the sleep.
 struct Forwarder {
-    /// The read end of the wake-up pipe (non-blocking).
-    wake: UnixStream,
     flags: Vec<(Signal, Arc<AtomicBool>)>,
+    /// The caught signals, and the mask to sleep with (the one this process had).
+    caught: SigSet,
+    sleep_mask: Option<SigSet>,
     /// The pid they go to (and whether it is a pid namespace's init), once known.
     target: Option<(i32, bool)>,
     /// Signals that arrived before the target was known.
@@ -342,29 +332,55 @@ struct Forwarder {
 }
 
 impl Forwarder {
-    /// Catches the forwarded signals, and `extra` (which wakes the loop but is not
-    /// passed on).
+    /// Catches the forwarded signals, and `extra` (which ends a wait but is not passed
+    /// on).
     fn new(extra: Option<Signal>) -> anyhow::Result<Self> {
-        let (wake, write) = UnixStream::pair().context("creating the signal pipe")?;
-        wake.set_nonblocking(true)
-            .context("creating the signal pipe")?;
         let mut flags = Vec::new();
+        let mut caught = SigSet::empty();
         for signal in FORWARDED.iter().chain(extra.as_ref()) {
             let flag = Arc::new(AtomicBool::new(false));
-            let n = *signal as i32;
-            // The flag first: handlers run in the order they were registered, so the
-            // flag is set by the time the byte wakes the loop.
-            signal_hook::flag::register(n, Arc::clone(&flag))
-                .and_then(|_| signal_hook::low_level::pipe::register(n, write.try_clone()?))
+            signal_hook::flag::register(*signal as i32, Arc::clone(&flag))
                 .with_context(|| format!("catching {signal}"))?;
+            caught.add(*signal);
             flags.push((*signal, flag));
         }
         Ok(Self {
-            wake,
             flags,
+            caught,
+            sleep_mask: None,
             target: None,
             pending: Vec::new(),
         })
+    }
+
+    /// Blocks the caught signals outside [`Forwarder::wait`]. Call it once the child runs:
+    /// a child inherits the mask.
+    fn arm(&mut self) -> anyhow::Result<()> {
+        let mut old = SigSet::empty();
+        nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+            Some(&self.caught),
+            Some(&mut old),
+        )
+        .context("blocking signals")?;
+        self.sleep_mask = Some(old);
+        Ok(())
+    }
+
+    /// Sleeps until a caught signal arrives or one of `fds` is readable; while signals
+    /// wait for the command to start, no longer than [`RETRY`] ms.
+    fn wait(&self, fds: &[BorrowedFd<'_>]) -> anyhow::Result<()> {
+        let mut polled: Vec<PollFd<'_>> = fds
+            .iter()
+            .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+            .collect();
+        let timeout = self
+            .waiting()
+            .then(|| TimeSpec::from_duration(Duration::from_millis(RETRY)));
+        match ppoll(&mut polled, timeout, self.sleep_mask) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(e).context("waiting for the command or a signal"),
+        }
     }
 
     /// From now on signals go to `pid`; those that waited go now. With a pid namespace,
@@ -387,10 +403,8 @@ impl Forwarder {
         !self.pending.is_empty()
     }
 
-    /// Empties the wake-up pipe, then passes on every signal whose flag is set.
+    /// Passes on every signal whose flag is set.
     fn drain(&mut self) {
-        let mut bytes = [0u8; 64];
-        while matches!((&self.wake).read(&mut bytes), Ok(n) if n > 0) {}
         for (signal, flag) in &self.flags {
             if flag.swap(false, Ordering::SeqCst) && FORWARDED.contains(signal) {
                 self.pending.push(*signal);
