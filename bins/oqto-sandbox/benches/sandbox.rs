@@ -1,6 +1,8 @@
 //! `cargo bench -p oqto-sandbox`: the cost of `oqto-sandbox -- true` against bare `bwrap`
-//! with the same mounts and namespaces, and against bare `true`. Prints mean, p50 and p95
-//! over N runs (`OQTO_BENCH_RUNS`, default 200).
+//! with the same mounts and namespaces, and against bare `true`; and, to show how much of
+//! it any wrapper pays, a minimal wrapper (this binary, re-run with `--wrap`) around the
+//! same bwrap. Prints mean, p50 and p95 over N interleaved rounds (`OQTO_BENCH_RUNS`,
+//! default 200) and the per-round differences.
 
 #![allow(clippy::print_stdout)] // a bench binary's report is its output
 
@@ -75,7 +77,24 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// `--wrap PROGRAM ARGS...`: the least a second process can do (start PROGRAM, wait,
+/// pass its status on), to show what part of the overhead any wrapper pays.
+fn wrap(args: &[String]) -> ! {
+    let status = Spawn::new(&args[0])
+        .args(&args[1..])
+        .spawn()
+        .expect("spawn")
+        .wait()
+        .expect("wait");
+    std::process::exit(status.code().unwrap_or(1));
+}
+
 fn main() {
+    let cli: Vec<String> = std::env::args().collect();
+    if cli.get(1).map(String::as_str) == Some("--wrap") {
+        wrap(&cli[2..]);
+    }
+    let me = std::env::current_exe().unwrap();
     let runs: usize = std::env::var("OQTO_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -119,12 +138,28 @@ fn main() {
     let bare = || Spawn::new("/usr/bin/true").current_dir(&ws);
     let bw = || Spawn::new(bwrap).args(bwrap_args).envs(vars.clone());
     let ours = || sandbox().args(["--", "true"]);
-    let times = time_interleaved(runs, &[&bare, &bw, &ours]);
+    let wrapped = || {
+        Spawn::new(&me)
+            .arg("--wrap")
+            .arg(bwrap)
+            .args(bwrap_args)
+            .envs(vars.clone())
+    };
+    let times = time_interleaved(runs, &[&bare, &bw, &ours, &wrapped]);
     report("true", &times[0]);
     report("bwrap (same mounts) true", &times[1]);
     report("oqto-sandbox -- true", &times[2]);
+    report("minimal wrapper + bwrap", &times[3]);
     let (median, mean) = overhead(&times[2], &times[1]);
     println!("overhead over bare bwrap: median {median:.2} ms, mean {mean:.2} ms (per round)");
+    let (median, mean) = overhead(&times[3], &times[1]);
+    println!(
+        "  any second process:     median {median:.2} ms, mean {mean:.2} ms (a minimal wrapper)"
+    );
+    let (median, mean) = overhead(&times[2], &times[3]);
+    println!(
+        "  oqto-sandbox's own:     median {median:.2} ms, mean {mean:.2} ms (over that wrapper)"
+    );
     let (median, mean) = overhead(&times[1], &times[0]);
     println!("bwrap over bare true:     median {median:.2} ms, mean {mean:.2} ms (per round)");
 }
