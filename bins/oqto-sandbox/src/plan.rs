@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::host::{DEFAULT_PATH, Host, is_executable};
-use crate::paths::{depth, is_within};
+use crate::paths::{depth, is_within, is_within_clean};
 use crate::policy::{Effective, Rules};
 
 /// System directories, always read-only (a symlink such as `/bin -> usr/bin` is recreated).
@@ -125,12 +125,13 @@ fn real(path: &Path) -> Option<PathBuf> {
 /// kernel's.
 #[derive(Debug, Default)]
 pub struct Resolver {
-    known: HashMap<PathBuf, Option<PathBuf>>,
+    /// Keyed by the bytes: hashing a `Path` walks its components.
+    known: HashMap<OsString, Option<PathBuf>>,
 }
 
 impl Resolver {
     pub fn real(&mut self, path: &Path) -> Option<PathBuf> {
-        if let Some(known) = self.known.get(path) {
+        if let Some(known) = self.known.get(path.as_os_str()) {
             return known.clone();
         }
         let resolved = match (path.parent(), path.file_name()) {
@@ -145,7 +146,8 @@ impl Resolver {
             }),
             _ => real(path),
         };
-        self.known.insert(path.to_path_buf(), resolved.clone());
+        self.known
+            .insert(path.as_os_str().to_owned(), resolved.clone());
         resolved
     }
 }
@@ -230,7 +232,8 @@ impl Plan {
         }
         let denied = sorted(&policy.deny_read);
         for (i, path) in denied.iter().enumerate() {
-            if denied[..i].iter().any(|d| is_within(path, d)) {
+            // Policy paths are normalized: clean.
+            if denied[..i].iter().any(|d| is_within_clean(path, d)) {
                 continue;
             }
             let Some(path) = resolver.real(path) else {
@@ -260,7 +263,8 @@ impl Plan {
     fn view_real(&self, path: &Path) -> View {
         for mount in self.mounts.iter().rev() {
             let Some(dest) = mount.dest() else { continue };
-            if !is_within(path, dest) {
+            // Both canonical (or the sandbox's own fixed paths): clean.
+            if !is_within_clean(path, dest) {
                 continue;
             }
             return match mount {
