@@ -115,7 +115,9 @@ pub fn is_within_clean(path: &Path, dir: &Path) -> bool {
     let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
     debug_assert!(
         is_clean(p) && is_clean(d),
-        "{path:?} or {dir:?} is not clean"
+        "{} or {} is not clean",
+        path.display(),
+        dir.display()
     );
     p.starts_with(d) && (p.len() == d.len() || d == b"/" || p[d.len()] == b'/')
 }
