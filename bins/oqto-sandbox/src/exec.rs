@@ -86,13 +86,13 @@ impl Fds {
     /// The seccomp program goes through a pipe, written whole and closed here: bwrap
     /// reads it to the end, and a pipe is cheaper to set up than a memfd.
     pub fn new(program: &[u8]) -> anyhow::Result<Self> {
-        let (seccomp, write) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the seccomp pipe")?;
-        // A pipe holds 64 kB; the program is under 2 kB, so this write does not block.
+        // A pipe holds 64 kB; the program is under 2 kB, so the write below cannot block.
         anyhow::ensure!(
             program.len() <= 16 * 1024,
             "the seccomp program is too large"
         );
+        let (seccomp, write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the seccomp pipe")?;
         std::fs::File::from(write)
             .write_all(program)
             .context("writing the seccomp program")?;
