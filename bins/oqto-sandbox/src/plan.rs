@@ -124,13 +124,13 @@ fn real(path: &Path) -> Option<PathBuf> {
 /// not absolute and normalized, goes to `realpath` whole, so the result is always the
 /// kernel's.
 #[derive(Debug, Default)]
-pub struct Resolver {
+struct Resolver {
     /// Keyed by the bytes: hashing a `Path` walks its components.
     known: HashMap<OsString, Option<PathBuf>>,
 }
 
 impl Resolver {
-    pub fn real(&mut self, path: &Path) -> Option<PathBuf> {
+    fn real(&mut self, path: &Path) -> Option<PathBuf> {
         if let Some(known) = self.known.get(path.as_os_str()) {
             return known.clone();
         }
