@@ -196,7 +196,8 @@ pub fn run_bwrap(
 
 /// What bwrap has said on its status pipe so far.
 struct Status {
-    lines: LineBuffer,
+    /// Bytes read and not yet acted on: the start of a line still being written.
+    unread: Vec<u8>,
     exit_code: Option<i32>,
     pid_namespace: bool,
 }
@@ -204,7 +205,7 @@ struct Status {
 impl Status {
     fn new(pid_namespace: bool) -> Self {
         Self {
-            lines: LineBuffer::default(),
+            unread: Vec::new(),
             exit_code: None,
             pid_namespace,
         }
@@ -212,19 +213,19 @@ impl Status {
 
     /// Reads what the pipe holds now (it is non-blocking) and acts on each whole line.
     fn read(&mut self, fd: &OwnedFd, forwarder: &mut Forwarder) {
-        while let Ok(n) = read_some(fd, &mut self.lines.buf) {
-            if n == 0 {
-                break;
-            }
+        while matches!(read_some(fd, &mut self.unread), Ok(n) if n > 0) {}
+        let Some(end) = self.unread.iter().rposition(|b| *b == b'\n') else {
+            return;
+        };
+        let complete: Vec<u8> = self.unread.drain(..=end).collect();
+        for line in complete[..end].split(|b| *b == b'\n') {
+            self.line(line, forwarder);
         }
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.each(|line| self.line(line, forwarder));
-        self.lines = lines;
     }
 
     /// Acts on a last line without its newline.
     fn finish(&mut self, forwarder: &mut Forwarder) {
-        let rest = std::mem::take(&mut self.lines.buf);
+        let rest = std::mem::take(&mut self.unread);
         if !rest.is_empty() {
             self.line(&rest, forwarder);
         }
@@ -274,23 +275,6 @@ pub fn run_unconfined(
         forwarder.wait(&[])?;
     };
     Ok(u8::try_from(exit_code_of(status) & 0xff).unwrap_or(1))
-}
-
-/// Bytes read from the status pipe, handed out a complete line at a time.
-#[derive(Default)]
-struct LineBuffer {
-    buf: Vec<u8>,
-}
-
-impl LineBuffer {
-    fn each(&mut self, mut f: impl FnMut(&[u8])) {
-        let mut start = 0;
-        while let Some(end) = self.buf[start..].iter().position(|b| *b == b'\n') {
-            f(&self.buf[start..start + end]);
-            start += end + 1;
-        }
-        self.buf.drain(..start);
-    }
 }
 
 /// Appends what one `read` returns to `buf`: 0 at end of file (an error when a

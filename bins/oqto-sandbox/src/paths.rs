@@ -122,6 +122,12 @@ pub fn is_within_clean(path: &Path, dir: &Path) -> bool {
     p.starts_with(d) && (p.len() == d.len() || d == b"/" || p[d.len()] == b'/')
 }
 
+/// Whether `path` is absolute and clean (see [`is_within`]): what canonical paths and
+/// normalized policy paths are.
+pub fn is_clean_path(path: &Path) -> bool {
+    is_clean(path.as_os_str().as_bytes())
+}
+
 /// Absolute, with no empty, `.` or `..` component and no trailing slash (except `/`).
 fn is_clean(path: &[u8]) -> bool {
     if path == b"/" {

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::host::{DEFAULT_PATH, Host, is_executable};
-use crate::paths::{depth, is_within, is_within_clean};
+use crate::paths::{depth, is_clean_path, is_within, is_within_clean};
 use crate::policy::{Effective, Rules};
 
 /// System directories, always read-only (a symlink such as `/bin -> usr/bin` is recreated).
@@ -121,7 +121,7 @@ fn real(path: &Path) -> Option<PathBuf> {
 /// of which do not exist. This resolves a path's parent (from memory when it has been seen)
 /// and then looks at the last component alone: one `lstat` per new component, and none
 /// for a path under a directory already known to be missing. A symlink, or a path that is
-/// not absolute and normalized, goes to `realpath` whole, so the result is always the
+/// not absolute and clean, goes to `realpath` whole, so the result is always the
 /// kernel's.
 #[derive(Debug, Default)]
 struct Resolver {
@@ -136,27 +136,22 @@ impl Resolver {
         }
         let resolved = match (path.parent(), path.file_name()) {
             (None, _) if path == Path::new("/") => Some(path.to_path_buf()),
-            (Some(parent), Some(name)) if is_plain(path) => self.real(parent).and_then(|dir| {
-                let candidate = dir.join(name);
-                match std::fs::symlink_metadata(&candidate) {
-                    Ok(meta) if meta.file_type().is_symlink() => real(&candidate),
-                    Ok(_) => Some(candidate),
-                    Err(_) => None,
-                }
-            }),
+            (Some(parent), Some(name)) if is_clean_path(path) => {
+                self.real(parent).and_then(|dir| {
+                    let candidate = dir.join(name);
+                    match std::fs::symlink_metadata(&candidate) {
+                        Ok(meta) if meta.file_type().is_symlink() => real(&candidate),
+                        Ok(_) => Some(candidate),
+                        Err(_) => None,
+                    }
+                })
+            }
             _ => real(path),
         };
         self.known
             .insert(path.as_os_str().to_owned(), resolved.clone());
         resolved
     }
-}
-
-/// An absolute path made of the root and plain names only (no `.` or `..`).
-fn is_plain(path: &Path) -> bool {
-    let mut components = path.components();
-    components.next() == Some(Component::RootDir)
-        && components.all(|c| matches!(c, Component::Normal(_)))
 }
 
 fn sorted(rules: &Rules<PathBuf>) -> Vec<&PathBuf> {
