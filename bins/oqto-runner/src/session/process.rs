@@ -188,17 +188,27 @@ pub fn describe_exit(status: Option<ExitStatus>) -> String {
         Some(125) => "could not be sandboxed (oqto-sandbox exit status 125)".into(),
         Some(126) => "could not be run (exit status 126)".into(),
         Some(127) => "was not found in the sandbox (exit status 127)".into(),
-        Some(129..=192) => format!("{} (exit status {code})", killed_by(code - 128)),
+        Some(129..=192) => killed_by(code - 128, Some(code)),
         Some(_) => format!("exited with status {code}"),
-        None => killed_by(code - 128),
+        None => killed_by(code - 128, None),
     }
 }
 
-fn killed_by(signal: i32) -> String {
-    let name = nix::sys::signal::Signal::try_from(signal)
-        .map(|s| format!(" ({})", s.as_str()))
-        .unwrap_or_default();
-    format!("was killed by signal {signal}{name}")
+/// "was killed by signal 9 (SIGKILL, exit status 137)": one parenthesis for what is known
+/// beyond the number.
+fn killed_by(signal: i32, status: Option<i32>) -> String {
+    let name = nix::sys::signal::Signal::try_from(signal).ok();
+    let status = status.map(|code| format!("exit status {code}"));
+    let extra: Vec<&str> = name
+        .map(nix::sys::signal::Signal::as_str)
+        .into_iter()
+        .chain(status.as_deref())
+        .collect();
+    if extra.is_empty() {
+        format!("was killed by signal {signal}")
+    } else {
+        format!("was killed by signal {signal} ({})", extra.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -213,7 +223,12 @@ mod tests {
         assert_eq!(exited(1), "exited with status 1");
         assert_eq!(
             exited(137),
-            "was killed by signal 9 (SIGKILL) (exit status 137)"
+            "was killed by signal 9 (SIGKILL, exit status 137)"
+        );
+        // A number with no name (real-time signals) keeps the status alone.
+        assert_eq!(
+            exited(128 + 40),
+            "was killed by signal 40 (exit status 168)"
         );
         assert_eq!(
             exited(125),
