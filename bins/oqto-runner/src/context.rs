@@ -69,6 +69,11 @@ impl Context {
         Ok(dir)
     }
 
+    /// pi's agent directory as pi sees it ([`Config::pi_environment`]).
+    pub fn pi_agent_dir(&self) -> Option<PathBuf> {
+        crate::config::pi_agent_dir(&self.config.pi_environment(&self.env))
+    }
+
     /// The adapter for a harness of `kind`, for `session`.
     pub fn adapter(&self, kind: HarnessKind, session: SessionId) -> Box<dyn Adapter> {
         match kind {

@@ -125,21 +125,14 @@ impl Runner {
                     format!("history.import: `dir` must be an absolute path, got `{dir}`"),
                 ));
             }
-            None => match (
-                self.ctx.env.var_nonempty("PI_CODING_AGENT_DIR"),
-                self.ctx.env.home(),
-            ) {
-                (Some(agent_dir), _) => PathBuf::from(agent_dir),
-                (None, Some(home)) => home.join(".pi/agent"),
-                (None, None) => {
-                    return Err((
-                        ErrorCode::BadRequest,
-                        "history.import: no `dir`, and neither PI_CODING_AGENT_DIR \
-                         nor HOME is set"
-                            .into(),
-                    ));
-                }
-            },
+            None => self.ctx.pi_agent_dir().ok_or_else(|| {
+                (
+                    ErrorCode::BadRequest,
+                    "history.import: no `dir`, and the pi harness has neither an absolute \
+                     PI_CODING_AGENT_DIR nor a HOME"
+                        .to_owned(),
+                )
+            })?,
         };
         let report = self
             .ctx

@@ -210,7 +210,7 @@ pub enum HistoryCommand {
         /// Where from: `pi` (its session files)
         #[arg(value_enum)]
         source: ImportArg,
-        /// The harness's directory (pi: its agent directory; default `$PI_CODING_AGENT_DIR` or `~/.pi/agent`)
+        /// The harness's directory (pi: its agent directory; default: the one pi runs with, `PI_CODING_AGENT_DIR` from runner.toml or the environment, else `~/.pi/agent`)
         dir: Option<PathBuf>,
         #[arg(long)]
         json: bool,

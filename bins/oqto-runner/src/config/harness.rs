@@ -340,6 +340,12 @@ impl Harness {
         }
         out
     }
+
+    /// `env` as the harness sees it ([`Harness::child_env`]): where to look for its own
+    /// configuration, such as pi's agent directory or a provider key set in `runner.toml`.
+    pub fn environment(&self, env: &Environment) -> Environment {
+        env.clone().with_vars(self.child_env(env))
+    }
 }
 
 fn is_executable(path: &Path) -> bool {

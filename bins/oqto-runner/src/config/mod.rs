@@ -167,6 +167,25 @@ impl Config {
     pub fn enabled_harnesses(&self) -> impl Iterator<Item = &Harness> {
         self.harnesses.values().filter(|h| h.enabled)
     }
+
+    /// The pi that prompts go to: the default harness when it is a pi (other than the demo),
+    /// else the one named `pi`.
+    pub fn main_pi(&self) -> Option<&Harness> {
+        let is_pi = |h: &&Harness| h.kind == HarnessKind::Pi && h.name != DEMO_HARNESS;
+        self.harness(&self.default_harness)
+            .filter(is_pi)
+            .or_else(|| self.harness("pi").filter(is_pi))
+    }
+
+    /// `env` as [`Config::main_pi`] sees it (a provider key or `PI_CODING_AGENT_DIR` set in
+    /// its `env` counts; a variable it does not inherit does not), or `env` itself when
+    /// there is no pi.
+    pub fn pi_environment(&self, env: &Environment) -> Environment {
+        match self.main_pi() {
+            Some(pi) => pi.environment(env),
+            None => env.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,13 @@ impl Environment {
         self
     }
 
+    /// The same machine with exactly these variables (a harness's own environment).
+    #[must_use]
+    pub fn with_vars(mut self, vars: BTreeMap<OsString, OsString>) -> Self {
+        self.vars = vars;
+        self
+    }
+
     #[must_use]
     pub fn without_var(mut self, name: &str) -> Self {
         self.vars.remove(OsStr::new(name));

@@ -691,3 +691,53 @@ fn capture_reads_the_process() {
     assert_eq!(env.var("PATH"), std::env::var_os("PATH").as_deref());
     assert_eq!(env.current_exe(), std::env::current_exe().ok().as_deref());
 }
+
+#[test]
+fn pi_is_looked_at_with_the_environment_it_will_run_in() {
+    let t = Env::new();
+    // Nothing configured: the runner's HOME, no provider.
+    let config = t.parse("").unwrap();
+    let env = config.pi_environment(&t.env());
+    assert_eq!(pi_agent_dir(&env), Some(t.p("home/.pi/agent")));
+    assert!(!pi_llm(&env).configured);
+
+    // A key and an agent directory set in runner.toml count.
+    let config = t
+        .parse(
+            "[harness.pi]\nenv = { ANTHROPIC_API_KEY = \"k\", PI_CODING_AGENT_DIR = \"/agents/pi\" }\n",
+        )
+        .unwrap();
+    let env = config.pi_environment(&t.env());
+    assert_eq!(pi_agent_dir(&env), Some(PathBuf::from("/agents/pi")));
+    assert_eq!(pi_llm(&env).detail, "$ANTHROPIC_API_KEY is set");
+
+    // A key in the runner's environment that pi does not inherit does not.
+    let config = t
+        .parse("[harness.pi]\nenv_inherit = [\"HOME\", \"PATH\"]\n")
+        .unwrap();
+    let runner_env = t.env().with_var("OPENAI_API_KEY", "k");
+    assert!(pi_llm(&runner_env).configured);
+    assert!(!pi_llm(&config.pi_environment(&runner_env)).configured);
+
+    // The default harness, when it is a pi, is the one prompts go to.
+    let config = t
+        .parse(
+            "[runner]\ndefault_harness = \"work\"\n\
+             [harness.work]\nkind = \"pi\"\nenv = { PI_CODING_AGENT_DIR = \"/agents/work\" }\n\
+             [harness.pi]\nenv = { PI_CODING_AGENT_DIR = \"/agents/pi\" }\n",
+        )
+        .unwrap();
+    assert_eq!(config.main_pi().map(|h| h.name.as_str()), Some("work"));
+    let env = config.pi_environment(&t.env());
+    assert_eq!(pi_agent_dir(&env), Some(PathBuf::from("/agents/work")));
+
+    // A default that is not a pi leaves the one named `pi`.
+    let config = t
+        .parse("[runner]\ndefault_harness = \"fake\"\n[harness.pi]\nenv = { PI_CODING_AGENT_DIR = \"/agents/pi\" }\n")
+        .unwrap();
+    assert_eq!(config.main_pi().map(|h| h.name.as_str()), Some("pi"));
+    assert_eq!(
+        pi_agent_dir(&config.pi_environment(&t.env())),
+        Some(PathBuf::from("/agents/pi"))
+    );
+}

@@ -205,7 +205,7 @@ async fn runner_check(target: &Target) -> Check {
 }
 
 fn llm_check(target: &Target) -> Check {
-    let llm = pi_llm(&target.env);
+    let llm = pi_llm(&target.config.pi_environment(&target.env));
     if llm.configured {
         Check::new(
             "model",

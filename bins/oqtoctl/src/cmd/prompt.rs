@@ -9,7 +9,7 @@ use oqto_cli::{CliError, Exit};
 use oqto_protocol::{
     Command, Event, EventKind, Reply, RequestId, Role, SessionId, SessionInfo, State, StopReason,
 };
-use oqto_runner::config::{DEMO_HARNESS, HarnessKind, pi_llm};
+use oqto_runner::config::{DEMO_HARNESS, pi_llm};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::PromptArgs;
@@ -242,14 +242,12 @@ async fn create_session(
 /// the demo model (said on stderr, so a first run shows the whole system working).
 pub fn default_harness(target: &Target) -> String {
     let name = target.config.default_harness.clone();
-    let is_pi = target
-        .config
-        .harness(&name)
-        .is_some_and(|h| h.kind == HarnessKind::Pi && h.name != DEMO_HARNESS);
+    let is_pi = target.config.main_pi().is_some_and(|pi| pi.name == name);
     if !is_pi {
         return name;
     }
-    let llm = pi_llm(&target.env);
+    // As pi will see it: a key or agent directory set in runner.toml counts.
+    let llm = pi_llm(&target.config.pi_environment(&target.env));
     if llm.configured {
         return name;
     }

@@ -146,6 +146,27 @@ fn history_import_reads_a_pi_directory() {
 }
 
 #[test]
+fn history_import_defaults_to_the_agent_directory_pi_runs_with() {
+    let ctl = Ctl::new();
+    // pi's agent directory is set for the harness in runner.toml, not in the environment.
+    let dir = ctl.env.root().join("configured-agent");
+    let sessions = dir.join("sessions/--work--");
+    std::fs::create_dir_all(&sessions).unwrap();
+    std::fs::write(sessions.join("broken.jsonl"), "not json\n").unwrap();
+    let config = ctl.env.root().join("config/oqto/runner.toml");
+    let text = std::fs::read_to_string(&config).unwrap()
+        + &format!(
+            "[harness.pi]\nenv = {{ PI_CODING_AGENT_DIR = \"{}\" }}\n",
+            dir.display()
+        );
+    std::fs::write(&config, text).unwrap();
+    let json = one(&ctl.ok(&["history", "import", "pi", "--json"]));
+    assert_eq!(json["files"], 1, "{json}");
+    let skipped = json["skipped"][0]["path"].as_str().unwrap();
+    assert!(skipped.starts_with(dir.to_str().unwrap()), "{json}");
+}
+
+#[test]
 fn runner_start_status_stop_and_logs() {
     let ctl = Ctl::new();
     let out = ctl.run(&["--no-autostart", "runner", "status"]);
