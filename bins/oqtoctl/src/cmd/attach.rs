@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use oqto_cli::{CliError, Exit};
-use oqto_protocol::{Command, EventKind, SessionId, State};
+use oqto_protocol::{Command, EventKind, Reply, SessionId, State};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::AttachArgs;
@@ -33,6 +33,8 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
     // The newest seq printed; `None` until the first event (or the subscribe reply).
     let mut last_seq = args.after_seq;
     let mut conn = target.connect().await?;
+    // `--until-idle`: whether a turn is running, and, when the session was at rest at
+    // subscribe time, the seq up to which the output is complete.
     let mut working = false;
     loop {
         let reply = conn
@@ -41,12 +43,32 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                 after_seq: last_seq,
             })
             .await?;
-        // Events up to here are history (replayed): `--until-idle` waits for a live turn.
+        // Events up to here are history (replayed): they neither start nor end a turn.
         let mut live_from = 0;
-        if let oqto_protocol::Reply::Subscribed { last_seq: now, .. } = reply {
+        if let Reply::Subscribed { last_seq: now, .. } = reply {
             live_from = now;
             if last_seq.is_none() {
                 last_seq = Some(now);
+            }
+        }
+        let mut rest_at = None;
+        if args.until_idle {
+            // Asked after subscribing, so nothing can happen unseen in between: a session
+            // that is not working is done once every event up to its `last_seq` is printed.
+            if let Reply::Session { session: info, .. } = conn
+                .request(Command::SessionGet {
+                    session: session.clone(),
+                })
+                .await?
+            {
+                working = info.state == State::Working;
+                if !working {
+                    rest_at = Some(info.last_seq);
+                }
+            }
+            if rest_at.is_some_and(|at| last_seq.unwrap_or(0) >= at) {
+                printer.finish()?;
+                return Ok(Exit::Ok);
             }
         }
         let lost = loop {
@@ -58,24 +80,12 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                         }
                         last_seq = Some(event.seq);
                         printer.event(&event, &raw)?;
-                        match &event.kind {
-                            EventKind::SessionDeleted {} => {
-                                printer.finish()?;
-                                return Ok(Exit::Ok);
-                            }
-                            EventKind::State { state: State::Working, .. } if event.seq > live_from => {
-                                working = true;
-                            }
-                            EventKind::State { state: State::Idle | State::Stopped | State::Error, .. }
-                                if args.until_idle && working =>
-                            {
-                                printer.finish()?;
-                                return Ok(Exit::Ok);
-                            }
-                            EventKind::Resync { info, .. } if args.until_idle && event.seq >= live_from => {
-                                working = info.state == State::Working;
-                            }
-                            _ => {}
+                        if matches!(event.kind, EventKind::SessionDeleted {})
+                            || (args.until_idle
+                                && turn_over(&event, live_from, &mut working, &mut rest_at))
+                        {
+                            printer.finish()?;
+                            return Ok(Exit::Ok);
                         }
                     }
                     Incoming::Reply(..) => {}
@@ -93,6 +103,37 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
         );
         eprintln!("oqtoctl: lost the runner; reconnecting…");
         conn = reconnect(target).await?;
+    }
+}
+
+/// `--until-idle`: whether `event` (just printed) leaves the session at rest with nothing
+/// left to print. A turn that starts live cancels an earlier "at rest".
+fn turn_over(
+    event: &oqto_protocol::Event,
+    live_from: u64,
+    working: &mut bool,
+    rest_at: &mut Option<u64>,
+) -> bool {
+    let live = event.seq > live_from;
+    match &event.kind {
+        EventKind::State {
+            state: State::Working,
+            ..
+        } if live => {
+            *working = true;
+            *rest_at = None;
+            false
+        }
+        EventKind::State {
+            state: State::Idle | State::Stopped | State::Error,
+            ..
+        } if live && *working => true,
+        // A snapshot (the runner lost track of this client) tells the state as of its seq.
+        EventKind::Resync { info, .. } if event.seq >= live_from => {
+            *working = info.state == State::Working;
+            !*working
+        }
+        _ => !*working && rest_at.is_some_and(|at| event.seq >= at),
     }
 }
 

@@ -10,39 +10,60 @@ use serde_json::Value;
 
 use crate::support::{Ctl, WAIT, describe};
 
+/// The events `attach` printed, parsed, and the texts of the assistant's replies.
+fn printed(out: &std::process::Output) -> (Vec<Value>, Vec<String>) {
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let texts = events
+        .iter()
+        .filter(|e| e["type"] == "message.end" && e["message"]["role"] == "assistant")
+        .map(|e| {
+            e["message"]["parts"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    (events, texts)
+}
+
 #[test]
-fn attach_replays_after_a_seq_and_exits_when_idle() {
+fn attach_until_idle_on_a_session_at_rest_replays_and_exits() {
     let ctl = Ctl::new();
     let id = ctl.ok(&["prompt", "-d", "first"]).trim().to_owned();
     ctl.ok(&["prompt", "-s", &id, "-o", "final", "second"]);
-    // Everything after seq 0, then follow the next turn to idle.
-    let mut child = ctl.spawn(&["attach", &id, "--after-seq", "0", "--until-idle"]);
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seqs = Vec::new();
-    let mut texts = Vec::new();
-    let mut prompted = false;
-    let started = Instant::now();
-    while let Some(Ok(line)) = lines.next() {
-        let event: Value = serde_json::from_str(&line).unwrap();
-        seqs.push(event["seq"].as_u64().unwrap());
-        if event["type"] == "message.end" && event["message"]["role"] == "assistant" {
-            texts.push(
-                event["message"]["parts"][0]["text"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            );
-            if texts.len() == 2 && !prompted {
-                prompted = true;
-                ctl.ok(&["prompt", "-s", &id, "-d", "third"]);
-            }
-        }
-        assert!(started.elapsed() < WAIT);
-    }
-    let out = child.wait_with_output().unwrap();
+    // Both turns are over: everything after seq 0, then exit (it used to wait for a turn
+    // that might never come).
+    let out = ctl.run_within_wait(&["attach", &id, "--after-seq", "0", "--until-idle"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert_eq!(texts, ["echo: first", "echo: second", "echo: third"]);
+    let (events, texts) = printed(&out);
+    assert_eq!(texts, ["echo: first", "echo: second"]);
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(events.last().unwrap()["state"], "idle");
+    // Without a replay there is nothing to print.
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(out.stdout, b"");
+}
+
+#[test]
+fn attach_until_idle_follows_a_running_turn_to_its_end() {
+    let ctl = Ctl::new();
+    // A turn of about two seconds, started detached, as a script would.
+    let id = ctl.ok(&["prompt", "-d", "stream:20@100"]).trim().to_owned();
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (events, texts) = printed(&out);
+    assert_eq!(texts.len(), 1, "{events:?}");
+    assert!(texts[0].ends_with("w20 "), "{texts:?}");
+    assert_eq!(events.last().unwrap()["type"], "state");
+    assert_eq!(events.last().unwrap()["state"], "idle");
+    // The turn's end is printed, and the session is idle for the next command.
+    let info = serde_json::from_str::<Value>(&ctl.ok(&["session", "show", &id, "--json"])).unwrap();
+    assert_eq!(info["state"], "idle", "{info}");
 }
 
 #[test]

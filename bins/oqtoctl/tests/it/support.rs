@@ -99,6 +99,20 @@ impl Ctl {
             .expect("start oqtoctl")
     }
 
+    /// Runs to the end with stdin closed, failing the test (and killing oqtoctl) if it has
+    /// not ended within [`WAIT`]: for commands whose bug would be a hang.
+    pub fn run_within_wait(&self, args: &[&str]) -> Output {
+        let child = self.spawn(args);
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        let Ok(out) = rx.recv_timeout(WAIT) else {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("oqtoctl {args:?} did not end within {WAIT:?}");
+        };
+        out.expect("wait for oqtoctl")
+    }
+
     /// Runs and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
