@@ -256,6 +256,32 @@ fn process_table() -> HashMap<i32, Stat> {
         .collect()
 }
 
+/// Whether the kernel lists each thread's children in `/proc/<pid>/task/<tid>/children`
+/// (`CONFIG_PROC_CHILDREN`, on in the common distribution kernels).
+fn children_files() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| Path::new("/proc/thread-self/children").exists())
+}
+
+/// The children of `pid`: those of each of its threads (a child belongs to the thread
+/// that forked it). Empty when `pid` is gone.
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        // A thread that ended in between has no file any more: it has no children either.
+        if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+            children.extend(
+                text.split_ascii_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    children
+}
+
 /// A descendant found by the `/proc` walk.
 #[derive(Clone, Copy, Debug)]
 struct Proc {
@@ -265,22 +291,56 @@ struct Proc {
 }
 
 impl Proc {
+    fn new(pid: i32, stat: Stat) -> Self {
+        Self {
+            pid,
+            pgid: stat.pgid,
+            start: stat.start,
+        }
+    }
+
     /// Still the same process, and not yet a zombie.
     fn is_alive(self) -> bool {
         read_stat(self.pid).is_some_and(|s| s.start == self.start && !matches!(s.state, 'Z' | 'X'))
     }
 }
 
-/// The descendants of every pid in `roots`, roots excluded.
+/// The descendants of every pid in `roots`, roots excluded. Follows the children files
+/// from the roots down, which costs the size of the tree; without them, reads the whole
+/// process table, which costs the number of processes on the machine.
 fn walk(roots: &[i32]) -> Vec<Proc> {
-    let table = process_table();
+    if children_files() {
+        walk_children(roots)
+    } else {
+        walk_table(roots)
+    }
+}
+
+fn walk_children(roots: &[i32]) -> Vec<Proc> {
+    let mut seen: HashSet<i32> = roots.iter().copied().collect();
+    let mut queue: Vec<i32> = roots.to_vec();
+    let mut found = Vec::new();
+    while let Some(parent) = queue.pop() {
+        for pid in children_of(parent) {
+            // The parent check skips a pid that ended and was reused since it was listed.
+            if let Some(stat) = read_stat(pid).filter(|s| s.ppid == parent)
+                && seen.insert(pid)
+            {
+                found.push(Proc::new(pid, stat));
+                queue.push(pid);
+            }
+        }
+    }
+    found
+}
+
+fn walk_table(roots: &[i32]) -> Vec<Proc> {
     let mut children: HashMap<i32, Vec<Proc>> = HashMap::new();
-    for (pid, stat) in table {
-        children.entry(stat.ppid).or_default().push(Proc {
-            pid,
-            pgid: stat.pgid,
-            start: stat.start,
-        });
+    for (pid, stat) in process_table() {
+        children
+            .entry(stat.ppid)
+            .or_default()
+            .push(Proc::new(pid, stat));
     }
     let mut seen: HashSet<i32> = roots.iter().copied().collect();
     let mut queue: Vec<i32> = roots.to_vec();
@@ -492,6 +552,51 @@ mod tests {
     fn truncated_stat_is_none() {
         assert_eq!(parse_stat("42 (x) S 1 2"), None);
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    /// Both walks find the same tree: a shell with a child and a grandchild, one of them in
+    /// a session of its own, and a thread of this process that starts a child.
+    #[test]
+    fn the_children_walk_agrees_with_the_table_walk() {
+        assert!(
+            children_files(),
+            "this kernel has no /proc/thread-self/children"
+        );
+        let tree = Spawn::new("/bin/sh")
+            .env_inherit(["PATH"])
+            .args(["-c", "sleep 30 & setsid sh -c 'sleep 30 & wait' & wait"])
+            .spawn()
+            .unwrap();
+        let from_thread =
+            std::thread::spawn(|| Spawn::new("/bin/sleep").arg("30").spawn().unwrap())
+                .join()
+                .unwrap();
+        let root = i32::try_from(tree.id()).unwrap();
+        let me = i32::try_from(std::process::id()).unwrap();
+        let sorted = |mut pids: Vec<i32>| {
+            pids.sort_unstable();
+            pids
+        };
+        let pids = |procs: Vec<Proc>| sorted(procs.into_iter().map(|p| p.pid).collect());
+        // Until the shells have started everything: 2 sleeps and the inner shell.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while walk_children(&[root]).len() < 3 {
+            assert!(Instant::now() < deadline, "the tree did not grow");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let below_root = pids(walk_children(&[root]));
+        assert_eq!(below_root, pids(walk_table(&[root])));
+        assert_eq!(below_root.len(), 3, "{below_root:?}");
+        // Other tests of this process start children too: only ours are checked.
+        let mine = pids(walk_children(&[me]));
+        let thread_child = i32::try_from(from_thread.id()).unwrap();
+        assert!(
+            mine.contains(&root) && mine.contains(&thread_child),
+            "{mine:?}"
+        );
+        for mut child in [tree, from_thread] {
+            terminate_blocking(&mut child, Duration::from_secs(5)).unwrap();
+        }
     }
 
     #[test]
