@@ -185,30 +185,34 @@ impl Runner {
             .ok_or_else(|| not_found(id))
     }
 
-    /// The sandbox policy stored with a session whose harness has not started since the
-    /// runner did (kept in memory afterwards). A store error or a policy that does not
-    /// parse leaves it out: the rest of `session.get` still answers.
-    async fn stored_sandbox_policy(&self, handle: &SessionHandle) -> Option<serde_json::Value> {
-        let id = handle.id.clone();
-        let text = match self
-            .ctx
-            .store
-            .call(move |store| store.sandbox_policy(&id))
-            .await
-        {
-            Ok(text) => text?,
-            Err(e) => {
-                tracing::warn!(session = %handle.id, error = %e, "reading the sandbox policy");
-                return None;
-            }
+    /// The sandbox policy of a session: the one its harness runs (or last ran) under, else
+    /// the one stored with it (kept in memory afterwards), parsed. A store error or a policy
+    /// that does not parse leaves it out: the rest of `session.get` still answers.
+    async fn sandbox_policy(&self, handle: &SessionHandle) -> Option<serde_json::Value> {
+        let text = if let Some(text) = handle.sandbox_policy() {
+            text
+        } else {
+            let id = handle.id.clone();
+            let stored = self
+                .ctx
+                .store
+                .call(move |store| store.sandbox_policy(&id))
+                .await;
+            let text: Arc<str> = match stored {
+                Ok(text) => text?.into(),
+                Err(e) => {
+                    tracing::warn!(session = %handle.id, error = %e, "reading the sandbox policy");
+                    return None;
+                }
+            };
+            let mut cached = handle.shared.sandbox.lock().expect("sandbox lock");
+            Arc::clone(cached.get_or_insert(text))
         };
-        let policy: serde_json::Value = serde_json::from_str(&text)
+        serde_json::from_str(&text)
             .inspect_err(|e| {
                 tracing::warn!(session = %handle.id, error = %e, "stored sandbox policy is not JSON");
             })
-            .ok()?;
-        let mut cached = handle.shared.sandbox.lock().expect("sandbox lock");
-        Some(cached.get_or_insert(policy).clone())
+            .ok()
     }
 
     pub fn next_subscriber(&self) -> u64 {
@@ -309,13 +313,9 @@ impl Runner {
             }
             Command::SessionGet { session } => {
                 let handle = self.session(&session)?;
-                let sandbox = match handle.sandbox_policy() {
-                    Some(policy) => Some(policy),
-                    None => self.stored_sandbox_policy(&handle).await,
-                };
                 Ok(Reply::Session {
                     session: handle.info(),
-                    sandbox,
+                    sandbox: self.sandbox_policy(&handle).await,
                 })
             }
             Command::SessionClose { session } => {

@@ -60,7 +60,7 @@ pub struct Loaded {
     /// `true` for a new session: `session.created` is its first event.
     pub created: bool,
     /// The sandbox policy stored with the session (of its last harness start).
-    pub sandbox: Option<serde_json::Value>,
+    pub sandbox: Option<Arc<str>>,
 }
 
 struct PendingOp {
@@ -490,15 +490,15 @@ impl Actor {
                 pass_env,
             },
         )?;
-        self.set_sandbox_policy(confined.policy);
+        self.set_sandbox_policy(&confined.policy);
         Ok((confined.argv, confined.env))
     }
 
     /// Keeps the policy the harness was just started under, for `session.get`.
     /// Stored with the session too, so that it survives a runner restart.
-    fn set_sandbox_policy(&mut self, policy: serde_json::Value) {
-        let text = policy.to_string();
-        *self.shared.sandbox.lock().expect("sandbox lock") = Some(policy);
+    fn set_sandbox_policy(&mut self, policy: &serde_json::Value) {
+        let text: Arc<str> = policy.to_string().into();
+        *self.shared.sandbox.lock().expect("sandbox lock") = Some(Arc::clone(&text));
         let id = self.info.id.clone();
         self.ctx
             .store

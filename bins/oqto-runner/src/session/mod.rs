@@ -59,8 +59,10 @@ pub enum ActorMsg {
 pub struct Shared {
     pub info: Mutex<SessionInfo>,
     pub capabilities: Mutex<Vec<Capability>>,
-    /// The sandbox policy of the last harness start (`oqto-sandbox explain --json`).
-    pub sandbox: Mutex<Option<serde_json::Value>>,
+    /// The sandbox policy of the last harness start (`oqto-sandbox explain --json`), as
+    /// JSON text: about 12 kB, where a parsed `serde_json::Value` of it held about ten
+    /// times that per session (docs/benchmarks.md). Parsed when `session.get` asks.
+    pub sandbox: Mutex<Option<Arc<str>>>,
 }
 
 /// A cheap, cloneable handle to a session actor.
@@ -82,8 +84,8 @@ impl SessionHandle {
         self.shared.info.lock().expect("session info lock").clone()
     }
 
-    /// The sandbox policy the harness runs (or last ran) under.
-    pub fn sandbox_policy(&self) -> Option<serde_json::Value> {
+    /// The sandbox policy the harness runs (or last ran) under, as JSON text.
+    pub fn sandbox_policy(&self) -> Option<Arc<str>> {
         self.shared.sandbox.lock().expect("sandbox lock").clone()
     }
 
