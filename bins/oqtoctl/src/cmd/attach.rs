@@ -61,7 +61,8 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                 })
                 .await?
             {
-                working = info.state == State::Working;
+                // A harness that is starting is not at rest either: it ends at `idle`.
+                working = matches!(info.state, State::Working | State::Starting);
                 if !working {
                     rest_at = Some(info.last_seq);
                 }
@@ -107,7 +108,7 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
 }
 
 /// `--until-idle`: whether `event` (just printed) leaves the session at rest with nothing
-/// left to print. A turn that starts live cancels an earlier "at rest".
+/// left to print. A turn (or a harness start) that begins live cancels an earlier "at rest".
 fn turn_over(
     event: &oqto_protocol::Event,
     live_from: u64,
@@ -117,7 +118,7 @@ fn turn_over(
     let live = event.seq > live_from;
     match &event.kind {
         EventKind::State {
-            state: State::Working,
+            state: State::Working | State::Starting,
             ..
         } if live => {
             *working = true;
@@ -130,7 +131,7 @@ fn turn_over(
         } if live && *working => true,
         // A snapshot (the runner lost track of this client) tells the state as of its seq.
         EventKind::Resync { info, .. } if event.seq >= live_from => {
-            *working = info.state == State::Working;
+            *working = matches!(info.state, State::Working | State::Starting);
             !*working
         }
         _ => !*working && rest_at.is_some_and(|at| event.seq >= at),
