@@ -258,11 +258,17 @@ impl Runner {
                 detail: Some(h.detail()),
             })
             .collect();
+        let mut capabilities: Vec<String> =
+            vec!["replay".into(), "history".into(), "search".into()];
+        // Every harness starts through oqto-sandbox; without it none can start.
+        if self.ctx.config.sandbox.is_ok() {
+            capabilities.push("sandbox".into());
+        }
         Welcome {
             protocol: PROTOCOL_VERSION,
             server: "oqto-runner".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: vec!["replay".into(), "history".into(), "search".into()],
+            capabilities,
             harnesses,
         }
     }

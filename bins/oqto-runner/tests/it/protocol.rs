@@ -18,6 +18,11 @@ fn welcome_lists_the_harnesses() {
         "{names:?}"
     );
     assert_eq!(client.welcome["protocol"], 1);
+    // oqto-sandbox is found next to the runner: harnesses run confined.
+    assert_eq!(
+        client.welcome["capabilities"],
+        serde_json::json!(["replay", "history", "search", "sandbox"])
+    );
 }
 
 #[test]

@@ -136,6 +136,8 @@ fn a_session_profile_is_enforced_and_an_unknown_one_fails_clearly() {
 fn without_oqto_sandbox_no_harness_starts() {
     let runner = Runner::start("[runner]\nsandbox_command = \"/nonexistent/oqto-sandbox\"\n");
     let mut c = runner.client();
+    let features = c.welcome["capabilities"].as_array().unwrap();
+    assert!(!features.contains(&"sandbox".into()), "{features:?}");
     let work = runner.work();
     let (code, message) = c.error(json!({"type":"session.create","harness":"fake","cwd":work}));
     assert_eq!(code, "harness_failed");
