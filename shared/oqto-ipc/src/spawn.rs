@@ -19,8 +19,11 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-/// How often termination checks whether the tree is gone.
+/// How often termination checks whether the tree is gone: first after [`FIRST_POLL`], then
+/// twice as long each time, up to [`POLL`]. A harness that exits at once on SIGTERM (a few
+/// ms, sandbox included) is seen gone within about as long again, not after a full `POLL`.
 const POLL: Duration = Duration::from_millis(10);
+const FIRST_POLL: Duration = Duration::from_millis(1);
 
 /// A process to start, with an explicit environment and its own process group. A by-value
 /// builder: each method takes and returns it.
@@ -501,6 +504,7 @@ pub async fn terminate_root_first(
 /// spin) for the child to exit and `tree` to be gone; whether they are.
 async fn wait_tree_gone(pid: i32, tree: &[Proc], grace: Duration) -> io::Result<bool> {
     let deadline = tokio::time::Instant::now() + grace;
+    let mut step = FIRST_POLL;
     loop {
         if tree_gone(pid, tree)? {
             return Ok(true);
@@ -509,7 +513,8 @@ async fn wait_tree_gone(pid: i32, tree: &[Proc], grace: Duration) -> io::Result<
         if now >= deadline {
             return Ok(false);
         }
-        tokio::time::sleep_until(deadline.min(now + POLL)).await;
+        tokio::time::sleep_until(deadline.min(now + step)).await;
+        step = (step * 2).min(POLL);
     }
 }
 
@@ -522,8 +527,10 @@ pub fn terminate_blocking(
         return child.wait();
     };
     let deadline = Instant::now() + grace;
+    let mut step = FIRST_POLL;
     while !tree_gone(pid, &tree)? && Instant::now() < deadline {
-        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+        std::thread::sleep(step.min(deadline.saturating_duration_since(Instant::now())));
+        step = (step * 2).min(POLL);
     }
     finish(pid, tree);
     child.wait()
