@@ -130,13 +130,20 @@ fn history_search_finds_messages_as_a_table_or_json_lines() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
 
-#[test]
-fn history_import_reads_a_pi_directory() {
-    let ctl = Ctl::new();
-    let dir = ctl.env.root().join("pi-agent");
+/// A pi agent directory `name` under the test's root holding one session file that is not
+/// a session.
+fn pi_dir_with_one_broken_file(ctl: &Ctl, name: &str) -> std::path::PathBuf {
+    let dir = ctl.env.root().join(name);
     let sessions = dir.join("sessions/--work--");
     std::fs::create_dir_all(&sessions).unwrap();
     std::fs::write(sessions.join("broken.jsonl"), "not json\n").unwrap();
+    dir
+}
+
+#[test]
+fn history_import_reads_a_pi_directory() {
+    let ctl = Ctl::new();
+    let dir = pi_dir_with_one_broken_file(&ctl, "pi-agent");
     let out = ctl.ok(&["history", "import", "pi", dir.to_str().unwrap()]);
     assert!(out.starts_with("1 file(s): 0 new session(s)"), "{out}");
     assert!(out.contains("skipped"), "{out}");
@@ -149,10 +156,7 @@ fn history_import_reads_a_pi_directory() {
 fn history_import_defaults_to_the_agent_directory_pi_runs_with() {
     let ctl = Ctl::new();
     // pi's agent directory is set for the harness in runner.toml, not in the environment.
-    let dir = ctl.env.root().join("configured-agent");
-    let sessions = dir.join("sessions/--work--");
-    std::fs::create_dir_all(&sessions).unwrap();
-    std::fs::write(sessions.join("broken.jsonl"), "not json\n").unwrap();
+    let dir = pi_dir_with_one_broken_file(&ctl, "configured-agent");
     let config = ctl.env.root().join("config/oqto/runner.toml");
     let text = std::fs::read_to_string(&config).unwrap()
         + &format!(
