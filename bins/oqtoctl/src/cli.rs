@@ -100,7 +100,7 @@ pub struct PromptArgs {
     #[arg(long, value_name = "TITLE")]
     pub title: Option<String>,
     /// Give up after this long (e.g. `90s`, `10m`): the turn is aborted, exit 6
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
     /// What to print (default: `events` on a pipe, `human` on a terminal)
     #[arg(long, short = 'o', value_enum)]
@@ -300,4 +300,15 @@ pub struct JsonArg {
 /// `90s`, `10m`, `1h30m`, `7d`, or plain seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     oqto_runner::config::parse_duration(text)
+}
+
+/// `--timeout`: a duration, and not zero (which would abort every turn at once).
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        std::time::Duration::ZERO => Err(
+            "must be more than 0 (leave --timeout out to wait for as long as the turn takes)"
+                .into(),
+        ),
+        timeout => Ok(timeout),
+    }
 }

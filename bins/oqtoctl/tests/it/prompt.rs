@@ -112,6 +112,7 @@ fn usage_errors_exit_2() {
     for args in [
         vec!["prompt", "--bogus", "x"],
         vec!["prompt", "--timeout", "5x", "x"],
+        vec!["prompt", "--timeout", "0s", "x"],
         vec!["prompt", "--output", "yaml", "x"],
         vec!["prompt", "--session", "a", "--new", "x"],
         vec!["prompt", "--cwd", "/nonexistent/dir", "x"],
