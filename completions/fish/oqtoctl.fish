@@ -144,7 +144,7 @@ complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -l color -d 'Col
 always\t''
 never\t''"
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -l socket -d 'Talk to the runner on this socket (default: as the runner resolves it)' -r -F
-complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -l until-idle -d 'Exit once the session is at rest (when the running turn ends, or at once if none runs) instead of following it forever'
+complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -l until-idle -d 'Exit once the session is at rest (when the running turn ends, or at once if none runs), with the status `prompt` gives for its last turn (5 failed, 7 aborted)'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -s q -l quiet -d 'Only errors on stderr'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand attach" -l no-autostart -d 'Fail (exit 3) instead of starting a runner when none answers'

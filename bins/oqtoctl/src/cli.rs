@@ -170,7 +170,7 @@ pub struct AttachArgs {
     /// Colour in human output
     #[arg(long, value_enum, default_value_t)]
     pub color: ColorChoice,
-    /// Exit once the session is at rest (when the running turn ends, or at once if none runs) instead of following it forever
+    /// Exit once the session is at rest (when the running turn ends, or at once if none runs), with the status `prompt` gives for its last turn (5 failed, 7 aborted)
     #[arg(long)]
     pub until_idle: bool,
 }

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use oqto_cli::{CliError, Exit};
-use oqto_protocol::{Command, EventKind, Reply, SessionId, State};
+use oqto_protocol::{Command, EventKind, Reply, Role, SessionId, State, StopReason};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::AttachArgs;
+use crate::cmd::prompt::{error_text, turn_status};
 use crate::conn::{Conn, Incoming};
 use crate::ondemand::Target;
 use crate::render::{Output, Printer};
@@ -69,7 +70,7 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
             }
             if rest_at.is_some_and(|at| last_seq.unwrap_or(0) >= at) {
                 printer.finish()?;
-                return Ok(Exit::Ok);
+                return last_turn_status(&mut conn, &session, mode).await;
             }
         }
         let lost = loop {
@@ -81,12 +82,15 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                         }
                         last_seq = Some(event.seq);
                         printer.event(&event, &raw)?;
-                        if matches!(event.kind, EventKind::SessionDeleted {})
-                            || (args.until_idle
-                                && turn_over(&event, live_from, &mut working, &mut rest_at))
-                        {
+                        if matches!(event.kind, EventKind::SessionDeleted {}) {
                             printer.finish()?;
                             return Ok(Exit::Ok);
+                        }
+                        if args.until_idle
+                            && turn_over(&event, live_from, &mut working, &mut rest_at)
+                        {
+                            printer.finish()?;
+                            return last_turn_status(&mut conn, &session, mode).await;
                         }
                     }
                     Incoming::Reply(..) => {}
@@ -106,6 +110,51 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
         conn = reconnect(target).await?;
     }
 }
+
+/// `--until-idle`: the exit status `prompt` would have given for the session's last turn,
+/// whether attach followed it or it had ended before: 5 when the session is in `error` or
+/// the last answer stopped with an error, 7 when it was aborted, else 0.
+async fn last_turn_status(
+    conn: &mut Conn,
+    session: &SessionId,
+    mode: Output,
+) -> anyhow::Result<Exit> {
+    let Reply::Session { session: info, .. } = conn
+        .request(Command::SessionGet {
+            session: session.clone(),
+        })
+        .await?
+    else {
+        return Ok(Exit::Ok);
+    };
+    if info.state == State::Error {
+        let why = info.reason.unwrap_or_else(|| "session error".into());
+        return turn_status(None, Some(why), mode);
+    }
+    // The newest few: a compaction summary (`system`) may follow the last answer.
+    let Reply::Messages { messages, .. } = conn
+        .request(Command::GetMessages {
+            session: session.clone(),
+            before: None,
+            limit: Some(LAST_MESSAGES),
+        })
+        .await?
+    else {
+        return Ok(Exit::Ok);
+    };
+    let last = messages.iter().rev().find(|m| m.role != Role::System);
+    match last {
+        Some(answer) if answer.role == Role::Assistant => {
+            let failure =
+                (answer.stop_reason == Some(StopReason::Error)).then(|| error_text(answer));
+            turn_status(answer.stop_reason, failure, mode)
+        }
+        _ => Ok(Exit::Ok),
+    }
+}
+
+/// How many of the newest messages `--until-idle` reads to find the last answer.
+const LAST_MESSAGES: u32 = 8;
 
 /// `--until-idle`: whether `event` (just printed) leaves the session at rest with nothing
 /// left to print. A turn (or a harness start) that begins live cancels an earlier "at rest".

@@ -78,16 +78,38 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         }
         Ending::Done => {}
     }
-    if turn.stop == Some(StopReason::Aborted) {
+    turn_status(turn.stop, turn.failure, mode)
+}
+
+/// The exit status for a turn that ended: 7 aborted, 5 failed (said on stderr, except in
+/// human output, which showed the error already), else 0.
+pub fn turn_status(
+    stop: Option<StopReason>,
+    failure: Option<String>,
+    mode: Output,
+) -> anyhow::Result<Exit> {
+    if stop == Some(StopReason::Aborted) {
         return Ok(Exit::Aborted);
     }
-    if let Some(why) = turn.failure {
-        if mode == Output::Human {
-            return Ok(Exit::AgentError);
+    match failure {
+        Some(_) if mode == Output::Human => Ok(Exit::AgentError),
+        Some(why) => {
+            Err(CliError::new(Exit::AgentError, format!("the agent failed: {why}")).into())
         }
-        return Err(CliError::new(Exit::AgentError, format!("the agent failed: {why}")).into());
+        None => Ok(Exit::Ok),
     }
-    Ok(Exit::Ok)
+}
+
+/// Why an assistant message that stopped with an error failed: its error part, if any.
+pub fn error_text(message: &oqto_protocol::Message) -> String {
+    message
+        .parts
+        .iter()
+        .find_map(|p| match p {
+            oqto_protocol::Part::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "the model stopped with an error".into())
 }
 
 /// How following a turn ended.
@@ -179,15 +201,7 @@ impl Turn {
             EventKind::MessageEnd { message } if message.role == Role::Assistant => {
                 self.stop = message.stop_reason;
                 if message.stop_reason == Some(StopReason::Error) {
-                    let text = message
-                        .parts
-                        .iter()
-                        .find_map(|p| match p {
-                            oqto_protocol::Part::Error { message, .. } => Some(message.clone()),
-                            _ => None,
-                        })
-                        .unwrap_or_else(|| "the model stopped with an error".into());
-                    self.failure = Some(text);
+                    self.failure = Some(error_text(message));
                 }
             }
             EventKind::Error {

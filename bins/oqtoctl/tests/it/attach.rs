@@ -67,6 +67,43 @@ fn attach_until_idle_follows_a_running_turn_to_its_end() {
 }
 
 #[test]
+fn attach_until_idle_exits_as_prompt_would_for_the_last_turn() {
+    let ctl = Ctl::new();
+    // A failed turn, over before attach: 5, and the reason on stderr.
+    let id = ctl
+        .ok(&["prompt", "-d", "fail:the provider is down"])
+        .trim()
+        .to_owned();
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle"]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the agent failed: the provider is down"),
+        "{}",
+        describe(&out)
+    );
+    // A crash leaves the session in `error`: 5 too.
+    ctl.ok(&["prompt", "-s", &id, "-d", "crash"]);
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle"]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    // A turn aborted while attach follows it: 7.
+    ctl.ok(&["prompt", "-s", &id, "-d", "slow"]);
+    let mut child = ctl.spawn(&["attach", &id, "--until-idle"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("part.delta") {
+            break;
+        }
+    }
+    ctl.ok(&["abort", &id]);
+    for _ in lines {}
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+    // A good turn after all that: 0.
+    ctl.ok(&["prompt", "-s", &id, "-d", "hello"]);
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[test]
 fn attach_resumes_after_a_runner_restart_without_gaps_or_repeats() {
     let ctl = Ctl::new();
     let id = ctl.ok(&["prompt", "-d", "stream:3"]).trim().to_owned();
