@@ -89,13 +89,7 @@ fn attach_until_idle_exits_as_prompt_would_for_the_last_turn() {
     ctl.ok(&["prompt", "-s", &id, "-d", "slow"]);
     let mut child = ctl.spawn(&["attach", &id, "--until-idle"]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("part.delta") {
-            break;
-        }
-    }
-    ctl.ok(&["abort", &id]);
-    for _ in lines {}
+    ctl.abort_after_first_delta(&id, &mut lines);
     assert_eq!(child.wait().unwrap().code(), Some(7));
     // A good turn after all that: 0.
     ctl.ok(&["prompt", "-s", &id, "-d", "hello"]);

@@ -196,13 +196,7 @@ fn abort_from_another_process_exits_7() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     let id = first["session"].as_str().unwrap().to_owned();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("part.delta") {
-            break;
-        }
-    }
-    ctl.ok(&["abort", &id]);
-    for _ in lines {}
+    ctl.abort_after_first_delta(&id, &mut lines);
     assert_eq!(child.wait().unwrap().code(), Some(7));
 }
 

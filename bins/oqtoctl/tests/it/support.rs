@@ -113,6 +113,22 @@ impl Ctl {
         out.expect("wait for oqtoctl")
     }
 
+    /// Aborts the turn of session `id` once `lines` (the stdout of an `oqtoctl` following
+    /// it in events mode) has shown the first delta, then reads `lines` to their end.
+    pub fn abort_after_first_delta(
+        &self,
+        id: &str,
+        lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    ) {
+        for line in lines.by_ref() {
+            if line.expect("read stdout").contains("part.delta") {
+                break;
+            }
+        }
+        self.ok(&["abort", id]);
+        for _ in lines {}
+    }
+
     /// Runs and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
