@@ -174,7 +174,24 @@ async fn follow(
             }
         }
     }
-    Ok((turn, aborting.unwrap_or(Ending::Done)))
+    let ending = settled(&turn, aborting);
+    Ok((turn, ending))
+}
+
+/// How a turn that was asked to abort (`aborting`) really ended: when it finished on its
+/// own before the abort reached it (the model's last answer stopped, ran out of tokens, or
+/// failed), it is [`Ending::Done`], so the exit status says what happened, not what was
+/// asked for.
+fn settled(turn: &Turn, aborting: Option<Ending>) -> Ending {
+    let own_end = matches!(
+        turn.stop,
+        Some(StopReason::Stop | StopReason::Length | StopReason::Error)
+    );
+    match aborting {
+        Some(_) if turn.done && own_end => Ending::Done,
+        Some(ending) => ending,
+        None => Ending::Done,
+    }
 }
 
 /// What the turn has done so far.
@@ -322,4 +339,36 @@ pub fn println_out(text: &str) -> anyhow::Result<()> {
     writeln!(out, "{text}")?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_that_finished_before_its_abort_is_done() {
+        let turn = |done, stop| Turn {
+            started: true,
+            done,
+            stop,
+            failure: None,
+        };
+        let finished = turn(true, Some(StopReason::Stop));
+        assert_eq!(settled(&finished, Some(Ending::TimedOut)), Ending::Done);
+        assert_eq!(settled(&finished, Some(Ending::UserAbort)), Ending::Done);
+        assert_eq!(settled(&finished, None), Ending::Done);
+        let failed = turn(true, Some(StopReason::Error));
+        assert_eq!(settled(&failed, Some(Ending::TimedOut)), Ending::Done);
+        // Aborted, or stopped between a tool call and its answer: the abort did it.
+        let aborted = turn(true, Some(StopReason::Aborted));
+        assert_eq!(settled(&aborted, Some(Ending::TimedOut)), Ending::TimedOut);
+        let mid_tools = turn(true, Some(StopReason::ToolUse));
+        assert_eq!(
+            settled(&mid_tools, Some(Ending::UserAbort)),
+            Ending::UserAbort
+        );
+        // Still running when the grace time ran out.
+        let running = turn(false, Some(StopReason::Stop));
+        assert_eq!(settled(&running, Some(Ending::TimedOut)), Ending::TimedOut);
+    }
 }
