@@ -408,7 +408,9 @@ impl Forwarder {
             return;
         }
         let targets = if pid_namespace {
-            children_of(pid)
+            // From the init's children files: scanning every process on the machine
+            // made a stop cost 60 ms with 1000 sandboxes running.
+            oqto_ipc::spawn::children(pid)
         } else {
             vec![pid]
         };
@@ -424,18 +426,3 @@ impl Forwarder {
     }
 }
 
-/// The direct children of `pid`, from `/proc`.
-fn children_of(pid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| {
-            let child: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
-            let rest = &stat[stat.rfind(')')? + 1..];
-            let parent: i32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-            (parent == pid).then_some(child)
-        })
-        .collect()
-}

@@ -285,6 +285,19 @@ fn children_of(pid: i32) -> Vec<i32> {
     children
 }
 
+/// The direct children of `pid` (empty when it is gone): from the children files, else
+/// from the whole process table.
+pub fn children(pid: i32) -> Vec<i32> {
+    if children_files() {
+        children_of(pid)
+    } else {
+        process_table()
+            .into_iter()
+            .filter_map(|(child, stat)| (stat.ppid == pid).then_some(child))
+            .collect()
+    }
+}
+
 /// A descendant found by the `/proc` walk.
 #[derive(Clone, Copy, Debug)]
 struct Proc {
@@ -594,6 +607,10 @@ mod tests {
         let below_root = pids(walk_children(&[root]));
         assert_eq!(below_root, pids(walk_table(&[root])));
         assert_eq!(below_root.len(), 3, "{below_root:?}");
+        // Its direct children: the first sleep and the shell that called setsid.
+        let direct = sorted(children(root));
+        assert_eq!(direct.len(), 2, "{direct:?}");
+        assert!(direct.iter().all(|p| below_root.contains(p)), "{direct:?}");
         // Other tests of this process start children too: only ours are checked.
         let mine = pids(walk_children(&[me]));
         let thread_child = i32::try_from(from_thread.id()).unwrap();
