@@ -17,7 +17,11 @@ pub async fn run(command: HistoryCommand, target: &Target) -> anyhow::Result<Exi
         HistoryCommand::Import { source, dir, json } => {
             let ImportArg::Pi = source;
             let dir = match dir {
-                Some(dir) => Some(canonical_dir(&dir)?.to_string_lossy().into_owned()),
+                Some(dir) => Some(
+                    canonical_dir(&dir, "pi directory")?
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
                 None => None,
             };
             let mut conn = target.connect().await?;
@@ -68,7 +72,7 @@ async fn search(args: SearchArgs, target: &Target) -> anyhow::Result<Exit> {
     let filters = SearchFilters {
         harness: args.harness,
         cwd: match &args.cwd {
-            Some(dir) => Some(canonical_dir(dir)?.to_string_lossy().into_owned()),
+            Some(dir) => Some(canonical_dir(dir, "--cwd")?.to_string_lossy().into_owned()),
             None => None,
         },
         session: args.session.map(SessionId),

@@ -240,7 +240,7 @@ async fn create_session(
     args: &PromptArgs,
     target: &Target,
 ) -> anyhow::Result<SessionInfo> {
-    let cwd = canonical_dir(&args.cwd)?;
+    let cwd = canonical_dir(&args.cwd, "--cwd")?;
     let harness = match &args.harness {
         Some(name) => name.clone(),
         None => default_harness(target),
@@ -289,14 +289,15 @@ pub fn default_harness(target: &Target) -> String {
     DEMO_HARNESS.to_owned()
 }
 
-/// An existing directory, absolute and without symlinks.
-pub fn canonical_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+/// An existing directory, absolute and without symlinks; errors name it as `what` (the
+/// flag or argument it came from, such as `--cwd`).
+pub fn canonical_dir(dir: &Path, what: &str) -> anyhow::Result<std::path::PathBuf> {
     let path = std::fs::canonicalize(dir)
-        .map_err(|e| CliError::new(Exit::Usage, format!("--cwd {}: {e}", dir.display())))?;
+        .map_err(|e| CliError::new(Exit::Usage, format!("{what} {}: {e}", dir.display())))?;
     if !path.is_dir() {
         return Err(CliError::new(
             Exit::Usage,
-            format!("--cwd {}: not a directory", dir.display()),
+            format!("{what} {}: not a directory", dir.display()),
         )
         .into());
     }

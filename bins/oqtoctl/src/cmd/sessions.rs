@@ -14,7 +14,7 @@ use crate::render::{Output, Printer, escape_controls};
 
 pub async fn list(args: SessionsArgs, target: &Target) -> anyhow::Result<Exit> {
     let cwd = match &args.cwd {
-        Some(dir) => Some(canonical_dir(dir)?.to_string_lossy().into_owned()),
+        Some(dir) => Some(canonical_dir(dir, "--cwd")?.to_string_lossy().into_owned()),
         None => None,
     };
     let mut conn = target.connect().await?;

@@ -150,6 +150,14 @@ fn history_import_reads_a_pi_directory() {
     let json = one(&ctl.ok(&["history", "import", "pi", dir.to_str().unwrap(), "--json"]));
     assert_eq!(json["type"], "imported");
     assert_eq!(json["files"], 1);
+    // A DIR that is not a directory is a usage error that names it as such.
+    let out = ctl.run(&["history", "import", "pi", "/etc/passwd"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("pi directory /etc/passwd: not a directory"),
+        "{said}"
+    );
 }
 
 #[test]
