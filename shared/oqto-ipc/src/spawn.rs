@@ -288,14 +288,11 @@ fn children_of(pid: i32) -> Vec<i32> {
 /// The direct children of `pid` (empty when it is gone): from the children files, else
 /// from the whole process table.
 pub fn children(pid: i32) -> Vec<i32> {
-    if children_files() {
-        children_of(pid)
-    } else {
-        process_table()
-            .into_iter()
-            .filter_map(|(child, stat)| (stat.ppid == pid).then_some(child))
-            .collect()
-    }
+    let table = (!children_files()).then(table_by_parent);
+    direct(pid, table.as_ref())
+        .into_iter()
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// A descendant found by the `/proc` walk.
@@ -325,44 +322,18 @@ impl Proc {
 /// from the roots down, which costs the size of the tree; without them, reads the whole
 /// process table, which costs the number of processes on the machine.
 fn walk(roots: &[i32]) -> Vec<Proc> {
-    if children_files() {
-        walk_children(roots)
-    } else {
-        walk_table(roots)
-    }
+    let table = (!children_files()).then(table_by_parent);
+    walk_with(roots, table.as_ref())
 }
 
-fn walk_children(roots: &[i32]) -> Vec<Proc> {
+/// [`walk`], from the children files (`table` `None`) or from a process table grouped by
+/// parent.
+fn walk_with(roots: &[i32], table: Option<&HashMap<i32, Vec<Proc>>>) -> Vec<Proc> {
     let mut seen: HashSet<i32> = roots.iter().copied().collect();
     let mut queue: Vec<i32> = roots.to_vec();
     let mut found = Vec::new();
     while let Some(parent) = queue.pop() {
-        for pid in children_of(parent) {
-            // The parent check skips a pid that ended and was reused since it was listed.
-            if let Some(stat) = read_stat(pid).filter(|s| s.ppid == parent)
-                && seen.insert(pid)
-            {
-                found.push(Proc::new(pid, stat));
-                queue.push(pid);
-            }
-        }
-    }
-    found
-}
-
-fn walk_table(roots: &[i32]) -> Vec<Proc> {
-    let mut children: HashMap<i32, Vec<Proc>> = HashMap::new();
-    for (pid, stat) in process_table() {
-        children
-            .entry(stat.ppid)
-            .or_default()
-            .push(Proc::new(pid, stat));
-    }
-    let mut seen: HashSet<i32> = roots.iter().copied().collect();
-    let mut queue: Vec<i32> = roots.to_vec();
-    let mut found = Vec::new();
-    while let Some(parent) = queue.pop() {
-        for &p in children.get(&parent).map_or(&[][..], Vec::as_slice) {
+        for p in direct(parent, table) {
             if seen.insert(p.pid) {
                 found.push(p);
                 queue.push(p.pid);
@@ -370,6 +341,34 @@ fn walk_table(roots: &[i32]) -> Vec<Proc> {
         }
     }
     found
+}
+
+/// The direct children of `parent`: from `table` when given, else from the children files
+/// (each checked against its parent, which skips a pid that ended and was reused since it
+/// was listed).
+fn direct(parent: i32, table: Option<&HashMap<i32, Vec<Proc>>>) -> Vec<Proc> {
+    match table {
+        Some(table) => table.get(&parent).cloned().unwrap_or_default(),
+        None => children_of(parent)
+            .into_iter()
+            .filter_map(|pid| {
+                let stat = read_stat(pid).filter(|s| s.ppid == parent)?;
+                Some(Proc::new(pid, stat))
+            })
+            .collect(),
+    }
+}
+
+/// Every process now visible, grouped by parent.
+fn table_by_parent() -> HashMap<i32, Vec<Proc>> {
+    let mut children: HashMap<i32, Vec<Proc>> = HashMap::new();
+    for (pid, stat) in process_table() {
+        children
+            .entry(stat.ppid)
+            .or_default()
+            .push(Proc::new(pid, stat));
+    }
+    children
 }
 
 /// The pids of all descendants of `pid` (children, their children, ...), from `/proc`.
@@ -600,19 +599,22 @@ mod tests {
         let pids = |procs: Vec<Proc>| sorted(procs.into_iter().map(|p| p.pid).collect());
         // Until the shells have started everything: 2 sleeps and the inner shell.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while walk_children(&[root]).len() < 3 {
+        while walk_with(&[root], None).len() < 3 {
             assert!(Instant::now() < deadline, "the tree did not grow");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let below_root = pids(walk_children(&[root]));
-        assert_eq!(below_root, pids(walk_table(&[root])));
+        let below_root = pids(walk_with(&[root], None));
+        assert_eq!(
+            below_root,
+            pids(walk_with(&[root], Some(&table_by_parent())))
+        );
         assert_eq!(below_root.len(), 3, "{below_root:?}");
         // Its direct children: the first sleep and the shell that called setsid.
         let direct = sorted(children(root));
         assert_eq!(direct.len(), 2, "{direct:?}");
         assert!(direct.iter().all(|p| below_root.contains(p)), "{direct:?}");
         // Other tests of this process start children too: only ours are checked.
-        let mine = pids(walk_children(&[me]));
+        let mine = pids(walk_with(&[me], None));
         let thread_child = i32::try_from(from_thread.id()).unwrap();
         assert!(
             mine.contains(&root) && mine.contains(&thread_child),

@@ -197,17 +197,14 @@ pub fn describe_exit(status: Option<ExitStatus>) -> String {
 /// "was killed by signal 9 (SIGKILL, exit status 137)": one parenthesis for what is known
 /// beyond the number.
 fn killed_by(signal: i32, status: Option<i32>) -> String {
-    let name = nix::sys::signal::Signal::try_from(signal).ok();
-    let status = status.map(|code| format!("exit status {code}"));
-    let extra: Vec<&str> = name
-        .map(nix::sys::signal::Signal::as_str)
-        .into_iter()
-        .chain(status.as_deref())
-        .collect();
-    if extra.is_empty() {
-        format!("was killed by signal {signal}")
-    } else {
-        format!("was killed by signal {signal} ({})", extra.join(", "))
+    let name = nix::sys::signal::Signal::try_from(signal).map(nix::sys::signal::Signal::as_str);
+    match (name, status) {
+        (Ok(name), Some(code)) => {
+            format!("was killed by signal {signal} ({name}, exit status {code})")
+        }
+        (Ok(name), None) => format!("was killed by signal {signal} ({name})"),
+        (Err(_), Some(code)) => format!("was killed by signal {signal} (exit status {code})"),
+        (Err(_), None) => format!("was killed by signal {signal}"),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use oqto_cli::{CliError, Exit};
-use oqto_protocol::{Command, EventKind, Reply, Role, SessionId, State, StopReason};
+use oqto_protocol::{Command, EventKind, Reply, Role, SessionId, SessionInfo, State, StopReason};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::AttachArgs;
@@ -56,21 +56,16 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
         if args.until_idle {
             // Asked after subscribing, so nothing can happen unseen in between: a session
             // that is not working is done once every event up to its `last_seq` is printed.
-            if let Reply::Session { session: info, .. } = conn
-                .request(Command::SessionGet {
-                    session: session.clone(),
-                })
-                .await?
-            {
+            if let Some(info) = session_info(&mut conn, &session).await? {
                 // A harness that is starting is not at rest either: it ends at `idle`.
                 working = matches!(info.state, State::Working | State::Starting);
                 if !working {
                     rest_at = Some(info.last_seq);
                 }
-            }
-            if rest_at.is_some_and(|at| last_seq.unwrap_or(0) >= at) {
-                printer.finish()?;
-                return last_turn_status(&mut conn, &session, mode).await;
+                if rest_at.is_some_and(|at| last_seq.unwrap_or(0) >= at) {
+                    printer.finish()?;
+                    return last_turn_status(&mut conn, info, mode).await;
+                }
             }
         }
         let lost = loop {
@@ -90,7 +85,10 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                             && turn_over(&event, live_from, &mut working, &mut rest_at)
                         {
                             printer.finish()?;
-                            return last_turn_status(&mut conn, &session, mode).await;
+                            return match session_info(&mut conn, &session).await? {
+                                Some(info) => last_turn_status(&mut conn, info, mode).await,
+                                None => Ok(Exit::Ok),
+                            };
                         }
                     }
                     Incoming::Reply(..) => {}
@@ -111,22 +109,28 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
     }
 }
 
-/// `--until-idle`: the exit status `prompt` would have given for the session's last turn,
-/// whether attach followed it or it had ended before: 5 when the session is in `error` or
-/// the last answer stopped with an error, 7 when it was aborted, else 0.
-async fn last_turn_status(
-    conn: &mut Conn,
-    session: &SessionId,
-    mode: Output,
-) -> anyhow::Result<Exit> {
-    let Reply::Session { session: info, .. } = conn
+/// The session as it is now (`None` for a reply of another kind).
+async fn session_info(conn: &mut Conn, session: &SessionId) -> anyhow::Result<Option<SessionInfo>> {
+    let reply = conn
         .request(Command::SessionGet {
             session: session.clone(),
         })
-        .await?
-    else {
-        return Ok(Exit::Ok);
-    };
+        .await?;
+    Ok(match reply {
+        Reply::Session { session: info, .. } => Some(info),
+        _ => None,
+    })
+}
+
+/// `--until-idle`: the exit status `prompt` would have given for the session's last turn,
+/// whether attach followed it or it had ended before: 5 when the session (`info`, as it is
+/// now) is in `error` or the last answer stopped with an error, 7 when it was aborted,
+/// else 0.
+async fn last_turn_status(
+    conn: &mut Conn,
+    info: SessionInfo,
+    mode: Output,
+) -> anyhow::Result<Exit> {
     if info.state == State::Error {
         let why = info.reason.unwrap_or_else(|| "session error".into());
         return turn_status(None, Some(why), mode);
@@ -134,7 +138,7 @@ async fn last_turn_status(
     // The newest few: a compaction summary (`system`) may follow the last answer.
     let Reply::Messages { messages, .. } = conn
         .request(Command::GetMessages {
-            session: session.clone(),
+            session: info.id,
             before: None,
             limit: Some(LAST_MESSAGES),
         })
