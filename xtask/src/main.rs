@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask gen [--check]`.
+//! Project automation: `cargo xtask gen [--check]`, `cargo xtask layout`.
 //!
 //! `gen` writes the generated, committed files: man pages (`man/`), shell completions
 //! (`completions/{bash,zsh,fish}/`) and the protocol's TypeScript types
@@ -7,6 +7,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod layout;
 mod man;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Check the workspace's shape: no binary depends on another, oqtoctl links no
+    /// server crates
+    Layout,
 }
 
 /// A program whose man pages and completions are generated.
@@ -185,6 +189,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Gen { check } => gen_files(check),
+        Task::Layout => layout::check(&workspace_root()),
     };
     oqto_cli::finish("xtask", result.map(|()| oqto_cli::Exit::Ok))
 }

@@ -1,34 +1,14 @@
-//! The resolved, validated configuration of the server.
+//! The command line's server flags, validated into where to listen and a [`Config`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use oqto_fake_llm_core::Config;
+
 use oqto_cli::{CliError, Exit};
 
 use crate::cli::ServeArgs;
-
-/// How the server answers. Everything that is not the listening socket or the shutdown signal.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Pause before each streamed delta of a normal reply.
-    pub delay: Duration,
-    /// Pause before each word of a `slow` reply.
-    pub slow_delay: Duration,
-    /// Append each chat-completion request body here, one JSON object per line.
-    pub request_log: Option<PathBuf>,
-}
-
-impl Default for Config {
-    /// No delay, 50 ms per `slow` word, no request log.
-    fn default() -> Self {
-        Self {
-            delay: Duration::ZERO,
-            slow_delay: Duration::from_millis(50),
-            request_log: None,
-        }
-    }
-}
 
 /// Where to listen, and where to announce the port.
 #[derive(Clone, Debug)]

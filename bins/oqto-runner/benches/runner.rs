@@ -1372,11 +1372,11 @@ fn cold_pi(bins: &Bins, _shared: &mut Shared) -> anyhow::Result<()> {
         println!("  skipped: {} not installed (scripts/setup)", pi.display());
         return Ok(());
     }
-    let llm = oqto_fake_llm::Background::start(oqto_fake_llm::Config::default())?;
+    let llm = oqto_fake_llm_core::Background::start(oqto_fake_llm_core::Config::default())?;
     let agent_dir = tempfile::Builder::new()
         .prefix("oqto-bench-pi-")
         .tempdir()?;
-    oqto_fake_llm::write_pi_agent_dir(agent_dir.path(), &llm.base_url())?;
+    oqto_fake_llm_core::write_pi_agent_dir(agent_dir.path(), &llm.base_url())?;
     let tables = format!(
         "[harness.pi]\ncommand = \"{}\"\nenv = {{ PI_CODING_AGENT_DIR = \"{}\", PI_OFFLINE = \"1\" }}\n",
         pi.display(),

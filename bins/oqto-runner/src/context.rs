@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use oqto_protocol::{Millis, SessionId};
+use oqto_protocol::SessionId;
+pub use oqto_protocol::now_millis;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, Environment, HarnessKind};
@@ -51,7 +51,9 @@ impl Context {
         // this runtime's worker threads.
         let started = std::thread::scope(|scope| {
             scope
-                .spawn(|| oqto_fake_llm::Background::start(oqto_fake_llm::Config::default()))
+                .spawn(|| {
+                    oqto_fake_llm_core::Background::start(oqto_fake_llm_core::Config::default())
+                })
                 .join()
         });
         let server = match started {
@@ -59,7 +61,7 @@ impl Context {
             Ok(Err(e)) => return Err(format!("cannot start the demo model: {e:#}")),
             Err(_) => return Err("cannot start the demo model: it panicked".into()),
         };
-        oqto_fake_llm::write_pi_agent_dir(&dir, &server.base_url())
+        oqto_fake_llm_core::write_pi_agent_dir(&dir, &server.base_url())
             .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
         tracing::info!(url = %server.base_url(), dir = %dir.display(), "demo model serving");
         // It serves for the rest of the process; dropping it would stop it (and dropping a
@@ -87,11 +89,4 @@ impl Context {
             )),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

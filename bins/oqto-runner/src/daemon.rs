@@ -50,6 +50,9 @@ async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
     if crate::activation::listener_fds(&env) == 0 && oqto_ipc::socket::is_live(&socket) {
         return Err(in_use(&socket));
     }
+    // One runner per data directory, whatever socket it was started with: a second one
+    // would resume the same sessions with a second seq counter.
+    let _data_lock = lock_data_dir(&config.paths.data_dir, &socket).await?;
     let db = config.paths.data_dir.join(HISTORY_DB);
     let (store, store_thread) = StoreHandle::open(&db)
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot open {}: {e}", db.display())))?;
@@ -98,6 +101,47 @@ async fn serve(config: Config, env: Environment) -> anyhow::Result<Exit> {
     drop(store_thread);
     tracing::info!("oqto-runner stopped");
     Ok(Exit::Ok)
+}
+
+/// How long a new runner waits for one that is stopping to let go of the data directory.
+const STOPPING_RUNNER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Takes the data directory. A holder that still answers on its socket is a running
+/// runner: refused at once, naming its socket. One whose socket is gone is stopping (it
+/// removes its socket first, then stops its harnesses): waited for.
+async fn lock_data_dir(
+    dir: &std::path::Path,
+    socket: &std::path::Path,
+) -> anyhow::Result<oqto_config::DataDirLock> {
+    let give_up = std::time::Instant::now() + STOPPING_RUNNER_WAIT;
+    loop {
+        match oqto_config::lock_data_dir(dir, socket) {
+            Ok(lock) => {
+                if !lock.is_held() {
+                    tracing::warn!(dir = %dir.display(), "read-only data directory without a lock file: not locked");
+                }
+                return Ok(lock);
+            }
+            Err(oqto_config::LockError::Held { holder, .. })
+                if !oqto_ipc::socket::is_live(&holder.socket)
+                    && std::time::Instant::now() < give_up =>
+            {
+                tracing::debug!(pid = holder.pid, "waiting for a stopping runner");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => {
+                let error = CliError::new(Exit::Failure, e.to_string());
+                return Err(match e {
+                    oqto_config::LockError::Held { holder, .. } => error.with_hint(format!(
+                        "clients reach it with --socket {} (oqtoctl finds it on its own)",
+                        holder.socket.display()
+                    )),
+                    oqto_config::LockError::Io { .. } => error,
+                }
+                .into());
+            }
+        }
+    }
 }
 
 fn socket_inode(socket: &std::path::Path) -> Option<(u64, u64)> {

@@ -1,7 +1,9 @@
 //! `oqto-runner`: the per-user agent daemon
 
 mod activation;
-pub mod config;
+/// The configuration lives in `oqto-config`, shared with every client that must agree
+/// with the runner on paths and the socket; `crate::config` keeps naming it here.
+pub use oqto_config as config;
 pub mod context;
 pub mod daemon;
 pub mod events;

@@ -261,15 +261,18 @@ impl Runner {
         let mut capabilities: Vec<String> =
             vec!["replay".into(), "history".into(), "search".into()];
         // Every harness starts through oqto-sandbox; without it none can start.
-        if self.ctx.config.sandbox.is_ok() {
+        if self.ctx.config.sandbox_program(&self.ctx.env).is_ok() {
             capabilities.push("sandbox".into());
         }
+        let default = self.ctx.config.default_harness_for(&self.ctx.env);
         Welcome {
             protocol: PROTOCOL_VERSION,
             server: "oqto-runner".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             capabilities,
             harnesses,
+            default_harness: Some(default.name),
+            default_harness_note: default.note,
         }
     }
 

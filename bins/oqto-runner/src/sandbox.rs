@@ -22,7 +22,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 
-use oqto_sandbox::PolicyArgs;
+use oqto_sandbox_core::PolicyArgs;
 
 use crate::config::{Config, Environment};
 
@@ -69,7 +69,7 @@ pub struct Request<'a> {
 
 /// Wraps the harness command line; `Err` is a message for the session's `reason`.
 pub fn confine(config: &Config, mut req: Request<'_>) -> Result<Confined, String> {
-    let program = config.sandbox.as_ref().map_err(|e| {
+    let program = config.sandbox_program(req.runner_env).map_err(|e| {
         format!(
             "cannot start the harness confined: {e}; build or install oqto-sandbox next to oqto-runner, or set runner.sandbox_command"
         )
@@ -108,7 +108,7 @@ pub fn confine(config: &Config, mut req: Request<'_>) -> Result<Confined, String
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let policy = oqto_sandbox::explain_json(vars, req.cwd.to_path_buf(), &options)
+    let policy = oqto_sandbox_core::explain_json(vars, req.cwd.to_path_buf(), &options)
         .map_err(|e| format!("sandbox policy: {e:#}"))?;
     let mut argv = vec![program.path.clone().into_os_string()];
     argv.extend(options.to_args());

@@ -299,7 +299,7 @@ pub struct JsonArg {
 
 /// `90s`, `10m`, `1h30m`, `7d`, or plain seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    oqto_runner::config::parse_duration(text)
+    oqto_config::parse_duration(text)
 }
 
 /// `--timeout`: a duration, and not zero (which would abort every turn at once).

@@ -174,7 +174,17 @@ version: string,
 /**
  * Optional server features: `replay`, `history`, `search`, `sandbox`.
  */
-capabilities: Array<string>, harnesses: Array<HarnessInfo>, };
+capabilities: Array<string>, harnesses: Array<HarnessInfo>, 
+/**
+ * The harness to name in `session.create` when the user chose none: the runner's
+ * configured default, or `demo` (the bundled demo model) when that default is pi and
+ * pi has no model configured. Absent from runners that predate it.
+ */
+default_harness?: string, 
+/**
+ * Set when the demo model stands in for the configured default: why, for people.
+ */
+default_harness_note?: string, };
 
 export type Reply = { "type": "empty" } | { "type": "session", session: SessionInfo, 
 /**

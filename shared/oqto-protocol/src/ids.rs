@@ -65,5 +65,13 @@ id_type!(
 /// Milliseconds since the Unix epoch (UTC).
 pub type Millis = u64;
 
+/// The current time as [`Millis`] (0 if the clock is before the epoch). Every program
+/// stamps times with this one function, so `ts` and `created_at` always mean the same.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Per-session event sequence number: starts at 1, grows by exactly 1 per event.
 pub type Seq = u64;

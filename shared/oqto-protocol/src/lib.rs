@@ -35,7 +35,7 @@ pub use files::{
     FilesWelcome, Precondition, SearchLimit, SearchMatch, SearchMode, SortKey,
 };
 pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
-pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId};
+pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, now_millis};
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };

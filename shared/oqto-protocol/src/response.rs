@@ -31,6 +31,16 @@ pub struct Welcome {
     /// Optional server features: `replay`, `history`, `search`, `sandbox`.
     pub capabilities: Vec<String>,
     pub harnesses: Vec<HarnessInfo>,
+    /// The harness to name in `session.create` when the user chose none: the runner's
+    /// configured default, or `demo` (the bundled demo model) when that default is pi and
+    /// pi has no model configured. Absent from runners that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub default_harness: Option<String>,
+    /// Set when the demo model stands in for the configured default: why, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub default_harness_note: Option<String>,
 }
 
 /// Typed payload of an `ok` response. Tagged by `type`.

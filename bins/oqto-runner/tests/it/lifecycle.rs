@@ -1,8 +1,11 @@
 //! Idle reaping and transparent restarts.
 
+use std::process::Stdio;
+
+use oqto_ipc::spawn::Spawn;
 use serde_json::json;
 
-use crate::support::{Runner, WAIT, agents, assistant_texts, children};
+use crate::support::{Runner, WAIT, agents, assistant_texts, children, runner_bin};
 
 #[test]
 fn an_idle_session_without_subscribers_releases_its_harness() {
@@ -111,4 +114,33 @@ fn which_python() -> Result<std::path::PathBuf, ()> {
         .map(|dir| dir.join("python3"))
         .find(|p| p.is_file())
         .ok_or(())
+}
+
+#[test]
+fn a_second_runner_on_the_same_data_directory_refuses_naming_the_first_socket() {
+    let first = Runner::start("");
+    let socket = first.env.runtime_dir().join("oqto/runner.sock");
+    let out = Spawn::new(runner_bin())
+        .envs(first.env.vars())
+        .arg("--socket")
+        .arg(first.env.root().join("other.sock"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a second runner")
+        .wait_with_output()
+        .expect("wait for it");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another oqto-runner")
+            && stderr.contains(&socket.display().to_string())
+            && stderr.contains("hint: clients reach it with --socket"),
+        "{stderr}"
+    );
+    assert!(!first.env.root().join("other.sock").exists());
+    // The first one is untouched.
+    let mut c = first.client();
+    c.ok(json!({"type":"runner.status"}));
 }

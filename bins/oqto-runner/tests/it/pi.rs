@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use oqto_fake_llm::{Background, Config};
+use oqto_fake_llm_core::{Background, Config};
 use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ impl Pi {
         })
         .expect("start the fake LLM");
         let agent_dir = env.root().join("pi-agent");
-        oqto_fake_llm::write_pi_agent_dir(&agent_dir, &llm.base_url()).unwrap();
+        oqto_fake_llm_core::write_pi_agent_dir(&agent_dir, &llm.base_url()).unwrap();
         let config = format!(
             "{config}\n[harness.pi]\ncommand = \"{}\"\nenv = {{ PI_CODING_AGENT_DIR = \"{}\", PI_OFFLINE = \"1\" }}\n",
             oqto_testkit::pi_bin().display(),

@@ -5,7 +5,7 @@ use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
 
 use crate::pi::Pi;
-use crate::support::{Runner, agents, assistant_texts};
+use crate::support::{Runner, agents, assistant_texts, runner_bin};
 
 const SECRET: &str = "SECRET-KEY-MATERIAL-0815";
 
@@ -147,6 +147,37 @@ fn without_oqto_sandbox_no_harness_starts() {
         "{message}"
     );
     assert!(agents(runner.pid()).is_empty(), "nothing ran unconfined");
+}
+
+#[test]
+fn an_oqto_sandbox_that_appears_later_is_found_at_the_next_session_start() {
+    let env = TestEnv::new();
+    let later = env.root().join("later/oqto-sandbox");
+    let config = format!("[runner]\nsandbox_command = \"{}\"\n", later.display());
+    let runner = Runner::start_in(env, &config, Vec::new());
+    let mut c = runner.client();
+    let work = runner.work();
+    let (code, message) = c.error(json!({"type":"session.create","harness":"fake","cwd":work}));
+    assert_eq!(code, "harness_failed");
+    assert!(
+        message.contains("cannot start the harness confined"),
+        "{message}"
+    );
+
+    // Built (or installed) while the runner runs: no restart needed.
+    let built = runner_bin().with_file_name("oqto-sandbox");
+    std::fs::create_dir_all(later.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&built, &later).unwrap();
+    let session = c.create("fake", &work);
+    let events = c.turn(&session, "now confined");
+    assert_eq!(assistant_texts(&events), ["echo: now confined"]);
+    let info = c.ok(json!({"type":"session.get","session":session}));
+    assert_eq!(info["sandbox"]["version"], 1, "{info}");
+    let features = runner.client().welcome["capabilities"].clone();
+    assert!(
+        features.as_array().unwrap().contains(&"sandbox".into()),
+        "{features}"
+    );
 }
 
 #[test]

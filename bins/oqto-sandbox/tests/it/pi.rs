@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use oqto_fake_llm::{Background, Config};
+use oqto_fake_llm_core::{Background, Config};
 use oqto_testkit::{JsonLinesChild, pi_bin, workspace_root};
 use serde_json::{Value, json};
 
@@ -37,7 +37,7 @@ fn real_pi_completes_a_bash_tool_turn_under_development() {
     let sb = Sandbox::new();
     let server = Background::start(Config::default()).unwrap();
     let agent_dir = sb.env.root().join("pi-agent");
-    oqto_fake_llm::write_pi_agent_dir(&agent_dir, &server.base_url()).unwrap();
+    oqto_fake_llm_core::write_pi_agent_dir(&agent_dir, &server.base_url()).unwrap();
     std::fs::write(sb.ws.join("hello.txt"), "hello from the project\n").unwrap();
     // pi is installed in the repository (scripts/setup), outside home and the system
     // directories: the user's policy exposes that install, read-only.

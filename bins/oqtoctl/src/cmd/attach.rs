@@ -3,10 +3,10 @@
 //! has no gap and no repeat.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use oqto_cli::{CliError, Exit};
+use oqto_cli::Exit;
 use oqto_protocol::{Command, EventKind, Reply, Role, SessionId, SessionInfo, State, StopReason};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -105,7 +105,7 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
             lost.as_deref().unwrap_or("closed")
         );
         eprintln!("oqtoctl: lost the runner; reconnecting…");
-        conn = reconnect(target).await?;
+        conn = target.reconnect(RECONNECT_FOR).await?;
     }
 }
 
@@ -188,25 +188,5 @@ fn turn_over(
             !*working
         }
         _ => !*working && rest_at.is_some_and(|at| event.seq >= at),
-    }
-}
-
-async fn reconnect(target: &Target) -> anyhow::Result<Conn> {
-    let give_up = Instant::now() + RECONNECT_FOR;
-    let mut delay = Duration::from_millis(50);
-    loop {
-        match target.connect().await {
-            Ok(conn) => return Ok(conn),
-            Err(e) if Instant::now() > give_up => {
-                return Err(e.context(CliError::new(
-                    Exit::RunnerUnreachable,
-                    format!("no runner came back within {}s", RECONNECT_FOR.as_secs()),
-                )));
-            }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
     }
 }

@@ -6,9 +6,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use oqto_cli::Exit;
+use oqto_config::{DEMO_HARNESS, pi_llm};
 use oqto_ipc::spawn::Spawn;
 use oqto_protocol::{Command, Reply};
-use oqto_runner::config::{DEMO_HARNESS, pi_llm};
 use serde::Serialize;
 
 use super::json_line;
@@ -191,15 +191,17 @@ async fn runner_check(target: &Target) -> Check {
             Ok(_) => Check::new("runner", Status::Warn, "answers, but not runner.status"),
             Err(e) => Check::new("runner", Status::Fail, format!("{e:#}")),
         },
-        Ok(None) => match crate::ondemand::runner_bin(&target.env) {
-            Ok(bin) => Check::new(
-                "runner",
-                Status::Ok,
-                format!("not running; oqtoctl starts {} on demand", bin.display()),
-            ),
-            Err(e) => Check::new("runner", Status::Fail, format!("{e:#}"))
-                .hint("install oqto-runner next to oqtoctl"),
-        },
+        Ok(None) => {
+            match crate::ondemand::runner_bin(&target.env).map_err(crate::conn::cli_error) {
+                Ok(bin) => Check::new(
+                    "runner",
+                    Status::Ok,
+                    format!("not running; oqtoctl starts {} on demand", bin.display()),
+                ),
+                Err(e) => Check::new("runner", Status::Fail, format!("{e:#}"))
+                    .hint("install oqto-runner next to oqtoctl"),
+            }
+        }
         Err(e) => Check::new("runner", Status::Fail, format!("{e:#}")),
     }
 }

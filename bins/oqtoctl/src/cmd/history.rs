@@ -133,7 +133,9 @@ pub async fn models(args: ModelsArgs, target: &Target) -> anyhow::Result<Exit> {
     let (session, temporary) = if let Some(id) = args.session {
         (SessionId(id), false)
     } else {
-        let harness = args.harness.unwrap_or_else(|| default_harness(target));
+        let harness = args
+            .harness
+            .unwrap_or_else(|| default_harness(&conn, target));
         let cwd = std::env::temp_dir().to_string_lossy().into_owned();
         let reply = conn
             .request(Command::SessionCreate {

@@ -14,11 +14,11 @@ use std::time::Duration;
 use oqto_protocol::Millis;
 use serde::Serialize;
 
-pub use oqto_runner::config::format_duration;
+pub use oqto_config::format_duration;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_millis() -> Millis {
-    oqto_runner::context::now_millis()
+    oqto_protocol::now_millis()
 }
 
 /// One JSON object on its own line.

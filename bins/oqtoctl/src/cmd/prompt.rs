@@ -9,7 +9,6 @@ use oqto_cli::{CliError, Exit};
 use oqto_protocol::{
     Command, Event, EventKind, Reply, RequestId, Role, SessionId, SessionInfo, State, StopReason,
 };
-use oqto_runner::config::{DEMO_HARNESS, pi_llm};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::PromptArgs;
@@ -36,7 +35,7 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         images: Vec::new(),
     };
     if args.detach {
-        conn.request(prompt).await?;
+        detach(&mut conn, &session, prompt).await?;
         println_out(&session.0)?;
         return Ok(Exit::Ok);
     }
@@ -79,6 +78,44 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         Ending::Done => {}
     }
     turn_status(turn.stop, turn.failure, mode)
+}
+
+/// How long `--detach` waits for the turn to show in the session's state.
+const DETACH_WAIT: Duration = Duration::from_secs(10);
+
+/// `--detach`: sends the prompt and returns once the turn shows in the session's state
+/// (the first `state` event after it), so an `attach --until-idle` started right after
+/// follows the turn instead of finding the session still at rest. The harness answers
+/// `prompt` just before its turn starts.
+async fn detach(conn: &mut Conn, session: &SessionId, prompt: Command) -> anyhow::Result<()> {
+    conn.request(Command::SessionSubscribe {
+        session: session.clone(),
+        after_seq: None,
+    })
+    .await?;
+    conn.request(prompt).await?;
+    let started = tokio::time::timeout(DETACH_WAIT, async {
+        loop {
+            match conn.next().await {
+                Incoming::Event(event, _)
+                    if &event.session == session
+                        && matches!(
+                            event.kind,
+                            EventKind::State { .. } | EventKind::Resync { .. }
+                        ) =>
+                {
+                    return;
+                }
+                Incoming::Closed(_) => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    if started.is_err() {
+        tracing::warn!("the turn did not show within {DETACH_WAIT:?}; detaching anyway");
+    }
+    Ok(())
 }
 
 /// The exit status for a turn that ended: 7 aborted, 5 failed (said on stderr, except in
@@ -243,7 +280,7 @@ async fn create_session(
     let cwd = canonical_dir(&args.cwd, "--cwd")?;
     let harness = match &args.harness {
         Some(name) => name.clone(),
-        None => default_harness(target),
+        None => default_harness(conn, target),
     };
     let (provider, model) = match args
         .model
@@ -269,24 +306,17 @@ async fn create_session(
     }
 }
 
-/// The runner's default harness, except that a pi with no model configured gives way to
-/// the demo model (said on stderr, so a first run shows the whole system working).
-pub fn default_harness(target: &Target) -> String {
-    let name = target.config.default_harness.clone();
-    let is_pi = target.config.main_pi().is_some_and(|pi| pi.name == name);
-    if !is_pi {
-        return name;
+/// The harness the runner announced for sessions that name none (the demo model when pi
+/// has no model configured: said on stderr, so a first run shows the whole system working).
+pub fn default_harness(conn: &Conn, target: &Target) -> String {
+    let welcome = conn.welcome();
+    if let Some(note) = &welcome.default_harness_note {
+        eprintln!("oqtoctl: {note}");
     }
-    // As pi will see it: a key or agent directory set in runner.toml counts.
-    let llm = pi_llm(&target.config.pi_environment(&target.env));
-    if llm.configured {
-        return name;
-    }
-    eprintln!(
-        "oqtoctl: pi has no model configured ({}): using the bundled DEMO model (harness `{DEMO_HARNESS}`: scripted replies, not a real LLM). Set a provider key such as ANTHROPIC_API_KEY, or pass --harness pi.",
-        llm.detail
-    );
-    DEMO_HARNESS.to_owned()
+    welcome
+        .default_harness
+        .clone()
+        .unwrap_or_else(|| target.config.default_harness.clone())
 }
 
 /// An existing directory, absolute and without symlinks; errors name it as `what` (the

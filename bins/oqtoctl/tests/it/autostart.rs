@@ -81,3 +81,38 @@ fn a_cron_like_run_uses_the_demo_model_with_the_real_pi() {
         }
     ));
 }
+
+#[test]
+fn the_runner_holding_the_data_directory_is_used_whatever_socket_a_shell_resolves() {
+    let mut ctl = Ctl::new();
+    ctl.ok(&["runner", "start"]);
+    let pid = ctl.runner_pid().expect("a runner");
+    let first_socket = ctl.env.runtime_dir().join("oqto/runner.sock");
+    assert!(first_socket.exists());
+    // Cron without XDG_RUNTIME_DIR resolves another socket, over the same data directory.
+    ctl.vars.retain(|(k, _)| k != "XDG_RUNTIME_DIR");
+    let out = ctl.run(&["prompt", "-o", "final", "same runner"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "echo: same runner\n");
+    assert_eq!(ctl.runner_pid(), Some(pid), "no second runner was started");
+    assert!(!ctl.env.state_dir().join("oqto/run/runner.sock").exists());
+
+    // A second runner started by hand refuses, naming the socket of the first.
+    let out = oqto_ipc::spawn::Spawn::new(sibling("oqto-runner"))
+        .envs(ctl.vars.clone())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start oqto-runner")
+        .wait_with_output()
+        .expect("wait for oqto-runner");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "another oqto-runner (pid {pid}) uses the data directory"
+        )) && stderr.contains(&first_socket.display().to_string()),
+        "{stderr}"
+    );
+}

@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use oqto_fake_llm::{Background, Config};
+use oqto_fake_llm_core::{Background, Config};
 use oqto_ipc::spawn::terminate_blocking;
 use oqto_protocol::{EventKind, ModelRef, Part, Role, SessionId, State, StopReason, ThinkingLevel};
 use oqto_testkit::TestEnv;
@@ -45,7 +45,7 @@ impl Setup {
         .expect("start the fake LLM");
         let env = TestEnv::new();
         let agent_dir = env.root().join("pi-agent");
-        oqto_fake_llm::write_pi_agent_dir(&agent_dir, &server.base_url()).unwrap();
+        oqto_fake_llm_core::write_pi_agent_dir(&agent_dir, &server.base_url()).unwrap();
         let project = env.work().join("project");
         std::fs::create_dir_all(&project).unwrap();
         Self {

@@ -13,7 +13,7 @@ use std::process::{Child, ChildStdin};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use oqto_fake_llm::{Background, Config};
+use oqto_fake_llm_core::{Background, Config};
 use oqto_ipc::spawn::terminate_blocking;
 use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
@@ -51,7 +51,7 @@ impl Pi {
     fn spawn(server: &Server) -> Self {
         let env = TestEnv::new();
         let agent_dir = env.root().join("pi-agent");
-        oqto_fake_llm::write_pi_agent_dir(&agent_dir, &server.base_url).unwrap();
+        oqto_fake_llm_core::write_pi_agent_dir(&agent_dir, &server.base_url).unwrap();
         let project = env.work().join("project");
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join("hello.txt"), "hello from the project dir\n").unwrap();

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::plan::SYSTEM_DIRS;
 use crate::policy::{Effective, Enabled, Flag, LayerInfo, Origin, Rules};
-use crate::seccomp::{BLOCKED, BLOCKED_IOCTLS};
+use crate::syscalls::{BLOCKED, BLOCKED_IOCTLS};
 
 /// The version of the JSON shape below; bumped on any incompatible change.
 pub const JSON_VERSION: u32 = 1;

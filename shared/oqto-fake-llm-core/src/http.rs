@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
-use crate::config::Config;
+use crate::Config;
 use crate::openai::{
     AssistantMessage, ChatRequest, Chunk, ChunkChoice, ChunkDelta, Completion, CompletionChoice,
     ErrorBody, Function, FunctionDelta, ModelEntry, ModelList, ToolCall, ToolCallDelta,

@@ -741,3 +741,31 @@ fn pi_is_looked_at_with_the_environment_it_will_run_in() {
         Some(PathBuf::from("/agents/pi"))
     );
 }
+
+#[test]
+fn the_demo_model_stands_in_for_a_pi_without_a_model_and_says_why() {
+    let t = Env::new();
+    let config = t.parse("").unwrap();
+    let chosen = config.default_harness_for(&t.env());
+    assert_eq!(chosen.name, DEMO_HARNESS);
+    let note = chosen.note.expect("a note says why");
+    assert!(
+        note.contains("DEMO model") && note.contains("--harness pi"),
+        "{note}"
+    );
+
+    // A key pi will see keeps pi, without a note.
+    let keyed = t.env().with_var("ANTHROPIC_API_KEY", "k");
+    let chosen = config.default_harness_for(&keyed);
+    assert_eq!((chosen.name.as_str(), chosen.note), ("pi", None));
+
+    // A default that is not a pi is used as it is.
+    let config = t.parse("[runner]\ndefault_harness = \"fake\"\n").unwrap();
+    let chosen = config.default_harness_for(&t.env());
+    assert_eq!((chosen.name.as_str(), chosen.note), ("fake", None));
+
+    // With the demo harness disabled, there is nothing to stand in.
+    let config = t.parse("[harness.demo]\nenabled = false\n").unwrap();
+    let chosen = config.default_harness_for(&t.env());
+    assert_eq!((chosen.name.as_str(), chosen.note), ("pi", None));
+}

@@ -122,6 +122,7 @@ impl Ctx<'_> {
             default_harness,
             default_sandbox_profile,
             sandbox,
+            sandbox_command,
             harnesses,
         })
     }

@@ -1,12 +1,14 @@
 //! The runner's configuration: `runner.toml` plus the command line and the environment,
 //! resolved and validated once into a [`Config`]. `docs/runner.md` is the reference for
-//! every key; this module is the only place they are read.
+//! every key; this crate is the only place they are read. The runner and its clients
+//! (`oqtoctl`, the relay) share it, so they can never disagree about where the socket is.
 //!
 //! Every problem in the file is reported with the file, line, column and key:
 //! `runner.toml:12:1: runner.idle_timout: unknown field …`.
 
 mod error;
 mod harness;
+mod lock;
 mod paths;
 mod raw;
 mod resolve;
@@ -24,6 +26,7 @@ pub use harness::{
     ProgramSource, SANDBOX_BIN_VAR, SANDBOX_PROGRAM, default_env_inherit, pi_agent_dir, pi_llm,
     resolve_command, resolve_fake_agent, resolve_pi, resolve_sandbox,
 };
+pub use lock::{DataDirLock, Holder, LOCK_FILE, LockError, holder, lock_data_dir};
 pub use paths::{
     ConfigFile, Environment, Overrides, PathError, Paths, SOCKET_PATH_MAX, SocketSource, data_dir,
     socket_path, state_dir,
@@ -97,6 +100,14 @@ pub struct Access {
     pub allow_groups: Vec<u32>,
 }
 
+/// The harness for sessions that name none ([`Config::default_harness_for`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultHarness {
+    pub name: String,
+    /// Set when the demo model stands in for the configured default: why, for people.
+    pub note: Option<String>,
+}
+
 /// The validated configuration of one runner.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -109,8 +120,11 @@ pub struct Config {
     /// Names an enabled entry of `harnesses`.
     pub default_harness: String,
     pub default_sandbox_profile: String,
-    /// `oqto-sandbox`, which every harness is started through, or where it was looked for.
+    /// `oqto-sandbox`, which every harness is started through, or where it was looked for
+    /// when the configuration was loaded; [`Config::sandbox_program`] looks again.
     pub sandbox: Result<Program, ProgramNotFound>,
+    /// `runner.sandbox_command` as configured, for looking again.
+    pub sandbox_command: Option<Command>,
     /// Every harness by name, the built-in ones included, enabled or not.
     pub harnesses: BTreeMap<String, Harness>,
 }
@@ -158,6 +172,16 @@ impl Config {
         resolve::Ctx { file, text, env }.resolve(&raw, overrides)
     }
 
+    /// `oqto-sandbox`: as found at load, or, when it was missing then, looked for again
+    /// now (it may have been built or installed since), so a runner started before it
+    /// existed does not fail every session until it is restarted.
+    pub fn sandbox_program(&self, env: &Environment) -> Result<Program, ProgramNotFound> {
+        match &self.sandbox {
+            Ok(program) => Ok(program.clone()),
+            Err(_) => resolve_sandbox(self.sandbox_command.as_ref(), env),
+        }
+    }
+
     /// A harness by name.
     pub fn harness(&self, name: &str) -> Option<&Harness> {
         self.harnesses.get(name)
@@ -175,6 +199,31 @@ impl Config {
         self.harness(&self.default_harness)
             .filter(is_pi)
             .or_else(|| self.harness("pi").filter(is_pi))
+    }
+
+    /// The harness a session should use when its creator names none, as `env` (the
+    /// runner's environment) makes it: the configured default, except that a pi with no
+    /// model configured gives way to the demo model, so a first prompt works without a
+    /// key. The runner announces the choice in its `welcome`; clients do not re-derive it.
+    pub fn default_harness_for(&self, env: &Environment) -> DefaultHarness {
+        let name = self.default_harness.clone();
+        let is_pi = self.main_pi().is_some_and(|pi| pi.name == name);
+        let demo = self.harness(DEMO_HARNESS).filter(|h| h.enabled);
+        if !is_pi || demo.is_none() {
+            return DefaultHarness { name, note: None };
+        }
+        // As pi will see it: a key or agent directory set in runner.toml counts.
+        let llm = pi_llm(&self.pi_environment(env));
+        if llm.configured {
+            return DefaultHarness { name, note: None };
+        }
+        DefaultHarness {
+            name: DEMO_HARNESS.to_owned(),
+            note: Some(format!(
+                "pi has no model configured ({}): using the bundled DEMO model (harness `{DEMO_HARNESS}`: scripted replies, not a real LLM). Set a provider key such as ANTHROPIC_API_KEY, or pass --harness {name}.",
+                llm.detail
+            )),
+        }
     }
 
     /// `env` as [`Config::main_pi`] sees it (a provider key or `PI_CODING_AGENT_DIR` set in

@@ -1,0 +1,22 @@
+//! The client of Oqto's servers, shared by `oqtoctl` and the relay.
+//!
+//! - [`Client`]: one greeted connection to `oqto-runner`: requests correlated with their
+//!   replies by id, events in between ([`Incoming`]), subscriptions that resume after a
+//!   seq ([`Client::subscribe`]).
+//! - [`Runner`]: where the runner's socket is (resolved by `oqto-config`, as the runner
+//!   resolves it), starting one on demand, and reconnecting after it went away.
+//! - [`RawClient`]: lines in, lines out, ids kept: for forwarding without decoding each
+//!   event.
+//!
+//! Every failure is an [`Error`], which carries the protocol's `code` when a server sent
+//! one; the caller names itself in the handshake (`oqtoctl/0.1.0`, `oqto-relay/0.1.0`).
+
+mod error;
+mod ondemand;
+mod raw;
+mod runner;
+
+pub use error::Error;
+pub use ondemand::{RUNNER_BIN_VAR, Runner, log_tail, runner_bin, sibling_bin};
+pub use raw::{RawClient, RawReceiver, RawSender};
+pub use runner::{Client, Incoming};

@@ -1,0 +1,207 @@
+//! One connection to the runner: the handshake, requests correlated with their replies by
+//! id, and the events that arrive in between.
+//!
+//! A reader task turns the socket's lines into [`Incoming`] items on a channel, so callers
+//! can `select!` on them next to signals and deadlines (a channel's `recv` is cancel-safe;
+//! a half-read line is not).
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
+use oqto_protocol::{
+    ClientMessage, Command, ErrorResponse, Event, Hello, PROTOCOL_VERSION, Reply, Request,
+    RequestId, Seq, ServerMessage, SessionId, Welcome,
+};
+use tokio::io::BufReader;
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+
+use crate::Error;
+
+/// Items the reader task may queue before it waits for the caller.
+const QUEUE: usize = 1024;
+
+/// What the runner sent, or that it stopped sending.
+// Events are the common item and are boxed already; a reply is rare and read once.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Incoming {
+    /// An event, with the line as the runner wrote it (for callers that print or forward
+    /// it unchanged).
+    Event(Box<Event>, String),
+    Reply(RequestId, Result<Reply, ErrorResponse>),
+    /// The connection ended; `None` at a clean end of stream, else why.
+    Closed(Option<String>),
+}
+
+/// A connected, greeted client of the runner.
+#[derive(Debug)]
+pub struct Client {
+    writer: AsyncLineWriter<OwnedWriteHalf>,
+    rx: mpsc::Receiver<Incoming>,
+    /// Items read while waiting for a reply, handed out first by [`Client::next`].
+    buffered: VecDeque<Incoming>,
+    next_id: u64,
+    /// The runner's greeting: its version, features, harnesses and default harness.
+    pub welcome: Welcome,
+}
+
+impl Client {
+    /// Connects to `socket` and does the handshake, naming this client `client` (e.g.
+    /// `oqtoctl/0.1.0`; the runner shows it in logs and in `closed by …` reasons).
+    pub async fn connect(socket: &Path, client: &str) -> Result<Self, Error> {
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(|e| Error::connecting(socket, e))?;
+        Self::greet(stream, client).await
+    }
+
+    /// Does the handshake on a connected stream.
+    pub async fn greet(stream: UnixStream, client: &str) -> Result<Self, Error> {
+        let (mut reader, writer, welcome) = handshake(stream, client).await?;
+        let welcome = match ServerMessage::parse(&welcome) {
+            Ok(ServerMessage::Welcome(welcome)) => welcome,
+            Ok(_) => {
+                return Err(Error::Handshake(
+                    "the runner did not start with a welcome".into(),
+                ));
+            }
+            Err(e) => return Err(Error::Handshake(format!("unreadable welcome: {e}"))),
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(async move { read_loop(&mut reader, &tx).await });
+        Ok(Self {
+            writer,
+            rx,
+            buffered: VecDeque::new(),
+            next_id: 0,
+            welcome,
+        })
+    }
+
+    /// Sends a request without waiting for its reply; returns its id (`c1`, `c2`, …).
+    pub async fn send(&mut self, command: Command) -> Result<RequestId, Error> {
+        self.next_id += 1;
+        let id = RequestId(format!("c{}", self.next_id));
+        let line = ClientMessage::Request(Request {
+            id: id.clone(),
+            command,
+        })
+        .to_line();
+        self.writer
+            .write_line(&line)
+            .await
+            .map_err(|e| Error::Closed(Some(e.to_string())))?;
+        Ok(id)
+    }
+
+    /// Sends a request and waits for its reply; events that arrive meanwhile are kept for
+    /// [`Client::next`], in order.
+    pub async fn request(&mut self, command: Command) -> Result<Reply, Error> {
+        let id = self.send(command).await?;
+        loop {
+            match self.rx.recv().await {
+                Some(Incoming::Reply(got, result)) if got == id => {
+                    return result.map_err(Error::Reply);
+                }
+                Some(Incoming::Closed(why)) => {
+                    // Later calls to `next` must still see the end.
+                    self.buffered.push_back(Incoming::Closed(why.clone()));
+                    return Err(Error::Closed(why));
+                }
+                None => return Err(Error::Closed(None)),
+                Some(other) => self.buffered.push_back(other),
+            }
+        }
+    }
+
+    /// Subscribes to a session's events: those after `after_seq` are replayed (or a
+    /// `resync` snapshot when the runner no longer has them), then live ones follow on
+    /// [`Client::next`]. `None` means live events only.
+    pub async fn subscribe(
+        &mut self,
+        session: SessionId,
+        after_seq: Option<Seq>,
+    ) -> Result<Reply, Error> {
+        self.request(Command::SessionSubscribe { session, after_seq })
+            .await
+    }
+
+    /// The next thing the runner sent: buffered items first. Cancel-safe.
+    pub async fn next(&mut self) -> Incoming {
+        if let Some(item) = self.buffered.pop_front() {
+            return item;
+        }
+        self.rx.recv().await.unwrap_or(Incoming::Closed(None))
+    }
+}
+
+/// Sends `hello` and reads the first line back. An `error` line (e.g. a protocol
+/// mismatch, or a peer the server does not admit) is the error it carries.
+pub(crate) async fn handshake(
+    stream: UnixStream,
+    client: &str,
+) -> Result<
+    (
+        AsyncLineReader<BufReader<OwnedReadHalf>>,
+        AsyncLineWriter<OwnedWriteHalf>,
+        String,
+    ),
+    Error,
+> {
+    let (read, write) = stream.into_split();
+    let mut writer = AsyncLineWriter::new(write);
+    let hello = ClientMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        client: client.to_owned(),
+    });
+    writer
+        .write_line(&hello.to_line())
+        .await
+        .map_err(|e| Error::Handshake(format!("cannot send hello: {e}")))?;
+    let mut reader = AsyncLineReader::new(BufReader::new(read));
+    let line = reader
+        .read_line()
+        .await
+        .map_err(|e| Error::Handshake(e.to_string()))?
+        .ok_or_else(|| {
+            Error::Handshake("the server closed the connection before its welcome".into())
+        })?;
+    if let Ok(ServerMessage::Error(err)) = ServerMessage::parse(&line) {
+        return Err(Error::Reply(err));
+    }
+    Ok((reader, writer, line))
+}
+
+async fn read_loop(
+    reader: &mut AsyncLineReader<BufReader<OwnedReadHalf>>,
+    tx: &mpsc::Sender<Incoming>,
+) {
+    loop {
+        let item = match reader.read_line().await {
+            Ok(None) => Incoming::Closed(None),
+            Err(e) => Incoming::Closed(Some(e.to_string())),
+            Ok(Some(line)) => match ServerMessage::parse(&line) {
+                Ok(ServerMessage::Event(event)) => Incoming::Event(Box::new(event), line),
+                Ok(ServerMessage::Ok(ok)) => Incoming::Reply(ok.id, Ok(ok.result)),
+                Ok(ServerMessage::Error(err)) => match err.id.clone() {
+                    Some(id) => Incoming::Reply(id, Err(err)),
+                    // An error without an id is about the connection itself.
+                    None => Incoming::Closed(Some(err.to_string())),
+                },
+                Ok(ServerMessage::Welcome(_)) => continue,
+                Err(e) => {
+                    // A line this build cannot read (a newer runner): skip it, say so.
+                    tracing::warn!("skipping an unreadable line from the runner: {e}");
+                    continue;
+                }
+            },
+        };
+        let end = matches!(item, Incoming::Closed(_));
+        if tx.send(item).await.is_err() || end {
+            return;
+        }
+    }
+}
