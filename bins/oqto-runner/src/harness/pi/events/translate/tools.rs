@@ -3,7 +3,7 @@
 use oqto_protocol::{EventKind, Part, Phase, ToolStatus};
 
 use super::{IdSource, Out, Translator, emit};
-use crate::harness::pi_events::wire::PiToolResult;
+use crate::harness::pi::events::wire::PiToolResult;
 
 impl<I: IdSource> Translator<I> {
     pub(super) fn tool_start(

@@ -51,13 +51,16 @@ use oqto_protocol::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use self::events::{Out, PiLine, PiResponse, Translator, parse_line};
 use super::IdSource;
 use super::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, Ready, StartSpec, Token};
-use super::pi_events::{Out, PiLine, PiResponse, Translator, parse_line};
 use crate::ids::RunnerIds;
 
+pub mod events;
 #[cfg(test)]
 mod real_pi;
+#[cfg(test)]
+pub(crate) mod test_pi;
 #[cfg(test)]
 mod tests;
 

@@ -8,7 +8,7 @@ use oqto_protocol::{
 };
 
 use super::{IdSource, InFlight, Out, StreamKind, StreamPart, ToolCall, Translator, emit};
-use crate::harness::pi_events::wire::{
+use crate::harness::pi::events::wire::{
     PiContent, PiMessage, PiStopReason, PiStreamEvent, PiToolCall, PiUsage,
 };
 
