@@ -6,7 +6,7 @@
 //! branch from the file's last entry (the tree's current leaf) back to the root; abandoned
 //! branches are not imported. [`parse_session`] turns that branch into a [`SessionRecord`]
 //! and the protocol's [`Message`]s, mapping pi's messages the way the runner maps pi's live
-//! events (`bins/oqto-runner/src/harness/pi_events/translate/`); [`import_pi_dir`] stores
+//! events, with the same types and block mapping (crate `oqto-pi`); [`import_pi_dir`] stores
 //! every session file under a pi agent directory, idempotently.
 //!
 //! pi's files are only ever opened for reading. `docs/history.md` ("Importing pi sessions")
@@ -26,7 +26,6 @@ use crate::{SessionRecord, Store, StoreError};
 mod convert;
 #[cfg(test)]
 mod tests;
-mod wire;
 
 /// The harness name of imported sessions, and the `<source>` of their id keys.
 pub const HARNESS: &str = "pi";

@@ -51,7 +51,9 @@ use oqto_protocol::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use self::events::{Out, PiLine, PiResponse, Translator, parse_line};
+use oqto_pi::{PiLine, PiResponse, parse_line};
+
+use self::events::{Out, Translator};
 use super::IdSource;
 use super::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, Ready, StartSpec, Token};
 use crate::ids::RunnerIds;

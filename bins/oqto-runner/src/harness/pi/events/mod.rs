@@ -13,7 +13,6 @@
 //! [`EventKind`]: oqto_protocol::EventKind
 
 mod translate;
-mod wire;
 
 #[cfg(test)]
 mod capture;
@@ -21,8 +20,3 @@ mod capture;
 mod tests;
 
 pub use translate::{CountingIds, IdSource, Out, Translator};
-pub use wire::{
-    ParseError, PiCompactionReason, PiCompactionResult, PiContent, PiCost, PiLine, PiMessage,
-    PiPartial, PiResponse, PiStopReason, PiStreamEvent, PiToolCall, PiToolResult, PiUsage,
-    parse_line,
-};
