@@ -9,6 +9,7 @@
 //! - [`message`]: [`PiMessage`] and its [`PiContent`] blocks, [`PiUsage`], [`PiStopReason`].
 //! - [`session`]: the payloads of the session-file entries that are not messages.
 //! - [`parts`]: blocks and results → [`Part`]s, usage, stop reason, tool status.
+//! - [`answers`]: the `data` of pi's answers to the commands the runner sends.
 //!
 //! Nothing here is lost silently: an unknown event type is [`PiLine::Other`], an unknown
 //! role [`PiMessage::Other`], an unknown content block [`PiContent::Other`] (which becomes
@@ -19,11 +20,13 @@
 //!
 //! [`Part`]: oqto_protocol::Part
 
+pub mod answers;
 pub mod message;
 pub mod parts;
 pub mod rpc;
 pub mod session;
 
+pub use answers::{PiCancelled, PiCompacted, PiForkMessage, PiForkMessages, PiModel, PiState};
 pub use message::{PiContent, PiCost, PiMessage, PiStopReason, PiToolCall, PiUsage};
 pub use parts::{
     PROVIDER_FAILED, assistant_part, ended_tool_status, error_part, model_ref, pending_call,
