@@ -1,4 +1,6 @@
-//! The runner: the table of sessions, and what each client command does to it.
+//! The runner: the table of sessions, and what each client command does to it. `execute`
+//! dispatches; the session commands are in `sessions.rs`, the history commands (messages,
+//! search, import) in `history.rs`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,15 +9,17 @@ use std::sync::{Arc, Mutex};
 
 use oqto_history::{SessionRecord, StoreError};
 use oqto_protocol::{
-    Capability, Command, ErrorCode, HarnessInfo, ImportSkipped, ImportSource, MessageId, Millis,
-    ModelRef, PROTOCOL_VERSION, Reply, RunnerStatus, SessionId, SessionInfo, State, Welcome,
+    Capability, Command, ErrorCode, HarnessInfo, Millis, PROTOCOL_VERSION, Reply, RunnerStatus,
+    SessionId, SessionInfo, State, Welcome,
 };
 use tokio::sync::watch;
 
 use crate::context::{Context, now_millis};
-use crate::harness::adapter::{Done, ModelChoice, Op, OpError};
-use crate::session::transcript::RECENT_MESSAGES;
+use crate::harness::adapter::{ModelChoice, Op, OpError};
 use crate::session::{Actor, ActorMsg, Loaded, SessionHandle};
+
+mod history;
+mod sessions;
 
 /// How far a session's seq jumps when the runner did not stop cleanly, so that a number
 /// a client saw before the crash is never reused for a different event (see docs/runner.md).
@@ -106,67 +110,6 @@ impl Runner {
                 sessions.insert(handle.id.clone(), handle);
             }
         }
-    }
-
-    /// `history.import`: imports the pi agent directory `dir` (by default
-    /// `$PI_CODING_AGENT_DIR`, else `$HOME/.pi/agent`) on the store thread, then adopts the
-    /// new sessions.
-    async fn import_history(
-        &self,
-        source: ImportSource,
-        dir: Option<String>,
-    ) -> Result<Reply, Failure> {
-        let ImportSource::Pi = source;
-        let dir = match dir {
-            Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
-            Some(dir) => {
-                return Err((
-                    ErrorCode::BadRequest,
-                    format!("history.import: `dir` must be an absolute path, got `{dir}`"),
-                ));
-            }
-            None => self.ctx.pi_agent_dir().ok_or_else(|| {
-                (
-                    ErrorCode::BadRequest,
-                    "history.import: no `dir`, and the pi harness has neither an absolute \
-                     PI_CODING_AGENT_DIR nor a HOME"
-                        .to_owned(),
-                )
-            })?,
-        };
-        let report = self
-            .ctx
-            .store
-            .call(move |store| oqto_history::import::pi::import_pi_dir(store, &dir))
-            .await
-            .map_err(store_failure)?;
-        tracing::info!(
-            files = report.files,
-            new = report.sessions_new,
-            updated = report.sessions_updated,
-            unchanged = report.sessions_unchanged,
-            messages = report.messages,
-            skipped = report.skipped.len(),
-            warnings = report.warnings,
-            "imported pi sessions"
-        );
-        self.adopt_new_sessions().await;
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Ok(Reply::Imported {
-            files: count(report.files),
-            sessions_new: count(report.sessions_new),
-            sessions_updated: count(report.sessions_updated),
-            sessions_unchanged: count(report.sessions_unchanged),
-            messages: count(report.messages),
-            skipped: report
-                .skipped
-                .into_iter()
-                .map(|(path, reason)| ImportSkipped {
-                    path: path.display().to_string(),
-                    reason,
-                })
-                .collect(),
-        })
     }
 
     fn insert(&self, handle: SessionHandle) {
@@ -299,73 +242,11 @@ impl Runner {
                 state,
                 harness,
                 cwd,
-            } => {
-                let mut sessions: Vec<SessionInfo> = self
-                    .sessions
-                    .lock()
-                    .expect("sessions lock")
-                    .values()
-                    .map(SessionHandle::info)
-                    .filter(|info| state.is_none_or(|s| info.state == s))
-                    .filter(|info| harness.as_ref().is_none_or(|h| &info.harness == h))
-                    .filter(|info| cwd.as_ref().is_none_or(|c| is_within(&info.cwd, c)))
-                    .collect();
-                sessions.sort_by(|a, b| {
-                    b.last_activity
-                        .cmp(&a.last_activity)
-                        .then_with(|| b.id.0.cmp(&a.id.0))
-                });
-                Ok(Reply::Sessions { sessions })
-            }
-            Command::SessionGet { session } => {
-                let handle = self.session(&session)?;
-                Ok(Reply::Session {
-                    session: handle.info(),
-                    sandbox: self.sandbox_policy(&handle).await,
-                })
-            }
-            Command::SessionClose { session } => {
-                let handle = self.session(&session)?;
-                let reason = format!("closed by {client}");
-                handle
-                    .ask(|reply| ActorMsg::Close { reason, reply })
-                    .await
-                    .map_err(|_| not_found(&session))?;
-                Ok(Reply::Empty)
-            }
-            Command::SessionDelete { session } => {
-                let handle = self.session(&session)?;
-                handle
-                    .ask(|reply| ActorMsg::Delete { reply })
-                    .await
-                    .map_err(|_| not_found(&session))?;
-                self.sessions
-                    .lock()
-                    .expect("sessions lock")
-                    .remove(&session);
-                let id = session.clone();
-                self.ctx
-                    .store
-                    .call(move |store| store.delete_session(&id))
-                    .await
-                    .map_err(store_failure)?;
-                Ok(Reply::Empty)
-            }
-            Command::SessionRename { session, title } => {
-                let handle = self.session(&session)?;
-                let title = title.trim().to_owned();
-                if title.is_empty() {
-                    return Err((ErrorCode::BadRequest, "session.rename: empty title".into()));
-                }
-                let info = handle
-                    .ask(|reply| ActorMsg::Rename { title, reply })
-                    .await
-                    .map_err(|_| not_found(&session))?;
-                Ok(Reply::Session {
-                    session: info,
-                    sandbox: None,
-                })
-            }
+            } => Ok(self.list(state, harness.as_deref(), cwd.as_deref())),
+            Command::SessionGet { session } => self.get(&session).await,
+            Command::SessionClose { session } => self.close(&session, client).await,
+            Command::SessionDelete { session } => self.delete(&session).await,
+            Command::SessionRename { session, title } => self.rename(&session, &title).await,
             Command::Prompt {
                 session,
                 text,
@@ -398,34 +279,12 @@ impl Runner {
                 session,
                 before,
                 limit,
-            } => {
-                self.session(&session)?;
-                let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
-                let page = self
-                    .ctx
-                    .store
-                    .call(move |store| store.messages(&session, before.as_ref(), limit))
-                    .await
-                    .map_err(store_failure)?;
-                Ok(Reply::Messages {
-                    messages: page.messages,
-                    has_more: page.has_more,
-                })
-            }
+            } => self.messages(session, before, limit).await,
             Command::HistorySearch {
                 query,
                 limit,
                 filters,
-            } => {
-                let limit = limit.unwrap_or(20).clamp(1, 200) as usize;
-                let hits = self
-                    .ctx
-                    .store
-                    .call(move |store| store.search(&query, &filters, Some(limit)))
-                    .await
-                    .map_err(store_failure)?;
-                Ok(Reply::SearchResults { hits })
-            }
+            } => self.search(query, limit, filters).await,
             Command::HistoryImport { source, dir } => self.import_history(source, dir).await,
             Command::RunnerStatus {} => Ok(Reply::Status {
                 status: self.status(),
@@ -464,200 +323,6 @@ impl Runner {
         }
     }
 
-    async fn op(&self, session: &SessionId, op: Op) -> Result<Reply, Failure> {
-        let handle = self.session(session)?;
-        let done = handle
-            .ask(|reply| ActorMsg::Op { op, reply })
-            .await
-            .map_err(|_| not_found(session))?
-            .map_err(op_failure)?;
-        Ok(match done {
-            Done::Empty | Done::Forked { .. } => Reply::Empty,
-            Done::Models(models) => Reply::Models { models },
-            Done::Model(model) => Reply::Model { model },
-            Done::Compacted {
-                summary,
-                tokens_before,
-            } => Reply::Compacted {
-                summary,
-                tokens_before,
-            },
-        })
-    }
-
-    #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
-    async fn create(
-        &self,
-        harness: String,
-        cwd: String,
-        model: Option<ModelChoice>,
-        sandbox_profile: Option<String>,
-        title: Option<String>,
-        parent: Option<(SessionId, MessageId, Option<ModelRef>)>,
-        resume: Option<String>,
-    ) -> Result<SessionInfo, Failure> {
-        let Some(config) = self.ctx.config.harness(&harness).filter(|h| h.enabled) else {
-            let known: Vec<&str> = self
-                .ctx
-                .config
-                .enabled_harnesses()
-                .map(|h| h.name.as_str())
-                .collect();
-            return Err((
-                ErrorCode::BadRequest,
-                format!(
-                    "session.create: unknown harness `{harness}` (known: {})",
-                    known.join(", ")
-                ),
-            ));
-        };
-        check_cwd(&cwd)?;
-        let now = now_millis();
-        let id = self.ctx.ids.session_id();
-        let (parent_id, fork_point, parent_model) = match parent {
-            Some((p, m, model)) => (Some(p), Some(m), model),
-            None => (None, None, None),
-        };
-        let info = SessionInfo {
-            id: id.clone(),
-            harness: config.name.clone(),
-            cwd,
-            title: title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
-            state: State::Starting,
-            phase: None,
-            reason: None,
-            model: parent_model.or_else(|| {
-                model.as_ref().and_then(|m| {
-                    m.provider.clone().map(|provider| ModelRef {
-                        provider,
-                        id: m.model.clone(),
-                    })
-                })
-            }),
-            sandbox_profile: Some(
-                sandbox_profile.unwrap_or_else(|| self.ctx.config.default_sandbox_profile.clone()),
-            ),
-            parent: parent_id.clone(),
-            created_at: now,
-            last_activity: now,
-            last_seq: 0,
-            subscribers: 0,
-        };
-        let record = SessionRecord {
-            harness_ref: resume.clone(),
-            ..record_of(&info)
-        };
-        self.ctx
-            .store
-            .call(move |store| store.insert_session(&record))
-            .await
-            .map_err(store_failure)?;
-        let (recent, has_older) = match (parent_id, fork_point) {
-            (Some(from), Some(before)) => {
-                let to = id.clone();
-                let ids = self.ctx.ids.clone();
-                let page = self
-                    .ctx
-                    .store
-                    .call(move |store| {
-                        let mut message_ids = ids.clone();
-                        let mut part_ids = ids;
-                        store.copy_messages_before(
-                            &from,
-                            &to,
-                            &before,
-                            &mut || crate::harness::IdSource::message_id(&mut message_ids),
-                            &mut || crate::harness::IdSource::part_id(&mut part_ids),
-                        )?;
-                        store.messages(&to, None, RECENT_MESSAGES)
-                    })
-                    .await
-                    .map_err(store_failure)?;
-                (page.messages, page.has_more)
-            }
-            _ => (Vec::new(), false),
-        };
-        // The answer shows the session as its `session.created` event does (seq 1); a client
-        // subscribing with `after_seq: 1` gets everything after it, `state idle` first.
-        let mut created = info.clone();
-        created.last_seq = 1;
-        let handle = Actor::spawn(
-            Arc::clone(&self.ctx),
-            Loaded {
-                sandbox: None,
-                info,
-                harness_ref: resume,
-                model_choice: model,
-                recent: Some((recent, has_older)),
-                created: true,
-            },
-        );
-        self.insert(handle.clone());
-        handle
-            .ask(|reply| ActorMsg::Start { reply })
-            .await
-            .map_err(|_| not_found(&id))?
-            .map_err(op_failure)?;
-        Ok(created)
-    }
-
-    async fn fork(&self, session: &SessionId, message_id: MessageId) -> Result<Reply, Failure> {
-        let handle = self.session(session)?;
-        let id = session.clone();
-        let users = self
-            .ctx
-            .store
-            .call(move |store| store.user_messages(&id))
-            .await
-            .map_err(store_failure)?;
-        let Some((user_index, (_, text))) = users
-            .into_iter()
-            .enumerate()
-            .find(|(_, (id, _))| *id == message_id)
-        else {
-            return Err((
-                ErrorCode::MessageNotFound,
-                format!("no user message `{message_id}` in session `{session}`"),
-            ));
-        };
-        let op = Op::Fork {
-            message_id: message_id.clone(),
-            user_index,
-            text,
-        };
-        let done = handle
-            .ask(|reply| ActorMsg::Op { op, reply })
-            .await
-            .map_err(|_| not_found(session))?
-            .map_err(op_failure)?;
-        let Done::Forked { resume } = done else {
-            return Err((
-                ErrorCode::Internal,
-                "the harness answered fork with something else".into(),
-            ));
-        };
-        let parent = handle.info();
-        let title = Some(match &parent.title {
-            Some(t) => format!("{t} (fork)"),
-            None => "fork".into(),
-        });
-        let info = self
-            .create(
-                parent.harness.clone(),
-                parent.cwd.clone(),
-                None,
-                parent.sandbox_profile.clone(),
-                title,
-                Some((session.clone(), message_id, parent.model.clone())),
-                Some(resume),
-            )
-            .await?;
-        Ok(Reply::Session {
-            session: info,
-            sandbox: None,
-        })
-    }
-
     /// The capabilities of a session's harness (after its handshake, the declared ones).
     pub fn capabilities(&self, session: &SessionId) -> Vec<Capability> {
         self.session(session)
@@ -670,41 +335,6 @@ impl Runner {
             })
             .unwrap_or_default()
     }
-}
-
-fn check_cwd(cwd: &str) -> Result<(), Failure> {
-    let path = Path::new(cwd);
-    if !path.is_absolute() {
-        return Err((
-            ErrorCode::BadRequest,
-            format!("session.create: `cwd` must be an absolute path, got `{cwd}`"),
-        ));
-    }
-    match std::fs::read_dir(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err((
-            ErrorCode::PermissionDenied,
-            format!("cannot use {cwd} as cwd: permission denied"),
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err((
-            ErrorCode::BadRequest,
-            format!("cannot use {cwd} as cwd: no such directory"),
-        )),
-        Err(e) => Err((
-            ErrorCode::BadRequest,
-            format!("cannot use {cwd} as cwd: {e}"),
-        )),
-    }
-}
-
-/// `path` is `dir` or below it (`/a/b` is within `/a`, `/ab` is not).
-fn is_within(path: &str, dir: &str) -> bool {
-    let dir = dir.trim_end_matches('/');
-    path == dir
-        || path
-            .strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
-        || dir.is_empty()
 }
 
 pub fn not_found(id: &SessionId) -> Failure {
@@ -760,19 +390,5 @@ fn record_of(info: &SessionInfo) -> SessionRecord {
         parent: info.parent.clone(),
         sandbox_profile: info.sandbox_profile.clone(),
         last_seq: info.last_seq,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_within;
-
-    #[test]
-    fn within_matches_whole_components() {
-        assert!(is_within("/a/b", "/a/b"));
-        assert!(is_within("/a/b/c", "/a/b"));
-        assert!(is_within("/a/b/c", "/a/b/"));
-        assert!(!is_within("/a/bc", "/a/b"));
-        assert!(is_within("/x", "/"));
     }
 }
