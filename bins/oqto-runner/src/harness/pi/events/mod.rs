@@ -18,6 +18,8 @@
 mod translate;
 
 #[cfg(test)]
+mod agree;
+#[cfg(test)]
 mod capture;
 #[cfg(test)]
 mod tests;

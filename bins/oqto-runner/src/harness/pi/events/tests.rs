@@ -181,7 +181,7 @@ pub(super) fn check_invariants(name: &str, outs: &[Out]) {
     }
 }
 
-fn read_lines(path: &std::path::Path) -> Vec<String> {
+pub(super) fn read_lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .split('\n')
