@@ -15,7 +15,7 @@ use crate::message::{PiContent, PiMessage, PiToolCall, content_list};
     rename_all_fields = "camelCase"
 )]
 pub enum PiLine {
-    /// The answer to one command (matched by `id` by the session actor).
+    /// The answer to one command (matched by `id` by the runner's pi adapter).
     Response(PiResponse),
     AgentStart,
     AgentEnd,
