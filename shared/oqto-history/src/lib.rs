@@ -56,6 +56,7 @@
 mod codec;
 mod error;
 pub mod import;
+mod indexed;
 mod messages;
 mod query;
 mod schema;
@@ -68,12 +69,13 @@ mod writer;
 mod test_support;
 
 pub use error::StoreError;
+pub use indexed::{MAX_INDEXED_PART_BYTES, MAX_INDEXED_TOOL_OUTPUT_BYTES};
 pub use messages::{MAX_PAGE, Page};
 pub use query::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use search::{
-    DEFAULT_SEARCH_LIMIT, MAX_INDEXED_PART_BYTES, MAX_INDEXED_TOOL_OUTPUT_BYTES, MAX_SEARCH_LIMIT,
-    RANKED_CANDIDATES, SNIPPET_CLOSE, SNIPPET_ELLIPSIS, SNIPPET_OPEN,
+    DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, RANKED_CANDIDATES, SNIPPET_CLOSE, SNIPPET_ELLIPSIS,
+    SNIPPET_OPEN,
 };
 pub use sessions::SessionRecord;
 pub use store::Store;

@@ -243,7 +243,7 @@ impl Store {
             message.id = new_message_id();
             message.session = to.clone();
             for part in &mut message.parts {
-                set_part_id(part, new_part_id());
+                *part.id_mut() = new_part_id();
             }
             writer.write(&message, None)?;
         }
@@ -291,19 +291,6 @@ pub(crate) fn load_parts(conn: &Connection, pk: i64) -> Result<Vec<Part>, StoreE
         parts.push(part_from_json(&data.ctx("reading parts")?)?);
     }
     Ok(parts)
-}
-
-/// Gives a part a new id.
-fn set_part_id(part: &mut Part, new: PartId) {
-    match part {
-        Part::Text { id, .. }
-        | Part::Thinking { id, .. }
-        | Part::ToolCall { id, .. }
-        | Part::Image { id, .. }
-        | Part::FileRef { id, .. }
-        | Part::Compaction { id, .. }
-        | Part::Error { id, .. } => *id = new,
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::codec::{
     usage_to_json,
 };
 use crate::error::{Context as _, StoreError};
-use crate::search::body_text;
+use crate::indexed::body_text;
 
 /// Writes messages in the caller's transaction; [`Writer::finish`] must run before commit.
 pub(crate) struct Writer<'c> {

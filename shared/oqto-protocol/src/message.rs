@@ -182,6 +182,20 @@ impl Part {
         }
     }
 
+    /// The part's id, to re-label it: the runner replaces a native agent's part labels with
+    /// its own ids, and the store gives the parts of a copied message new ones.
+    pub fn id_mut(&mut self) -> &mut PartId {
+        match self {
+            Part::Text { id, .. }
+            | Part::Thinking { id, .. }
+            | Part::ToolCall { id, .. }
+            | Part::Image { id, .. }
+            | Part::FileRef { id, .. }
+            | Part::Compaction { id, .. }
+            | Part::Error { id, .. } => id,
+        }
+    }
+
     /// The part's kind as its wire tag.
     pub fn kind(&self) -> PartKind {
         match self {
@@ -233,4 +247,21 @@ pub struct ImageInput {
     pub mime_type: String,
     /// Base64-encoded bytes.
     pub data: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Part, PartId};
+
+    #[test]
+    fn id_mut_relabels_the_part_it_belongs_to() {
+        let mut part = Part::Compaction {
+            id: PartId::new("label"),
+            summary: "s".into(),
+            tokens_before: None,
+        };
+        *part.id_mut() = PartId::new("prt_9");
+        assert_eq!(part.id(), &PartId::new("prt_9"));
+        assert!(matches!(part, Part::Compaction { ref summary, .. } if summary == "s"));
+    }
 }

@@ -2,11 +2,7 @@
 
 pub mod adapter;
 pub mod native;
-pub mod native_events;
 pub mod pi;
-pub mod pi_events;
-#[cfg(test)]
-pub(crate) mod test_pi;
 
 use oqto_protocol::{MessageId, PartId};
 

@@ -88,11 +88,11 @@ impl Driver {
     /// Spawns pi for `spec` and runs the handshake until [`Output::Ready`].
     fn start(setup: &Setup, spec: &StartSpec) -> Self {
         let mut adapter = PiAdapter::new(SessionId::new("ses_e2e"), CountingIds::default());
-        let crate::harness::test_pi::RpcPi {
+        let crate::harness::pi::test_pi::RpcPi {
             child,
             stdin,
             lines,
-        } = crate::harness::test_pi::spawn(
+        } = crate::harness::pi::test_pi::spawn(
             &setup.env,
             &setup.agent_dir,
             &setup.project,

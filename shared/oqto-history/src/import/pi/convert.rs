@@ -11,21 +11,24 @@
 //! | `custom_message` entry, `custom` role, when displayed | `system`: `text` and `image` parts |
 //! | `model_change` | no message: the model of what follows |
 //!
+//! Content blocks become parts through `oqto_pi::parts`, the mapping the runner uses live:
+//! a block of a kind pi added after this build (or one that does not read) is a `text`
+//! part saying `[unsupported pi content block: TYPE]`, not dropped.
+//!
 //! A tool call that never got a result on the branch ends `aborted`. Part `i` of the
 //! message made from entry `e` has the id derived from `e` and `i`, where `i` is the index
 //! of the content block (skipped blocks keep their index; an `error` part comes after the
 //! last block).
 
-use oqto_protocol::{
-    Message, Millis, ModelRef, Part, Role, SessionId, StopReason, ToolStatus, Usage,
+use oqto_pi::{
+    PiBranchSummary, PiCompaction, PiContent, PiCustomMessage, PiMessage, PiModelChange,
+    PiStopReason, PiUsage, assistant_part, ended_tool_status, error_part, model_ref,
+    tool_result_text, user_part,
 };
+use oqto_protocol::{Message, Millis, ModelRef, Part, Role, SessionId, StopReason, ToolStatus};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::wire::{
-    PiBranchSummary, PiCompaction, PiContent, PiCustomMessage, PiMessage, PiModelChange, PiUsage,
-    millis,
-};
 use super::{Entry, HARNESS};
 use crate::import::ids;
 
@@ -109,7 +112,7 @@ impl<'a> Converter<'a> {
                     .enumerate()
                     .filter_map(|(i, block)| self.user_part(entry, i, block))
                     .collect();
-                self.push(entry, millis(timestamp.as_ref()), Role::User, parts);
+                self.push(entry, timestamp, Role::User, parts);
             }
             PiMessage::Assistant {
                 content,
@@ -123,13 +126,11 @@ impl<'a> Converter<'a> {
                 entry,
                 Assistant {
                     content,
-                    model: provider
-                        .zip(model)
-                        .map(|(provider, id)| ModelRef { provider, id }),
+                    model: model_ref(provider, model),
                     usage,
                     stop_reason,
                     error_message,
-                    timestamp: millis(timestamp.as_ref()),
+                    timestamp,
                 },
             ),
             PiMessage::ToolResult {
@@ -157,7 +158,7 @@ impl<'a> Converter<'a> {
                     output: Some(output),
                     is_error: cancelled || exit_code != Some(0),
                 };
-                self.push(entry, millis(timestamp.as_ref()), Role::User, vec![part]);
+                self.push(entry, timestamp, Role::User, vec![part]);
             }
             PiMessage::Custom {
                 content,
@@ -165,17 +166,17 @@ impl<'a> Converter<'a> {
                 timestamp,
             } => {
                 if display {
-                    self.custom(entry, millis(timestamp.as_ref()), &content);
+                    self.custom(entry, timestamp, &content);
                 }
             }
             PiMessage::BranchSummary { summary, timestamp } => {
-                self.summary(entry, millis(timestamp.as_ref()), summary, None);
+                self.summary(entry, timestamp, summary, None);
             }
             PiMessage::CompactionSummary {
                 summary,
                 tokens_before,
                 timestamp,
-            } => self.summary(entry, millis(timestamp.as_ref()), summary, tokens_before),
+            } => self.summary(entry, timestamp, summary, tokens_before),
             PiMessage::Other => {}
         }
     }
@@ -188,40 +189,17 @@ impl<'a> Converter<'a> {
         let blocks = a.content.len();
         let mut parts = Vec::new();
         for (i, block) in a.content.into_iter().enumerate() {
-            let id = self.part_id(entry, i);
-            let part = match block {
-                PiContent::Text { text } => Part::Text { id, text },
-                PiContent::Thinking { thinking } => Part::Thinking { id, text: thinking },
-                PiContent::ToolCall {
-                    id: call_id,
-                    name,
-                    arguments,
-                } => {
-                    self.calls.insert(call_id.clone(), (index, parts.len()));
-                    Part::ToolCall {
-                        id,
-                        call_id,
-                        name,
-                        input: arguments,
-                        status: ToolStatus::Pending,
-                        output: None,
-                        is_error: false,
-                    }
-                }
-                // pi's assistant messages hold no images; the live mapping skips them too.
-                PiContent::Image { .. } | PiContent::Other => continue,
+            let Some(part) = assistant_part(block, self.part_id(entry, i)) else {
+                continue;
             };
+            if let Part::ToolCall { call_id, .. } = &part {
+                self.calls.insert(call_id.clone(), (index, parts.len()));
+            }
             parts.push(part);
         }
-        let stop_reason = a.stop_reason.as_deref().and_then(stop_reason);
+        let stop_reason = a.stop_reason.as_ref().and_then(PiStopReason::to_protocol);
         if stop_reason == Some(StopReason::Error) {
-            let id = self.part_id(entry, blocks);
-            parts.push(Part::Error {
-                id,
-                message: a
-                    .error_message
-                    .unwrap_or_else(|| "the model provider failed".to_owned()),
-            });
+            parts.push(error_part(self.part_id(entry, blocks), a.error_message));
         }
         let created_at = self.time(entry, a.timestamp);
         self.messages.push(Message {
@@ -231,7 +209,7 @@ impl<'a> Converter<'a> {
             parts,
             created_at,
             model: a.model.or_else(|| self.model.clone()),
-            usage: a.usage.map(usage),
+            usage: a.usage.as_ref().map(PiUsage::to_usage),
             stop_reason,
         });
     }
@@ -265,12 +243,8 @@ impl<'a> Converter<'a> {
             ..
         } = part
         {
-            let text = result_text(content);
-            *status = if failed && is_abort_text(&text) {
-                ToolStatus::Aborted
-            } else {
-                ToolStatus::Done
-            };
+            let text = tool_result_text(content);
+            *status = ended_tool_status(failed, &text);
             *output = Some(text);
             *is_error = failed;
         }
@@ -301,20 +275,7 @@ impl<'a> Converter<'a> {
     }
 
     fn user_part(&self, entry: &Entry, index: usize, block: &PiContent) -> Option<Part> {
-        let id = self.part_id(entry, index);
-        match block {
-            PiContent::Text { text } => Some(Part::Text {
-                id,
-                text: text.clone(),
-            }),
-            PiContent::Image { data, mime_type } => Some(Part::Image {
-                id,
-                mime_type: mime_type.clone(),
-                data: data.clone(),
-                url: None,
-            }),
-            _ => None,
-        }
+        user_part(block, self.part_id(entry, index))
     }
 
     fn push(&mut self, entry: &Entry, timestamp: Option<Millis>, role: Role, parts: Vec<Part>) {
@@ -348,7 +309,7 @@ struct Assistant {
     content: Vec<PiContent>,
     model: Option<ModelRef>,
     usage: Option<PiUsage>,
-    stop_reason: Option<String>,
+    stop_reason: Option<PiStopReason>,
     error_message: Option<String>,
     timestamp: Option<Millis>,
 }
@@ -362,46 +323,4 @@ fn payload<T: DeserializeOwned>(entry: &Entry, name: &str) -> Result<T, String> 
 /// The whole entry, read as `T`.
 fn whole<T: DeserializeOwned>(entry: &Entry) -> Result<T, String> {
     T::deserialize(&Value::Object(entry.body.clone())).map_err(|e| e.to_string())
-}
-
-fn stop_reason(reason: &str) -> Option<StopReason> {
-    match reason {
-        "stop" => Some(StopReason::Stop),
-        "toolUse" => Some(StopReason::ToolUse),
-        "length" => Some(StopReason::Length),
-        "aborted" => Some(StopReason::Aborted),
-        "error" => Some(StopReason::Error),
-        _ => None,
-    }
-}
-
-fn usage(u: PiUsage) -> Usage {
-    Usage {
-        input: u.input,
-        output: u.output,
-        cache_read: u.cache_read,
-        cache_write: u.cache_write,
-        // pi reports 0 for models without prices: that is "unknown", not "free".
-        cost: u.cost.map(|c| c.total).filter(|total| *total > 0.0),
-    }
-}
-
-/// A tool result's text blocks, concatenated; an image block reads `[image]`.
-fn result_text(content: &[PiContent]) -> String {
-    let mut out = String::new();
-    for block in content {
-        match block {
-            PiContent::Text { text } => out.push_str(text),
-            PiContent::Image { .. } => out.push_str("[image]"),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Whether a failed tool's output says it was aborted: pi's bash ends it with
-/// `Command aborted`, its other tools with `Operation aborted`.
-fn is_abort_text(output: &str) -> bool {
-    let end = output.trim_end();
-    end.ends_with("Command aborted") || end.ends_with("Operation aborted")
 }

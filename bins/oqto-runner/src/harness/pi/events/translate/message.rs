@@ -2,20 +2,21 @@
 
 use std::collections::BTreeMap;
 
+use oqto_pi::{
+    PiContent, PiMessage, PiStopReason, PiStreamEvent, PiUsage, assistant_part, error_part,
+    model_ref, pending_call, user_part,
+};
 use oqto_protocol::{
     ErrorCode, EventKind, Message, MessageId, Millis, ModelRef, Part, PartId, Phase, Role,
-    StopReason, ToolStatus, Usage,
+    StopReason, ToolStatus,
 };
 
 use super::{IdSource, InFlight, Out, StreamKind, StreamPart, ToolCall, Translator, emit};
-use crate::harness::pi_events::wire::{
-    PiContent, PiMessage, PiStopReason, PiStreamEvent, PiToolCall, PiUsage,
-};
 
 impl<I: IdSource> Translator<I> {
     pub(super) fn message_start(&mut self, message: PiMessage, now: Millis, out: &mut Vec<Out>) {
         match message {
-            PiMessage::User { content } => {
+            PiMessage::User { content, .. } => {
                 let id = self.ids.message_id();
                 emit(
                     out,
@@ -68,7 +69,9 @@ impl<I: IdSource> Translator<I> {
             } => {
                 self.start_assistant(model_ref(provider, model), now, out);
             }
-            PiMessage::ToolResult | PiMessage::Other => {}
+            // Tool results are reported by `tool_execution_end`; the other roles are not
+            // streamed live.
+            _ => {}
         }
     }
 
@@ -277,7 +280,7 @@ impl<I: IdSource> Translator<I> {
 
     pub(super) fn message_end(&mut self, message: PiMessage, now: Millis, out: &mut Vec<Out>) {
         match message {
-            PiMessage::User { content } => {
+            PiMessage::User { content, .. } => {
                 let flight = match self.in_flight.take() {
                     Some(f) if f.role == Role::User => f,
                     // No `message_start`: replay it, which also emits the parts.
@@ -285,6 +288,7 @@ impl<I: IdSource> Translator<I> {
                         self.message_start(
                             PiMessage::User {
                                 content: content.clone(),
+                                timestamp: None,
                             },
                             now,
                             out,
@@ -322,16 +326,23 @@ impl<I: IdSource> Translator<I> {
                 stop_reason,
                 error_message,
                 ..
-            } => self.assistant_end(content, usage, stop_reason, error_message, now, out),
-            PiMessage::ToolResult | PiMessage::Other => {}
+            } => self.assistant_end(
+                content,
+                usage.as_ref(),
+                stop_reason.as_ref(),
+                error_message,
+                now,
+                out,
+            ),
+            _ => {}
         }
     }
 
     fn assistant_end(
         &mut self,
         content: Vec<PiContent>,
-        usage: Option<PiUsage>,
-        stop_reason: Option<PiStopReason>,
+        usage: Option<&PiUsage>,
+        stop_reason: Option<&PiStopReason>,
         error_message: Option<String>,
         now: Millis,
         out: &mut Vec<Out>,
@@ -340,22 +351,22 @@ impl<I: IdSource> Translator<I> {
         let mut flight = self.in_flight.take().expect("started above");
         let mut parts = Vec::new();
         for (index, block) in content.into_iter().enumerate() {
-            let (kind, part_of): (StreamKind, Box<dyn FnOnce(PartId) -> Part>) = match block {
-                PiContent::Text { text } => {
-                    (StreamKind::Text, Box::new(|id| Part::Text { id, text }))
-                }
-                PiContent::Thinking { thinking } => (
-                    StreamKind::Thinking,
-                    Box::new(|id| Part::Thinking { id, text: thinking }),
-                ),
-                PiContent::ToolCall(call) => {
-                    (StreamKind::ToolCall, Box::new(|id| pending_call(id, call)))
-                }
-                PiContent::Image { .. } | PiContent::Other => continue,
+            // Only blocks pi streams can have a streamed part; the others (an unknown
+            // block's text among them) start and end here.
+            let kind = match &block {
+                PiContent::Text { .. } => Some(StreamKind::Text),
+                PiContent::Thinking { .. } => Some(StreamKind::Thinking),
+                PiContent::ToolCall(_) => Some(StreamKind::ToolCall),
+                PiContent::Image { .. } | PiContent::Other { .. } => None,
             };
-            let streamed = flight.parts.get(&index).filter(|p| p.kind == kind);
+            let streamed =
+                kind.and_then(|kind| flight.parts.get(&index).filter(|p| p.kind == kind));
+            // Labelled below: the streamed part's id, or a new one.
+            let Some(mut part) = assistant_part(block, PartId::new("")) else {
+                continue;
+            };
             let part = if let Some(stream) = streamed {
-                let part = part_of(stream.id.clone());
+                *part.id_mut() = stream.id.clone();
                 if !stream.ended {
                     emit(
                         out,
@@ -367,7 +378,7 @@ impl<I: IdSource> Translator<I> {
                 }
                 part
             } else {
-                let part = part_of(self.ids.part_id());
+                *part.id_mut() = self.ids.part_id();
                 start_and_end(out, &flight.id, &part);
                 part
             };
@@ -394,16 +405,12 @@ impl<I: IdSource> Translator<I> {
             parts.push(part);
         }
         end_unfinished(&mut flight, out);
-        let stop_reason = stop_reason.and_then(map_stop_reason);
+        let stop_reason = stop_reason.and_then(PiStopReason::to_protocol);
         let error = (stop_reason == Some(StopReason::Error))
-            .then(|| error_message.unwrap_or_else(|| "the model provider failed".to_owned()));
-        if let Some(message) = &error {
-            let part = Part::Error {
-                id: self.ids.part_id(),
-                message: message.clone(),
-            };
-            start_and_end(out, &flight.id, &part);
-            parts.push(part);
+            .then(|| error_part(self.ids.part_id(), error_message));
+        if let Some(part) = &error {
+            start_and_end(out, &flight.id, part);
+            parts.push(part.clone());
         }
         emit(
             out,
@@ -415,12 +422,12 @@ impl<I: IdSource> Translator<I> {
                     parts,
                     created_at: flight.created_at,
                     model: flight.model,
-                    usage: usage.map(map_usage),
+                    usage: usage.map(PiUsage::to_usage),
                     stop_reason,
                 },
             },
         );
-        if let Some(message) = error {
+        if let Some(Part::Error { message, .. }) = error {
             emit(
                 out,
                 EventKind::Error {
@@ -485,61 +492,4 @@ fn start_and_end(out: &mut Vec<Out>, message_id: &MessageId, part: &Part) {
             part: part.clone(),
         },
     );
-}
-
-fn user_part(block: &PiContent, id: PartId) -> Option<Part> {
-    match block {
-        PiContent::Text { text } => Some(Part::Text {
-            id,
-            text: text.clone(),
-        }),
-        PiContent::Image { data, mime_type } => Some(Part::Image {
-            id,
-            mime_type: mime_type.clone(),
-            data: data.clone(),
-            url: None,
-        }),
-        _ => None,
-    }
-}
-
-fn pending_call(id: PartId, call: PiToolCall) -> Part {
-    Part::ToolCall {
-        id,
-        call_id: call.id,
-        name: call.name,
-        input: call.arguments,
-        status: ToolStatus::Pending,
-        output: None,
-        is_error: false,
-    }
-}
-
-fn model_ref(provider: Option<String>, model: Option<String>) -> Option<ModelRef> {
-    Some(ModelRef {
-        provider: provider?,
-        id: model?,
-    })
-}
-
-fn map_usage(usage: PiUsage) -> Usage {
-    Usage {
-        input: usage.input,
-        output: usage.output,
-        cache_read: usage.cache_read,
-        cache_write: usage.cache_write,
-        // pi reports 0 for models without prices; that is "unknown", not "free".
-        cost: usage.cost.map(|c| c.total).filter(|total| *total > 0.0),
-    }
-}
-
-fn map_stop_reason(reason: PiStopReason) -> Option<StopReason> {
-    match reason {
-        PiStopReason::Stop => Some(StopReason::Stop),
-        PiStopReason::ToolUse => Some(StopReason::ToolUse),
-        PiStopReason::Length => Some(StopReason::Length),
-        PiStopReason::Aborted => Some(StopReason::Aborted),
-        PiStopReason::Error => Some(StopReason::Error),
-        PiStopReason::Other => None,
-    }
 }

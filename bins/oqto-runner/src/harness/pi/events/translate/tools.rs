@@ -1,9 +1,9 @@
 //! Tool runs: `tool_execution_*` → `tool.start` / `tool.output` / `tool.end`.
 
-use oqto_protocol::{EventKind, Part, Phase, ToolStatus};
+use oqto_protocol::{EventKind, Part, Phase};
 
 use super::{IdSource, Out, Translator, emit};
-use crate::harness::pi_events::wire::PiToolResult;
+use oqto_pi::{PiToolResult, ended_tool_status};
 
 impl<I: IdSource> Translator<I> {
     pub(super) fn tool_start(
@@ -76,11 +76,7 @@ impl<I: IdSource> Translator<I> {
             return;
         };
         let output = result.text();
-        let status = if is_error && is_abort_text(&output) {
-            ToolStatus::Aborted
-        } else {
-            ToolStatus::Done
-        };
+        let status = ended_tool_status(is_error, &output);
         emit(
             out,
             EventKind::ToolEnd {
@@ -100,11 +96,4 @@ impl<I: IdSource> Translator<I> {
             self.phase_to(out, Phase::Generating);
         }
     }
-}
-
-/// Whether a failed tool's output says it was aborted (pi's bash: `Command aborted`; other
-/// tools: `Operation aborted`).
-fn is_abort_text(output: &str) -> bool {
-    let tail = output.trim_end();
-    tail.ends_with("Command aborted") || tail.ends_with("Operation aborted")
 }

@@ -32,11 +32,12 @@ use oqto_protocol::{
     ErrorResponse, EventKind, Millis, ModelInfo, ModelRef, RequestId, SessionId,
 };
 
+use self::events::LabelMap;
 use super::IdSource;
 use super::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, Ready, StartSpec, Token};
-use super::native_events::LabelMap;
 use crate::ids::RunnerIds;
 
+pub mod events;
 #[cfg(test)]
 mod fake_agent_tests;
 #[cfg(test)]

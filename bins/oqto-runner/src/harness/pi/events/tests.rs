@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use oqto_protocol::{EventKind, Part, Phase, SessionId, State, ToolStatus};
 use serde_json::{Value, json};
 
-use super::{CountingIds, Out, PiLine, Translator, parse_line};
+use oqto_pi::{PiLine, parse_line};
+
+use super::{CountingIds, Out, Translator};
 
 pub(super) fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -179,7 +181,7 @@ pub(super) fn check_invariants(name: &str, outs: &[Out]) {
     }
 }
 
-fn read_lines(path: &std::path::Path) -> Vec<String> {
+pub(super) fn read_lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .split('\n')
@@ -537,6 +539,66 @@ fn garbage_lines_are_errors_not_panics() {
         parse_line("{\"type\":\"session_info_changed\",\"name\":\"a\u{2028}b\"}").unwrap(),
         PiLine::SessionInfoChanged { name: Some(n) } if n == "a\u{2028}b"
     ));
+}
+
+#[test]
+fn unknown_content_blocks_become_visible_text_parts() {
+    let mut t = translator();
+    feed(&mut t, &json!({"type": "agent_start"}));
+    let user = json!({"role": "user", "content": [
+        {"type": "text", "text": "hi"}, {"type": "audio", "data": "…"}]});
+    feed(&mut t, &json!({"type": "message_start", "message": user}));
+    let outs = only_events(feed(
+        &mut t,
+        &json!({"type": "message_end", "message": user}),
+    ));
+    let EventKind::MessageEnd { message } = &outs[0] else {
+        panic!("{outs:?}")
+    };
+    assert_eq!(
+        message.parts,
+        [
+            Part::Text {
+                id: "prt_1".into(),
+                text: "hi".into()
+            },
+            Part::Text {
+                id: "prt_2".into(),
+                text: "[unsupported pi content block: audio]".into()
+            }
+        ]
+    );
+    let assistant = json!({"role": "assistant", "provider": "p", "model": "m",
+        "stopReason": "pause_turn",
+        "content": [{"type": "redacted_thinking", "data": "x"}, {"type": "text", "text": "ok"}]});
+    feed(
+        &mut t,
+        &json!({"type": "message_start", "message": assistant}),
+    );
+    let outs = only_events(feed(
+        &mut t,
+        &json!({"type": "message_end", "message": assistant}),
+    ));
+    let names: Vec<&str> = outs.iter().map(EventKind::name).collect();
+    assert_eq!(
+        names,
+        [
+            "part.start",
+            "part.end",
+            "part.start",
+            "part.end",
+            "message.end"
+        ]
+    );
+    let EventKind::MessageEnd { message } = &outs[4] else {
+        panic!("{outs:?}")
+    };
+    assert!(matches!(
+        &message.parts[0],
+        Part::Text { text, .. } if text == "[unsupported pi content block: redacted_thinking]"
+    ));
+    // A stop reason this build does not know is no stop reason, not a failed line.
+    assert_eq!(message.stop_reason, None);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use oqto_protocol::{EventKind, Message, MessageId, Millis, Part, PartId, SessionId};
 
-use super::IdSource;
+use crate::harness::IdSource;
 
 /// An agent sent an event kind that only the runner may emit.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -176,7 +176,7 @@ impl<I: IdSource> LabelMap<I> {
     }
 
     fn part(&mut self, message_label: &str, mut part: Part) -> Part {
-        let id = id_mut(&mut part);
+        let id = part.id_mut();
         let label = std::mem::replace(id, PartId(String::new()));
         *id = self.part_id(message_label, label);
         part
@@ -195,19 +195,6 @@ impl<I: IdSource> LabelMap<I> {
             created_at: now,
             ..message
         }
-    }
-}
-
-/// The part's id, whatever its kind, for rewriting.
-fn id_mut(part: &mut Part) -> &mut PartId {
-    match part {
-        Part::Text { id, .. }
-        | Part::Thinking { id, .. }
-        | Part::ToolCall { id, .. }
-        | Part::Image { id, .. }
-        | Part::FileRef { id, .. }
-        | Part::Compaction { id, .. }
-        | Part::Error { id, .. } => id,
     }
 }
 

@@ -1,8 +1,11 @@
-//! What `pi --mode rpc` writes on stdout, as serde types: only the fields the translator uses.
-//! Unknown fields are ignored; unknown event, content and stop-reason types are kept as
-//! `Other` variants instead of failing the line.
+//! What `pi --mode rpc` writes on stdout, as serde types: only the fields the runner uses.
+//! Unknown fields are ignored; unknown event and streaming types are kept as `Other`
+//! variants instead of failing the line (content blocks and stop reasons: see
+//! [`crate::message`]).
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+
+use crate::message::{PiContent, PiMessage, PiToolCall, content_list};
 
 /// One stdout line of pi: a response to a command, or an event.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -12,7 +15,7 @@ use serde::{Deserialize, Deserializer};
     rename_all_fields = "camelCase"
 )]
 pub enum PiLine {
-    /// The answer to one command (matched by `id` by the session actor).
+    /// The answer to one command (matched by `id` by the runner's pi adapter).
     Response(PiResponse),
     AgentStart,
     AgentEnd,
@@ -114,113 +117,6 @@ pub struct PiResponse {
     pub error: Option<String>,
 }
 
-/// An agent message, tagged by `role`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(
-    tag = "role",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum PiMessage {
-    User {
-        /// A string or a list of content blocks in pi; always a list here.
-        #[serde(default, deserialize_with = "content_list")]
-        content: Vec<PiContent>,
-    },
-    Assistant {
-        #[serde(default, deserialize_with = "content_list")]
-        content: Vec<PiContent>,
-        #[serde(default)]
-        provider: Option<String>,
-        #[serde(default)]
-        model: Option<String>,
-        #[serde(default)]
-        usage: Option<PiUsage>,
-        #[serde(default)]
-        stop_reason: Option<PiStopReason>,
-        #[serde(default)]
-        error_message: Option<String>,
-    },
-    /// A tool's result as a message; the translator reports it through `tool.end` instead.
-    ToolResult,
-    /// Other roles (`bashExecution`, custom messages).
-    #[serde(other)]
-    Other,
-}
-
-/// One content block of a message or tool result.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum PiContent {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    Thinking {
-        #[serde(default)]
-        thinking: String,
-    },
-    ToolCall(PiToolCall),
-    Image {
-        #[serde(default)]
-        data: Option<String>,
-        #[serde(default)]
-        mime_type: String,
-    },
-    #[serde(other)]
-    Other,
-}
-
-/// A tool call the model made.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct PiToolCall {
-    pub id: String,
-    pub name: String,
-    /// The arguments (any JSON).
-    #[serde(default)]
-    pub arguments: serde_json::Value,
-}
-
-/// Token usage of an assistant message.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PiUsage {
-    #[serde(default)]
-    pub input: u64,
-    #[serde(default)]
-    pub output: u64,
-    #[serde(default)]
-    pub cache_read: u64,
-    #[serde(default)]
-    pub cache_write: u64,
-    #[serde(default)]
-    pub cost: Option<PiCost>,
-}
-
-/// The cost breakdown; only the total is used.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-pub struct PiCost {
-    #[serde(default)]
-    pub total: f64,
-}
-
-/// Why an assistant message ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PiStopReason {
-    Stop,
-    ToolUse,
-    Length,
-    Aborted,
-    Error,
-    #[serde(other)]
-    Other,
-}
-
 /// `assistantMessageEvent` of a `message_update`. `partial` snapshots are not read, except
 /// the tool call's id and name at `toolcall_start` (they are fixed once the call begins).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -289,17 +185,9 @@ pub struct PiToolResult {
 }
 
 impl PiToolResult {
-    /// The text blocks, concatenated; an image block reads as `[image]`.
+    /// The result as text (see [`crate::tool_result_text`]).
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for block in &self.content {
-            match block {
-                PiContent::Text { text } => out.push_str(text),
-                PiContent::Image { .. } => out.push_str("[image]"),
-                _ => {}
-            }
-        }
-        out
+        crate::parts::tool_result_text(&self.content)
     }
 }
 
@@ -346,18 +234,4 @@ pub fn parse_line(line: &str) -> Result<PiLine, ParseError> {
         }
         known => Ok(known),
     }
-}
-
-/// Content that may be a string or a list of blocks. Blocks that are not objects (pi stores
-/// whatever a client sent) are skipped rather than failing the whole line.
-fn content_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<PiContent>, D::Error> {
-    let value = serde_json::Value::deserialize(de)?;
-    Ok(match value {
-        serde_json::Value::String(text) => vec![PiContent::Text { text }],
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .filter_map(|item| serde_json::from_value(item).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
 }

@@ -10,8 +10,8 @@ use oqto_protocol::{
     State, ThinkingLevel,
 };
 
-use super::wire::{PiCompactionReason, PiLine, PiResponse};
 pub use crate::harness::{CountingIds, IdSource};
+use oqto_pi::{PiCompactionReason, PiLine, PiResponse};
 
 /// What one pi line turns into.
 #[derive(Clone, Debug, PartialEq)]

@@ -55,11 +55,16 @@ impl Pi {
         let project = env.work().join("project");
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join("hello.txt"), "hello from the project dir\n").unwrap();
-        let crate::harness::test_pi::RpcPi {
+        let crate::harness::pi::test_pi::RpcPi {
             child,
             stdin,
             lines,
-        } = crate::harness::test_pi::spawn(&env, &agent_dir, &project, vec!["--no-session".into()]);
+        } = crate::harness::pi::test_pi::spawn(
+            &env,
+            &agent_dir,
+            &project,
+            vec!["--no-session".into()],
+        );
         let mut pi = Self {
             child,
             stdin,
