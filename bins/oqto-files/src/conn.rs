@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use oqto_protocol::{
-    DataHeader, FilesClientMessage, FilesCommand, FilesError, FilesErrorCode, FilesOk, FilesReply,
-    FilesServerMessage, FilesWelcome, PROTOCOL_VERSION, RequestId,
+    DataHeader, ErrorCode, ErrorResponse, FilesClientMessage, FilesCommand, FilesReply,
+    FilesServerMessage, FilesWelcome, OkResponse, PROTOCOL_VERSION, RequestId,
 };
 use tracing::{debug, warn};
 
@@ -43,10 +43,10 @@ impl Outbox {
     }
 
     pub fn ok(&self, id: RequestId, result: FilesReply) -> bool {
-        self.send(&FilesServerMessage::Ok(FilesOk { id, result }))
+        self.send(&FilesServerMessage::Ok(OkResponse { id, result }))
     }
 
-    pub fn error(&self, e: FilesError) -> bool {
+    pub fn error(&self, e: ErrorResponse) -> bool {
         self.send(&FilesServerMessage::Error(e))
     }
 }
@@ -162,9 +162,9 @@ fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
                 return Ok(true);
             }
             Ok(FilesClientMessage::Hello(hello)) => {
-                shared.out.error(FilesError::new(
+                shared.out.error(ErrorResponse::new(
                     None,
-                    FilesErrorCode::ProtocolMismatch,
+                    ErrorCode::ProtocolMismatch,
                     format!(
                         "this server speaks protocol {PROTOCOL_VERSION}, the client {}",
                         hello.protocol
@@ -173,9 +173,9 @@ fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
                 return Ok(false);
             }
             Ok(FilesClientMessage::Request(r)) => {
-                shared.out.error(FilesError::new(
+                shared.out.error(ErrorResponse::new(
                     Some(r.id),
-                    FilesErrorCode::BadRequest,
+                    ErrorCode::BadRequest,
                     "the first line must be a `hello`",
                 ));
                 skip_body(reader, &r.command)?;
@@ -195,14 +195,14 @@ fn skip_body(reader: &mut Reader<File>, command: &FilesCommand) -> io::Result<()
     Ok(())
 }
 
-fn input_error(input: &Input, max: usize) -> FilesError {
+fn input_error(input: &Input, max: usize) -> ErrorResponse {
     match input {
-        Input::TooLong => FilesError::new(
+        Input::TooLong => ErrorResponse::new(
             None,
-            FilesErrorCode::TooLarge,
+            ErrorCode::TooLarge,
             format!("line longer than {max} bytes; skipped"),
         ),
-        _ => FilesError::new(None, FilesErrorCode::BadRequest, "line is not valid UTF-8"),
+        _ => ErrorResponse::new(None, ErrorCode::BadRequest, "line is not valid UTF-8"),
     }
 }
 
@@ -233,9 +233,9 @@ fn read_loop(
         let request = match FilesClientMessage::parse(&line) {
             Ok(FilesClientMessage::Request(r)) => r,
             Ok(FilesClientMessage::Hello(_)) => {
-                shared.out.error(FilesError::new(
+                shared.out.error(ErrorResponse::new(
                     None,
-                    FilesErrorCode::BadRequest,
+                    ErrorCode::BadRequest,
                     "`hello` was already received",
                 ));
                 continue;
@@ -251,9 +251,9 @@ fn read_loop(
         let (id, command) = (request.id, request.command);
         if shared.read_only && command.is_mutation() {
             skip_body(reader, &command)?;
-            shared.out.error(FilesError::new(
+            shared.out.error(ErrorResponse::new(
                 Some(id),
-                FilesErrorCode::ReadOnly,
+                ErrorCode::ReadOnly,
                 "the server is read-only",
             ));
             continue;
@@ -302,7 +302,7 @@ fn read_loop(
                         Ok(FilesReply::Empty)
                     }
                     None => Err(FsError::new(
-                        FilesErrorCode::UnknownId,
+                        ErrorCode::UnknownId,
                         format!("no running request {target}"),
                     )),
                 };
@@ -317,7 +317,7 @@ fn read_loop(
                 let reply = match removed {
                     Some(_) => Ok(FilesReply::Empty),
                     None => Err(FsError::new(
-                        FilesErrorCode::UnknownId,
+                        ErrorCode::UnknownId,
                         format!("no watch {watch}"),
                     )),
                 };
@@ -383,7 +383,7 @@ fn worker(shared: &Arc<Shared>, jobs: &Mutex<Receiver<Job>>) {
             Err(_) => {
                 warn!(request = %id, op = name, "request handler panicked");
                 Err(FsError::new(
-                    FilesErrorCode::Internal,
+                    ErrorCode::Internal,
                     "the request failed unexpectedly; see the server log",
                 ))
             }
@@ -558,7 +558,7 @@ fn handle(
         | FilesCommand::UploadFinish { .. }
         | FilesCommand::UploadAbort { .. }
         | FilesCommand::Cancel { .. } => Err(FsError::new(
-            FilesErrorCode::Internal,
+            ErrorCode::Internal,
             "handled by the connection's reader",
         )),
     })
@@ -583,7 +583,7 @@ fn read(
     let size = u64::try_from(st.st_size).unwrap_or(0);
     if offset > size {
         return Err(FsError::new(
-            FilesErrorCode::BadOffset,
+            ErrorCode::BadOffset,
             format!("offset {offset} is past the end of {rel} ({size} bytes)"),
         ));
     }
@@ -594,7 +594,7 @@ fn read(
     let mut at = offset;
     while at < end {
         if cancel.load(Ordering::Relaxed) {
-            return Err(FsError::new(FilesErrorCode::Cancelled, "cancelled"));
+            return Err(FsError::new(ErrorCode::Cancelled, "cancelled"));
         }
         let len = (end - at).min(shared.limits.max_chunk as u64);
         let header = FilesServerMessage::Data(DataHeader {
@@ -615,7 +615,7 @@ fn read(
         }
         at += len;
     }
-    let ok = FilesServerMessage::Ok(FilesOk {
+    let ok = FilesServerMessage::Ok(OkResponse {
         id: id.clone(),
         result: FilesReply::Read {
             offset,
@@ -627,9 +627,9 @@ fn read(
         },
     })
     .to_line();
-    let changed = FilesServerMessage::Error(FilesError::new(
+    let changed = FilesServerMessage::Error(ErrorResponse::new(
         Some(id),
-        FilesErrorCode::Changed,
+        ErrorCode::Changed,
         format!("{rel} shrank while it was read"),
     ))
     .to_line();

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::UnlinkatFlags;
-use oqto_protocol::{FilesErrorCode, FilesReply, Precondition};
+use oqto_protocol::{ErrorCode, FilesReply, Precondition};
 
 use crate::confine::{FsError, FsResult, RelPath, check_regular};
 use crate::conn::Shared;
@@ -77,7 +77,7 @@ impl Uploads {
             Some(id) => {
                 if !valid_id(id) {
                     return Err(FsError::new(
-                        FilesErrorCode::UnknownId,
+                        ErrorCode::UnknownId,
                         format!("no upload {id}"),
                     ));
                 }
@@ -89,10 +89,9 @@ impl Uploads {
                     Mode::empty(),
                 )
                 .map_err(|e| match e {
-                    Errno::ENOENT => FsError::new(
-                        FilesErrorCode::UnknownId,
-                        format!("no upload {id} for {rel}"),
-                    ),
+                    Errno::ENOENT => {
+                        FsError::new(ErrorCode::UnknownId, format!("no upload {id} for {rel}"))
+                    }
                     e => FsError::errno(e, rel.as_str()),
                 })?;
                 (id.to_owned(), File::from(fd))
@@ -150,7 +149,7 @@ impl Uploads {
         if len > max {
             return refuse(
                 FsError::new(
-                    FilesErrorCode::TooLarge,
+                    ErrorCode::TooLarge,
                     format!("chunk of {len} bytes; at most {max} per chunk"),
                 ),
                 reader,
@@ -158,13 +157,13 @@ impl Uploads {
         }
         let Some(up) = self.open.get_mut(id) else {
             return refuse(
-                FsError::new(FilesErrorCode::UnknownId, format!("no upload {id}")),
+                FsError::new(ErrorCode::UnknownId, format!("no upload {id}")),
                 reader,
             );
         };
         if offset != up.offset {
             let mut e = FsError::new(
-                FilesErrorCode::BadOffset,
+                ErrorCode::BadOffset,
                 format!("upload {id} is at offset {}, not {offset}", up.offset),
             );
             e.offset = Some(up.offset);
@@ -205,7 +204,7 @@ impl Uploads {
     ) -> FsResult<FilesReply> {
         let Some(up) = self.open.remove(id) else {
             return Err(FsError::new(
-                FilesErrorCode::UnknownId,
+                ErrorCode::UnknownId,
                 format!("no upload {id}"),
             ));
         };
@@ -223,7 +222,7 @@ impl Uploads {
                 let offset = up.offset;
                 self.open.insert(id.to_owned(), up);
                 let mut e = FsError::new(
-                    FilesErrorCode::Conflict,
+                    ErrorCode::Conflict,
                     format!("upload {id}: sha256 of the {offset} bytes received differs"),
                 );
                 e.offset = Some(offset);
@@ -248,7 +247,7 @@ impl Uploads {
     pub fn abort(&mut self, id: &str) -> FsResult<FilesReply> {
         let Some(up) = self.open.remove(id) else {
             return Err(FsError::new(
-                FilesErrorCode::UnknownId,
+                ErrorCode::UnknownId,
                 format!("no upload {id}"),
             ));
         };
