@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, BufReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use oqto_ipc::framing::{FrameError, LineReader};
+use oqto_ipc::queue::{Out, write_loop};
 use oqto_protocol::{
     DataHeader, ErrorCode, ErrorResponse, FilesClientMessage, FilesCommand, FilesReply,
     FilesServerMessage, FilesWelcome, OkResponse, PROTOCOL_VERSION, RequestId,
@@ -16,7 +18,6 @@ use oqto_protocol::{
 use tracing::{debug, warn};
 
 use crate::confine::{FsError, FsResult, RelPath};
-use crate::frame::{Input, Out, Reader, write_loop};
 use crate::ops::{Fs, ListOptions};
 use crate::upload::Uploads;
 use crate::watch::Watch;
@@ -25,8 +26,14 @@ use crate::{Limits, search};
 /// Lines queued for the writer before senders wait. With `max_chunk`-sized frames sent by
 /// `sendfile`, the queue holds descriptors, not bytes.
 const OUT_QUEUE: usize = 64;
-/// Files per `read` frame when streaming.
+/// Bytes looked at to tell text from binary.
 const BINARY_SNIFF: usize = 8192;
+/// Bytes the reader buffers from the client (a chunk's bytes go straight from it to the
+/// upload's file).
+const IN_BUFFER: usize = 256 * 1024;
+
+/// A connection's input: lines and raw frames.
+type Reader = LineReader<BufReader<File>>;
 
 /// The sending side of a connection's writer queue.
 #[derive(Clone, Debug)]
@@ -97,7 +104,8 @@ pub fn serve(
         watches: Mutex::new(HashMap::new()),
         next_watch: Mutex::new(0),
     });
-    let mut reader = Reader::new(input, limits.max_line);
+    let mut reader =
+        LineReader::with_max(BufReader::with_capacity(IN_BUFFER, input), limits.max_line);
     let result = run(&shared, &mut reader);
     shared
         .watches
@@ -109,7 +117,7 @@ pub fn serve(
     result
 }
 
-fn run(shared: &Arc<Shared>, reader: &mut Reader<File>) -> io::Result<()> {
+fn run(shared: &Arc<Shared>, reader: &mut Reader) -> io::Result<()> {
     if !handshake(shared, reader)? {
         return Ok(());
     }
@@ -135,17 +143,13 @@ fn run(shared: &Arc<Shared>, reader: &mut Reader<File>) -> io::Result<()> {
 }
 
 /// Waits for `hello`. False when the connection should close.
-fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
+fn handshake(shared: &Shared, reader: &mut Reader) -> io::Result<bool> {
     loop {
-        let Some(input) = reader.next_input()? else {
-            return Ok(false);
-        };
-        let line = match input {
-            Input::Line(line) => line,
-            other => {
-                shared
-                    .out
-                    .error(input_error(&other, shared.limits.max_line));
+        let line = match reader.read_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                shared.out.error(line_error(e)?);
                 continue;
             }
         };
@@ -188,21 +192,20 @@ fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
 }
 
 /// Reads the raw bytes that follow an `upload.chunk` that will not be processed.
-fn skip_body(reader: &mut Reader<File>, command: &FilesCommand) -> io::Result<()> {
+fn skip_body(reader: &mut Reader, command: &FilesCommand) -> io::Result<()> {
     if let FilesCommand::UploadChunk { len, .. } = command {
-        reader.raw::<()>(*len, |_| Ok(()))?.ok();
+        reader.read_raw::<()>(*len, |_| Ok(()))?.ok();
     }
     Ok(())
 }
 
-fn input_error(input: &Input, max: usize) -> ErrorResponse {
-    match input {
-        Input::TooLong => ErrorResponse::new(
-            None,
-            ErrorCode::TooLarge,
-            format!("line longer than {max} bytes; skipped"),
-        ),
-        _ => ErrorResponse::new(None, ErrorCode::BadRequest, "line is not valid UTF-8"),
+/// The answer to a line that could not be read (it was skipped), or the I/O error that ends
+/// the connection.
+fn line_error(e: FrameError) -> io::Result<ErrorResponse> {
+    match e {
+        FrameError::TooLarge { limit } => Ok(ErrorResponse::line_too_large(limit)),
+        FrameError::InvalidUtf8 { .. } => Ok(ErrorResponse::line_not_utf8()),
+        FrameError::Io(e) => Err(e),
     }
 }
 
@@ -210,21 +213,16 @@ fn input_error(input: &Input, max: usize) -> ErrorResponse {
 #[allow(clippy::too_many_lines)]
 fn read_loop(
     shared: &Arc<Shared>,
-    reader: &mut Reader<File>,
+    reader: &mut Reader,
     jobs: &SyncSender<Job>,
     uploads: &mut Uploads,
 ) -> io::Result<()> {
     loop {
-        let Some(input) = reader.next_input()? else {
-            return Ok(());
-        };
-        let line = match input {
-            Input::Line(line) => line,
-            other => {
-                if !shared
-                    .out
-                    .error(input_error(&other, shared.limits.max_line))
-                {
+        let line = match reader.read_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                if !shared.out.error(line_error(e)?) {
                     return Ok(());
                 }
                 continue;
@@ -265,7 +263,7 @@ fn read_loop(
                 offset,
                 len,
             } => {
-                let reply = uploads.chunk(shared, reader, &upload, offset, len)?;
+                let reply = uploads.chunk(shared.limits.max_chunk, reader, &upload, offset, len)?;
                 reply_with(&shared.out, id, reply);
             }
             FilesCommand::UploadStart {
@@ -615,7 +613,7 @@ fn read(
         }
         at += len;
     }
-    let ok = FilesServerMessage::Ok(OkResponse {
+    let whole = FilesServerMessage::Ok(OkResponse {
         id: id.clone(),
         result: FilesReply::Read {
             offset,
@@ -627,13 +625,13 @@ fn read(
         },
     })
     .to_line();
-    let changed = FilesServerMessage::Error(ErrorResponse::new(
+    let cut = FilesServerMessage::Error(ErrorResponse::new(
         Some(id),
         ErrorCode::Changed,
         format!("{rel} shrank while it was read"),
     ))
     .to_line();
-    shared.out.raw(Out::ReadEnd { ok, changed, short });
+    shared.out.raw(Out::Closing { whole, cut, short });
     Ok(())
 }
 

@@ -6,7 +6,6 @@
 
 pub mod confine;
 pub mod conn;
-pub mod frame;
 pub mod ignores;
 pub mod ops;
 pub mod search;

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::{SigSet, Signal};
+use oqto_ipc::queue::{OutputKind, widen_output};
 use tracing::{debug, info, info_span, warn};
 
 use crate::Limits;
 use crate::confine::Root;
+use crate::conn;
 use crate::ops::Fs;
-use crate::{conn, frame};
 
 /// Most clients served at once on a socket; more wait in the listen backlog.
 const MAX_CLIENTS: usize = 64;
@@ -30,17 +31,17 @@ pub struct Options {
 /// Largest output buffer asked for, whatever `--max-chunk` says.
 const MAX_OUTPUT_BUFFER: usize = 4 << 20;
 
-/// Widens the kernel buffer of a connection's output (see [`frame::widen_output`]): a pipe
+/// Widens the kernel buffer of a connection's output (see [`widen_output`]): a pipe
 /// to one frame (`max_chunk`; unprivileged processes get at most
 /// `/proc/sys/fs/pipe-max-size`, 1 MiB by default), a socket's send buffer to two frames
 /// (at most twice `net.core.wmem_max`), both at most 4 MiB. A refusal only costs throughput.
 fn widen(out: &File, limits: &Limits) {
     let want = |kind| match kind {
-        frame::OutputKind::Pipe => limits.max_chunk.min(MAX_OUTPUT_BUFFER),
-        frame::OutputKind::Socket => limits.max_chunk.saturating_mul(2).min(MAX_OUTPUT_BUFFER),
-        frame::OutputKind::Other => 0,
+        OutputKind::Pipe => limits.max_chunk.min(MAX_OUTPUT_BUFFER),
+        OutputKind::Socket => limits.max_chunk.saturating_mul(2).min(MAX_OUTPUT_BUFFER),
+        OutputKind::Other => 0,
     };
-    match frame::widen_output(out, want) {
+    match widen_output(out, want) {
         Ok((kind, size)) => debug!(?kind, size, "output buffer"),
         Err(e) => debug!(error = %e, "cannot widen the output buffer"),
     }

@@ -5,18 +5,17 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::UnlinkatFlags;
+use oqto_ipc::framing::LineReader;
 use oqto_protocol::{ErrorCode, FilesReply, Precondition};
 
 use crate::confine::{FsError, FsResult, RelPath, check_regular};
-use crate::conn::Shared;
-use crate::frame::Reader;
 use crate::ops::{Fs, hex, sha256_of};
 
 /// One upload in progress on this connection.
@@ -133,17 +132,18 @@ impl Uploads {
 
     /// Reads a chunk's `len` bytes from the client (always, so the stream stays in step)
     /// and appends them. An `Err` is a failure of the connection itself.
-    pub fn chunk(
+    /// Chunks over `max_chunk` bytes are refused (and their bytes skipped).
+    pub fn chunk<R: BufRead>(
         &mut self,
-        shared: &Shared,
-        reader: &mut Reader<File>,
+        max_chunk: usize,
+        reader: &mut LineReader<R>,
         id: &str,
         offset: u64,
         len: u64,
     ) -> io::Result<FsResult<FilesReply>> {
-        let max = shared.limits.max_chunk as u64;
-        let refuse = |e: FsError, reader: &mut Reader<File>| -> io::Result<FsResult<FilesReply>> {
-            reader.raw::<()>(len, |_| Ok(()))?.ok();
+        let max = max_chunk as u64;
+        let refuse = |e: FsError, reader: &mut LineReader<R>| -> io::Result<FsResult<FilesReply>> {
+            reader.read_raw::<()>(len, |_| Ok(()))?.ok();
             Ok(Err(e))
         };
         if len > max {
@@ -171,7 +171,7 @@ impl Uploads {
         }
         let file = &mut up.file;
         let mut written = 0u64;
-        let res = reader.raw(len, |bytes| {
+        let res = reader.read_raw(len, |bytes| {
             file.write_all(bytes)?;
             written += bytes.len() as u64;
             Ok::<(), io::Error>(())

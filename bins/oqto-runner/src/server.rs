@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use oqto_ipc::framing::{AsyncLineReader, closes_connection, reply_for};
+use oqto_ipc::framing::{AsyncLineReader, FrameError};
 use oqto_ipc::socket::{PeerCred, current_uid, peer_cred};
 use oqto_protocol::{
     ClientMessage, Command, ErrorCode, ErrorResponse, OkResponse, PROTOCOL_VERSION, Reply,
@@ -101,6 +101,16 @@ fn allowed(runner: &Runner, cred: PeerCred) -> bool {
         })
 }
 
+/// The answer to a line that could not be read (it was skipped); `None` for an I/O error,
+/// which ends the connection.
+fn reply_for(e: &FrameError) -> Option<ErrorResponse> {
+    match e {
+        FrameError::TooLarge { limit } => Some(ErrorResponse::line_too_large(*limit)),
+        FrameError::InvalidUtf8 { .. } => Some(ErrorResponse::line_not_utf8()),
+        FrameError::Io(_) => None,
+    }
+}
+
 async fn connection(runner: Arc<Runner>, stream: UnixStream) {
     let cred = match peer_cred(&stream) {
         Ok(cred) => cred,
@@ -141,13 +151,14 @@ async fn connection(runner: Arc<Runner>, stream: UnixStream) {
         conn.close().await;
     }
     drop(out_tx);
-    // The writer sends what is queued (e.g. a `too_large` error), then shuts its half down.
+    // The writer sends what is queued (e.g. a `protocol_mismatch` error), then shuts its half
+    // down.
     let _ = writer.await;
     drain(reader.get_mut()).await;
     runner.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Reads and discards what the client is still sending (the rest of an over-long line)
+/// Reads and discards what the client is still sending (the rest of a refused first line)
 /// for a moment before the connection closes, so that the client reads our error instead of
 /// getting a broken pipe or a reset. Bounded in time and bytes.
 async fn drain(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
@@ -270,7 +281,7 @@ impl Conn {
                     if let Some(reply) = reply_for(&e) {
                         let _ = self.out.send(Out::json(&ServerMessage::Error(reply))).await;
                     }
-                    if closes_connection(&e) {
+                    if e.closes_connection() {
                         return;
                     }
                     continue;
