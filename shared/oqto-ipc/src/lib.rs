@@ -6,11 +6,11 @@
 //! - [`queue`]: one writer thread draining a bounded queue of lines and raw frames (file
 //!   ranges by `sendfile`), for servers built on threads;
 //! - [`socket`]: a private socket directory, binding with stale-socket detection, peer
-//!   credentials;
+//!   credentials, and the one access policy for peers ([`socket::Access`]);
 //! - [`spawn`]: the one place processes are started (explicit environment, own process
 //!   group) and stopped (the whole tree, `setsid` descendants included).
 //!
-//! Linux only: process trees are read from `/proc`.
+//! Linux only: process trees and peer groups are read from `/proc`.
 
 pub mod framing;
 pub mod queue;
@@ -20,5 +20,5 @@ pub mod spawn;
 pub use framing::{
     AsyncLineReader, AsyncLineWriter, DEFAULT_MAX_LINE, FrameError, LineReader, LineWriter,
 };
-pub use socket::{BindError, PeerCred};
+pub use socket::{Access, BindError, PeerCred};
 pub use spawn::{Spawn, exit_code_of, terminate, terminate_blocking};
