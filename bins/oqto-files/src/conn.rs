@@ -12,13 +12,15 @@ use std::sync::{Arc, Mutex};
 use oqto_ipc::framing::{FrameError, LineReader};
 use oqto_ipc::queue::{Out, write_loop};
 use oqto_protocol::{
-    DataHeader, ErrorCode, ErrorResponse, FilesClientMessage, FilesCommand, FilesReply,
-    FilesServerMessage, FilesWelcome, OkResponse, PROTOCOL_VERSION, RequestId,
+    ErrorCode, ErrorResponse, FilesClientMessage, FilesCommand, FilesReply, FilesServerMessage,
+    FilesWelcome, PROTOCOL_VERSION, RequestId,
 };
 use tracing::{debug, warn};
 
 use crate::confine::{FsError, FsResult, RelPath};
 use crate::ops::{Fs, ListOptions};
+use crate::outbox::Outbox;
+use crate::read::{ReadRequest, read};
 use crate::upload::Uploads;
 use crate::watch::Watch;
 use crate::{Limits, search};
@@ -26,37 +28,12 @@ use crate::{Limits, search};
 /// Lines queued for the writer before senders wait. With `max_chunk`-sized frames sent by
 /// `sendfile`, the queue holds descriptors, not bytes.
 const OUT_QUEUE: usize = 64;
-/// Bytes looked at to tell text from binary.
-const BINARY_SNIFF: usize = 8192;
 /// Bytes the reader buffers from the client (a chunk's bytes go straight from it to the
 /// upload's file).
 const IN_BUFFER: usize = 256 * 1024;
 
 /// A connection's input: lines and raw frames.
 type Reader = LineReader<BufReader<File>>;
-
-/// The sending side of a connection's writer queue.
-#[derive(Clone, Debug)]
-pub struct Outbox(SyncSender<Out>);
-
-impl Outbox {
-    /// Queues a line; false when the client is gone.
-    pub fn send(&self, msg: &FilesServerMessage) -> bool {
-        self.0.send(Out::Line(msg.to_line())).is_ok()
-    }
-
-    pub fn raw(&self, out: Out) -> bool {
-        self.0.send(out).is_ok()
-    }
-
-    pub fn ok(&self, id: RequestId, result: FilesReply) -> bool {
-        self.send(&FilesServerMessage::Ok(OkResponse { id, result }))
-    }
-
-    pub fn error(&self, e: ErrorResponse) -> bool {
-        self.send(&FilesServerMessage::Error(e))
-    }
-}
 
 /// What a connection shares between its reader and workers.
 #[derive(Debug)]
@@ -99,7 +76,7 @@ pub fn serve(
         fs,
         limits,
         read_only,
-        out: Outbox(tx),
+        out: Outbox::new(tx),
         cancels: Mutex::new(HashMap::new()),
         watches: Mutex::new(HashMap::new()),
         next_watch: Mutex::new(0),
@@ -441,17 +418,15 @@ fn handle(
             length,
             expect,
         } => {
-            return read(
-                shared,
-                id,
-                &path,
-                offset.unwrap_or(0),
+            let request = ReadRequest {
+                path: &path,
+                offset: offset.unwrap_or(0),
                 length,
-                expect.as_ref(),
-                cancel,
-            )
-            .err()
-            .map(Err);
+                expect: expect.as_ref(),
+            };
+            return read(fs, &shared.out, limits.max_chunk, id, &request, cancel)
+                .err()
+                .map(Err);
         }
         FilesCommand::Write {
             path,
@@ -560,98 +535,4 @@ fn handle(
             "handled by the connection's reader",
         )),
     })
-}
-
-/// Streams a file range as `data` frames, then the `read` reply (queued behind them).
-fn read(
-    shared: &Shared,
-    id: RequestId,
-    path: &str,
-    offset: u64,
-    length: Option<u64>,
-    expect: Option<&oqto_protocol::Precondition>,
-    cancel: &AtomicBool,
-) -> FsResult<()> {
-    let rel = RelPath::parse(path)?;
-    let (file, st) = shared.fs.root.open_read(&rel)?;
-    if let Some(expect) = expect {
-        let (dir, name) = shared.fs.root.parent(&rel)?;
-        shared.fs.check(&dir, name, &rel, expect)?;
-    }
-    let size = u64::try_from(st.st_size).unwrap_or(0);
-    if offset > size {
-        return Err(FsError::new(
-            ErrorCode::BadOffset,
-            format!("offset {offset} is past the end of {rel} ({size} bytes)"),
-        ));
-    }
-    let end = length.map_or(size, |l| offset.saturating_add(l).min(size));
-    let (mime, binary) = sniff(&file, &rel);
-    let file = Arc::new(file);
-    let short = Arc::new(AtomicBool::new(false));
-    let mut at = offset;
-    while at < end {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(FsError::new(ErrorCode::Cancelled, "cancelled"));
-        }
-        let len = (end - at).min(shared.limits.max_chunk as u64);
-        let header = FilesServerMessage::Data(DataHeader {
-            id: id.clone(),
-            offset: at,
-            len,
-        })
-        .to_line();
-        let sent = shared.out.raw(Out::File {
-            header,
-            file: Arc::clone(&file),
-            offset: at,
-            len,
-            short: Arc::clone(&short),
-        });
-        if !sent {
-            return Ok(());
-        }
-        at += len;
-    }
-    let whole = FilesServerMessage::Ok(OkResponse {
-        id: id.clone(),
-        result: FilesReply::Read {
-            offset,
-            length: end - offset,
-            size,
-            mtime: crate::confine::mtime_ms(&st),
-            mime,
-            binary,
-        },
-    })
-    .to_line();
-    let cut = FilesServerMessage::Error(ErrorResponse::new(
-        Some(id),
-        ErrorCode::Changed,
-        format!("{rel} shrank while it was read"),
-    ))
-    .to_line();
-    shared.out.raw(Out::Closing { whole, cut, short });
-    Ok(())
-}
-
-/// A MIME type from the name, and whether the first bytes look binary.
-pub fn sniff(file: &File, rel: &RelPath) -> (String, bool) {
-    use std::os::unix::fs::FileExt;
-    let mut head = [0u8; BINARY_SNIFF];
-    let n = file.read_at(&mut head, 0).unwrap_or(0);
-    let head = &head[..n];
-    let binary =
-        head.contains(&0) || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some());
-    let mime = mime_guess::from_path(rel.name()).first_raw().map_or_else(
-        || {
-            if binary {
-                "application/octet-stream".to_owned()
-            } else {
-                "text/plain".to_owned()
-            }
-        },
-        str::to_owned,
-    );
-    (mime, binary)
 }

@@ -8,6 +8,8 @@ pub mod confine;
 pub mod conn;
 pub mod ignores;
 pub mod ops;
+pub mod outbox;
+pub mod read;
 pub mod search;
 pub mod server;
 pub mod upload;

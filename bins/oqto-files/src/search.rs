@@ -19,9 +19,9 @@ use regex::bytes::{Regex, RegexBuilder};
 use crate::confine::{
     FsError, FsResult, RelPath, kind_of, lstat_at, open_child_dir, read_dir_names,
 };
-use crate::conn::Outbox;
 use crate::ignores::IgnoreStack;
 use crate::ops::Fs;
+use crate::outbox::Outbox;
 
 /// Files larger than this are not searched for content.
 const MAX_FILE: u64 = 64 << 20;

@@ -24,8 +24,8 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use oqto_protocol::{Change, ChangeKind, EntryKind, ErrorCode, FilesEvent, FilesServerMessage};
 
 use crate::confine::{FsError, FsResult, RelPath, Root, lstat_at, read_dir_names};
-use crate::conn::Outbox;
 use crate::ops::Fs;
+use crate::outbox::Outbox;
 
 /// Quiet time before pending changes are sent.
 const DEBOUNCE: Duration = Duration::from_millis(100);
