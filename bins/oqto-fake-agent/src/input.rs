@@ -5,7 +5,7 @@ use std::io::{self, BufRead};
 use std::sync::mpsc::SyncSender;
 use std::thread::{self, JoinHandle};
 
-use oqto_ipc::framing::{LineReader, closes_connection, reply_for};
+use oqto_ipc::framing::{FrameError, LineReader};
 use oqto_protocol::{AgentRequest, ErrorResponse};
 use tracing::{debug, warn};
 
@@ -18,7 +18,7 @@ pub enum Input {
     Bad(ErrorResponse),
     /// stdin reached its end: the agent exits normally.
     Eof,
-    /// stdin cannot be read any more (I/O error, over-long line).
+    /// stdin cannot be read any more (an I/O error).
     Failed(String),
 }
 
@@ -52,16 +52,16 @@ pub fn read_lines<R: BufRead>(reader: R, tx: &SyncSender<Input>) {
             }
             Err(err) => {
                 warn!(error = %err, "unreadable line on stdin");
-                if let Some(reply) = reply_for(&err) {
-                    if tx.send(Input::Bad(reply)).is_err() {
+                // An over-long or non-UTF-8 line is answered and skipped.
+                let reply = match &err {
+                    FrameError::TooLarge { limit } => ErrorResponse::line_too_large(*limit),
+                    FrameError::InvalidUtf8 { .. } => ErrorResponse::line_not_utf8(),
+                    FrameError::Io(_) => {
+                        let _ = tx.send(Input::Failed(format!("reading stdin: {err}")));
                         return;
                     }
-                }
-                if closes_connection(&err) {
-                    let _ = tx.send(Input::Failed(format!("reading stdin: {err}")));
-                    return;
-                }
-                continue;
+                };
+                Input::Bad(reply)
             }
         };
         if tx.send(input).is_err() {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
-use oqto_protocol::{Entry, EntryKind, FilesError, FilesErrorCode, Millis};
+use oqto_protocol::{Entry, EntryKind, ErrorCode, ErrorResponse, Millis};
 
 /// Longest path accepted, in bytes (Linux `PATH_MAX` less the terminating NUL).
 pub const MAX_PATH: usize = 4095;
@@ -33,14 +33,14 @@ pub const MAX_NAME: usize = 255;
 /// A typed failure of a file operation: the error code and a message naming the path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FsError {
-    pub code: FilesErrorCode,
+    pub code: ErrorCode,
     pub message: String,
     /// For `bad_offset`: where an upload stands.
     pub offset: Option<u64>,
 }
 
 impl FsError {
-    pub fn new(code: FilesErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -50,7 +50,7 @@ impl FsError {
 
     /// Maps an errno from an operation on `path` (the client's spelling).
     pub fn errno(e: Errno, path: &str) -> Self {
-        use FilesErrorCode as C;
+        use ErrorCode as C;
         let (code, what) = match e {
             Errno::ENOENT => (C::NotFound, "does not exist"),
             Errno::EEXIST => (C::AlreadyExists, "exists"),
@@ -72,13 +72,13 @@ impl FsError {
     pub fn io(e: &std::io::Error, path: &str) -> Self {
         match e.raw_os_error() {
             Some(n) => Self::errno(Errno::from_raw(n), path),
-            None => Self::new(FilesErrorCode::Io, format!("{}: {e}", shown(path))),
+            None => Self::new(ErrorCode::Io, format!("{}: {e}", shown(path))),
         }
     }
 
     /// The error reply for request `id`.
-    pub fn into_reply(self, id: Option<oqto_protocol::RequestId>) -> FilesError {
-        FilesError {
+    pub fn into_reply(self, id: Option<oqto_protocol::RequestId>) -> ErrorResponse {
+        ErrorResponse {
             id,
             code: self.code,
             message: self.message,
@@ -130,7 +130,7 @@ impl RelPath {
     /// Checks a client's path. `""`, `"."` and `"./"` are the root; repeated and trailing
     /// slashes and `.` components are dropped.
     pub fn parse(path: &str) -> FsResult<Self> {
-        use FilesErrorCode as C;
+        use ErrorCode as C;
         if path.contains('\0') {
             return Err(FsError::new(
                 C::InvalidPath,
@@ -317,7 +317,7 @@ impl Root {
     pub fn parent<'a>(&self, rel: &'a RelPath) -> FsResult<(OwnedFd, &'a str)> {
         let Some((parent, name)) = rel.split_last() else {
             return Err(FsError::new(
-                FilesErrorCode::InvalidPath,
+                ErrorCode::InvalidPath,
                 "this operation needs a path below the root, not the root itself",
             ));
         };
@@ -378,7 +378,7 @@ impl Root {
         check_regular(&st2, rel)?;
         if (st2.st_dev, st2.st_ino) != (st.st_dev, st.st_ino) {
             return Err(FsError::new(
-                FilesErrorCode::Changed,
+                ErrorCode::Changed,
                 format!("{rel} was replaced while it was opened"),
             ));
         }
@@ -387,9 +387,9 @@ impl Root {
 }
 
 fn not_a_dir_message(e: FsError, rel: &RelPath) -> FsError {
-    if e.code == FilesErrorCode::NotADirectory {
+    if e.code == ErrorCode::NotADirectory {
         FsError::new(
-            FilesErrorCode::NotADirectory,
+            ErrorCode::NotADirectory,
             format!("{rel} is not a directory"),
         )
     } else {
@@ -403,11 +403,11 @@ pub fn check_regular(st: &FileStat, rel: &RelPath) -> FsResult<()> {
     match kind_of(st.st_mode) {
         EntryKind::File => Ok(()),
         EntryKind::Dir => Err(FsError::new(
-            FilesErrorCode::IsADirectory,
+            ErrorCode::IsADirectory,
             format!("{rel} is a directory"),
         )),
         other => Err(FsError::new(
-            FilesErrorCode::SpecialFile,
+            ErrorCode::SpecialFile,
             format!("{rel} is a {}, not a regular file", kind_name(other)),
         )),
     }
@@ -611,12 +611,12 @@ mod tests {
         assert_eq!(RelPath::parse("./").unwrap(), RelPath::root());
         assert_eq!(RelPath::parse("a//b/./c/").unwrap().as_str(), "a/b/c");
         let code = |p: &str| RelPath::parse(p).unwrap_err().code;
-        assert_eq!(code("/etc/passwd"), FilesErrorCode::InvalidPath);
-        assert_eq!(code("a/../b"), FilesErrorCode::InvalidPath);
-        assert_eq!(code(".."), FilesErrorCode::InvalidPath);
-        assert_eq!(code("a\0b"), FilesErrorCode::InvalidPath);
-        assert_eq!(code(&"x".repeat(256)), FilesErrorCode::NameTooLong);
-        assert_eq!(code(&"a/".repeat(2048)), FilesErrorCode::NameTooLong);
+        assert_eq!(code("/etc/passwd"), ErrorCode::InvalidPath);
+        assert_eq!(code("a/../b"), ErrorCode::InvalidPath);
+        assert_eq!(code(".."), ErrorCode::InvalidPath);
+        assert_eq!(code("a\0b"), ErrorCode::InvalidPath);
+        assert_eq!(code(&"x".repeat(256)), ErrorCode::NameTooLong);
+        assert_eq!(code(&"a/".repeat(2048)), ErrorCode::NameTooLong);
         assert!(RelPath::parse(&"x".repeat(255)).is_ok());
     }
 

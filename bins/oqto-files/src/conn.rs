@@ -4,20 +4,23 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, BufReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use oqto_ipc::framing::{FrameError, LineReader};
+use oqto_ipc::queue::{Out, write_loop};
 use oqto_protocol::{
-    DataHeader, FilesClientMessage, FilesCommand, FilesError, FilesErrorCode, FilesOk, FilesReply,
-    FilesServerMessage, FilesWelcome, PROTOCOL_VERSION, RequestId,
+    ErrorCode, ErrorResponse, FilesClientMessage, FilesCommand, FilesReply, FilesServerMessage,
+    FilesWelcome, PROTOCOL_VERSION, RequestId,
 };
 use tracing::{debug, warn};
 
 use crate::confine::{FsError, FsResult, RelPath};
-use crate::frame::{Input, Out, Reader, write_loop};
 use crate::ops::{Fs, ListOptions};
+use crate::outbox::Outbox;
+use crate::read::{ReadRequest, read};
 use crate::upload::Uploads;
 use crate::watch::Watch;
 use crate::{Limits, search};
@@ -25,31 +28,12 @@ use crate::{Limits, search};
 /// Lines queued for the writer before senders wait. With `max_chunk`-sized frames sent by
 /// `sendfile`, the queue holds descriptors, not bytes.
 const OUT_QUEUE: usize = 64;
-/// Files per `read` frame when streaming.
-const BINARY_SNIFF: usize = 8192;
+/// Bytes the reader buffers from the client (a chunk's bytes go straight from it to the
+/// upload's file).
+const IN_BUFFER: usize = 256 * 1024;
 
-/// The sending side of a connection's writer queue.
-#[derive(Clone, Debug)]
-pub struct Outbox(SyncSender<Out>);
-
-impl Outbox {
-    /// Queues a line; false when the client is gone.
-    pub fn send(&self, msg: &FilesServerMessage) -> bool {
-        self.0.send(Out::Line(msg.to_line())).is_ok()
-    }
-
-    pub fn raw(&self, out: Out) -> bool {
-        self.0.send(out).is_ok()
-    }
-
-    pub fn ok(&self, id: RequestId, result: FilesReply) -> bool {
-        self.send(&FilesServerMessage::Ok(FilesOk { id, result }))
-    }
-
-    pub fn error(&self, e: FilesError) -> bool {
-        self.send(&FilesServerMessage::Error(e))
-    }
-}
+/// A connection's input: lines and raw frames.
+type Reader = LineReader<BufReader<File>>;
 
 /// What a connection shares between its reader and workers.
 #[derive(Debug)]
@@ -92,12 +76,13 @@ pub fn serve(
         fs,
         limits,
         read_only,
-        out: Outbox(tx),
+        out: Outbox::new(tx),
         cancels: Mutex::new(HashMap::new()),
         watches: Mutex::new(HashMap::new()),
         next_watch: Mutex::new(0),
     });
-    let mut reader = Reader::new(input, limits.max_line);
+    let mut reader =
+        LineReader::with_max(BufReader::with_capacity(IN_BUFFER, input), limits.max_line);
     let result = run(&shared, &mut reader);
     shared
         .watches
@@ -109,7 +94,7 @@ pub fn serve(
     result
 }
 
-fn run(shared: &Arc<Shared>, reader: &mut Reader<File>) -> io::Result<()> {
+fn run(shared: &Arc<Shared>, reader: &mut Reader) -> io::Result<()> {
     if !handshake(shared, reader)? {
         return Ok(());
     }
@@ -135,17 +120,13 @@ fn run(shared: &Arc<Shared>, reader: &mut Reader<File>) -> io::Result<()> {
 }
 
 /// Waits for `hello`. False when the connection should close.
-fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
+fn handshake(shared: &Shared, reader: &mut Reader) -> io::Result<bool> {
     loop {
-        let Some(input) = reader.next_input()? else {
-            return Ok(false);
-        };
-        let line = match input {
-            Input::Line(line) => line,
-            other => {
-                shared
-                    .out
-                    .error(input_error(&other, shared.limits.max_line));
+        let line = match reader.read_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                shared.out.error(line_error(e)?);
                 continue;
             }
         };
@@ -162,9 +143,9 @@ fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
                 return Ok(true);
             }
             Ok(FilesClientMessage::Hello(hello)) => {
-                shared.out.error(FilesError::new(
+                shared.out.error(ErrorResponse::new(
                     None,
-                    FilesErrorCode::ProtocolMismatch,
+                    ErrorCode::ProtocolMismatch,
                     format!(
                         "this server speaks protocol {PROTOCOL_VERSION}, the client {}",
                         hello.protocol
@@ -173,9 +154,9 @@ fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
                 return Ok(false);
             }
             Ok(FilesClientMessage::Request(r)) => {
-                shared.out.error(FilesError::new(
+                shared.out.error(ErrorResponse::new(
                     Some(r.id),
-                    FilesErrorCode::BadRequest,
+                    ErrorCode::BadRequest,
                     "the first line must be a `hello`",
                 ));
                 skip_body(reader, &r.command)?;
@@ -188,21 +169,20 @@ fn handshake(shared: &Shared, reader: &mut Reader<File>) -> io::Result<bool> {
 }
 
 /// Reads the raw bytes that follow an `upload.chunk` that will not be processed.
-fn skip_body(reader: &mut Reader<File>, command: &FilesCommand) -> io::Result<()> {
+fn skip_body(reader: &mut Reader, command: &FilesCommand) -> io::Result<()> {
     if let FilesCommand::UploadChunk { len, .. } = command {
-        reader.raw::<()>(*len, |_| Ok(()))?.ok();
+        reader.read_raw::<()>(*len, |_| Ok(()))?.ok();
     }
     Ok(())
 }
 
-fn input_error(input: &Input, max: usize) -> FilesError {
-    match input {
-        Input::TooLong => FilesError::new(
-            None,
-            FilesErrorCode::TooLarge,
-            format!("line longer than {max} bytes; skipped"),
-        ),
-        _ => FilesError::new(None, FilesErrorCode::BadRequest, "line is not valid UTF-8"),
+/// The answer to a line that could not be read (it was skipped), or the I/O error that ends
+/// the connection.
+fn line_error(e: FrameError) -> io::Result<ErrorResponse> {
+    match e {
+        FrameError::TooLarge { limit } => Ok(ErrorResponse::line_too_large(limit)),
+        FrameError::InvalidUtf8 { .. } => Ok(ErrorResponse::line_not_utf8()),
+        FrameError::Io(e) => Err(e),
     }
 }
 
@@ -210,21 +190,16 @@ fn input_error(input: &Input, max: usize) -> FilesError {
 #[allow(clippy::too_many_lines)]
 fn read_loop(
     shared: &Arc<Shared>,
-    reader: &mut Reader<File>,
+    reader: &mut Reader,
     jobs: &SyncSender<Job>,
     uploads: &mut Uploads,
 ) -> io::Result<()> {
     loop {
-        let Some(input) = reader.next_input()? else {
-            return Ok(());
-        };
-        let line = match input {
-            Input::Line(line) => line,
-            other => {
-                if !shared
-                    .out
-                    .error(input_error(&other, shared.limits.max_line))
-                {
+        let line = match reader.read_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                if !shared.out.error(line_error(e)?) {
                     return Ok(());
                 }
                 continue;
@@ -233,9 +208,9 @@ fn read_loop(
         let request = match FilesClientMessage::parse(&line) {
             Ok(FilesClientMessage::Request(r)) => r,
             Ok(FilesClientMessage::Hello(_)) => {
-                shared.out.error(FilesError::new(
+                shared.out.error(ErrorResponse::new(
                     None,
-                    FilesErrorCode::BadRequest,
+                    ErrorCode::BadRequest,
                     "`hello` was already received",
                 ));
                 continue;
@@ -251,9 +226,9 @@ fn read_loop(
         let (id, command) = (request.id, request.command);
         if shared.read_only && command.is_mutation() {
             skip_body(reader, &command)?;
-            shared.out.error(FilesError::new(
+            shared.out.error(ErrorResponse::new(
                 Some(id),
-                FilesErrorCode::ReadOnly,
+                ErrorCode::ReadOnly,
                 "the server is read-only",
             ));
             continue;
@@ -265,7 +240,7 @@ fn read_loop(
                 offset,
                 len,
             } => {
-                let reply = uploads.chunk(shared, reader, &upload, offset, len)?;
+                let reply = uploads.chunk(shared.limits.max_chunk, reader, &upload, offset, len)?;
                 reply_with(&shared.out, id, reply);
             }
             FilesCommand::UploadStart {
@@ -302,7 +277,7 @@ fn read_loop(
                         Ok(FilesReply::Empty)
                     }
                     None => Err(FsError::new(
-                        FilesErrorCode::UnknownId,
+                        ErrorCode::UnknownId,
                         format!("no running request {target}"),
                     )),
                 };
@@ -317,7 +292,7 @@ fn read_loop(
                 let reply = match removed {
                     Some(_) => Ok(FilesReply::Empty),
                     None => Err(FsError::new(
-                        FilesErrorCode::UnknownId,
+                        ErrorCode::UnknownId,
                         format!("no watch {watch}"),
                     )),
                 };
@@ -383,7 +358,7 @@ fn worker(shared: &Arc<Shared>, jobs: &Mutex<Receiver<Job>>) {
             Err(_) => {
                 warn!(request = %id, op = name, "request handler panicked");
                 Err(FsError::new(
-                    FilesErrorCode::Internal,
+                    ErrorCode::Internal,
                     "the request failed unexpectedly; see the server log",
                 ))
             }
@@ -443,17 +418,15 @@ fn handle(
             length,
             expect,
         } => {
-            return read(
-                shared,
-                id,
-                &path,
-                offset.unwrap_or(0),
+            let request = ReadRequest {
+                path: &path,
+                offset: offset.unwrap_or(0),
                 length,
-                expect.as_ref(),
-                cancel,
-            )
-            .err()
-            .map(Err);
+                expect: expect.as_ref(),
+            };
+            return read(fs, &shared.out, limits.max_chunk, id, &request, cancel)
+                .err()
+                .map(Err);
         }
         FilesCommand::Write {
             path,
@@ -558,102 +531,8 @@ fn handle(
         | FilesCommand::UploadFinish { .. }
         | FilesCommand::UploadAbort { .. }
         | FilesCommand::Cancel { .. } => Err(FsError::new(
-            FilesErrorCode::Internal,
+            ErrorCode::Internal,
             "handled by the connection's reader",
         )),
     })
-}
-
-/// Streams a file range as `data` frames, then the `read` reply (queued behind them).
-fn read(
-    shared: &Shared,
-    id: RequestId,
-    path: &str,
-    offset: u64,
-    length: Option<u64>,
-    expect: Option<&oqto_protocol::Precondition>,
-    cancel: &AtomicBool,
-) -> FsResult<()> {
-    let rel = RelPath::parse(path)?;
-    let (file, st) = shared.fs.root.open_read(&rel)?;
-    if let Some(expect) = expect {
-        let (dir, name) = shared.fs.root.parent(&rel)?;
-        shared.fs.check(&dir, name, &rel, expect)?;
-    }
-    let size = u64::try_from(st.st_size).unwrap_or(0);
-    if offset > size {
-        return Err(FsError::new(
-            FilesErrorCode::BadOffset,
-            format!("offset {offset} is past the end of {rel} ({size} bytes)"),
-        ));
-    }
-    let end = length.map_or(size, |l| offset.saturating_add(l).min(size));
-    let (mime, binary) = sniff(&file, &rel);
-    let file = Arc::new(file);
-    let short = Arc::new(AtomicBool::new(false));
-    let mut at = offset;
-    while at < end {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(FsError::new(FilesErrorCode::Cancelled, "cancelled"));
-        }
-        let len = (end - at).min(shared.limits.max_chunk as u64);
-        let header = FilesServerMessage::Data(DataHeader {
-            id: id.clone(),
-            offset: at,
-            len,
-        })
-        .to_line();
-        let sent = shared.out.raw(Out::File {
-            header,
-            file: Arc::clone(&file),
-            offset: at,
-            len,
-            short: Arc::clone(&short),
-        });
-        if !sent {
-            return Ok(());
-        }
-        at += len;
-    }
-    let ok = FilesServerMessage::Ok(FilesOk {
-        id: id.clone(),
-        result: FilesReply::Read {
-            offset,
-            length: end - offset,
-            size,
-            mtime: crate::confine::mtime_ms(&st),
-            mime,
-            binary,
-        },
-    })
-    .to_line();
-    let changed = FilesServerMessage::Error(FilesError::new(
-        Some(id),
-        FilesErrorCode::Changed,
-        format!("{rel} shrank while it was read"),
-    ))
-    .to_line();
-    shared.out.raw(Out::ReadEnd { ok, changed, short });
-    Ok(())
-}
-
-/// A MIME type from the name, and whether the first bytes look binary.
-pub fn sniff(file: &File, rel: &RelPath) -> (String, bool) {
-    use std::os::unix::fs::FileExt;
-    let mut head = [0u8; BINARY_SNIFF];
-    let n = file.read_at(&mut head, 0).unwrap_or(0);
-    let head = &head[..n];
-    let binary =
-        head.contains(&0) || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_some());
-    let mime = mime_guess::from_path(rel.name()).first_raw().map_or_else(
-        || {
-            if binary {
-                "application/octet-stream".to_owned()
-            } else {
-                "text/plain".to_owned()
-            }
-        },
-        str::to_owned,
-    );
-    (mime, binary)
 }

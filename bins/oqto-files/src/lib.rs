@@ -6,9 +6,10 @@
 
 pub mod confine;
 pub mod conn;
-pub mod frame;
 pub mod ignores;
 pub mod ops;
+pub mod outbox;
+pub mod read;
 pub mod search;
 pub mod server;
 pub mod upload;
@@ -43,6 +44,18 @@ pub struct Cli {
     /// Refuse every operation that changes the tree
     #[arg(long)]
     pub read_only: bool,
+    /// Also admit socket clients running as this uid (repeatable); the server's own user is
+    /// always admitted, root only when listed
+    #[arg(
+        long,
+        value_name = "UID",
+        requires = "socket",
+        conflicts_with = "stdio"
+    )]
+    pub allow_uid: Vec<u32>,
+    /// Also admit socket clients in this group, primary or supplementary (repeatable)
+    #[arg(long, value_name = "GID|NAME", requires = "socket", conflicts_with = "stdio", value_parser = group_id)]
+    pub allow_group: Vec<u32>,
     /// Requests of one connection that run at once; further ones wait
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_concurrent: u32,
@@ -58,6 +71,18 @@ pub struct Cli {
     /// Most matches one search returns
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_results: u32,
+}
+
+/// A group given by number or by name.
+fn group_id(value: &str) -> Result<u32, String> {
+    if let Ok(gid) = value.parse::<u32>() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(value) {
+        Ok(Some(group)) => Ok(group.gid.as_raw()),
+        Ok(None) => Err(format!("unknown group `{value}`")),
+        Err(e) => Err(format!("cannot look up group `{value}`: {e}")),
+    }
 }
 
 /// The clap definition, for man pages and completions.
@@ -117,6 +142,10 @@ pub fn run(cli: Cli) -> anyhow::Result<oqto_cli::Exit> {
         root: cli.root,
         read_only: cli.read_only,
         limits,
+        access: oqto_ipc::socket::Access {
+            allow_uids: cli.allow_uid,
+            allow_gids: cli.allow_group,
+        },
     };
     match cli.socket {
         Some(socket) => server::serve_socket(&options, &socket)?,

@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, RenameFlags, renameat2};
 use nix::sys::stat::{Mode, fchmod, fstat, fstatat};
 use nix::unistd::UnlinkatFlags;
-use oqto_protocol::{Entry, EntryKind, FilesErrorCode, Precondition, SortKey};
+use oqto_protocol::{Entry, EntryKind, ErrorCode, Precondition, SortKey};
 use sha2::{Digest, Sha256};
 
 use crate::confine::{
@@ -206,7 +206,7 @@ impl Fs {
     ) -> FsResult<()> {
         let conflict = |why: String| {
             FsError::new(
-                FilesErrorCode::Conflict,
+                ErrorCode::Conflict,
                 format!("{rel} changed since it was read ({why})"),
             )
         };
@@ -288,7 +288,7 @@ impl Fs {
     pub fn rename(&self, from: &RelPath, to: &RelPath, overwrite: bool) -> FsResult<()> {
         if to.starts_with(from) && to != from {
             return Err(FsError::new(
-                FilesErrorCode::InvalidPath,
+                ErrorCode::InvalidPath,
                 format!("cannot move {from} into itself ({to})"),
             ));
         }
@@ -308,7 +308,7 @@ impl Fs {
                 FsError::errno(e, to.as_str())
             }
             Errno::EXDEV => FsError::new(
-                FilesErrorCode::Io,
+                ErrorCode::Io,
                 format!("cannot move {from} to {to}: another file system"),
             ),
             e => FsError::errno(e, from.as_str()),
@@ -324,7 +324,7 @@ impl Fs {
     ) -> FsResult<()> {
         if to.starts_with(from) {
             return Err(FsError::new(
-                FilesErrorCode::InvalidPath,
+                ErrorCode::InvalidPath,
                 format!("cannot copy {from} into itself ({to})"),
             ));
         }
@@ -340,7 +340,7 @@ impl Fs {
         }
         match entry.kind {
             EntryKind::Dir if !recursive => Err(FsError::new(
-                FilesErrorCode::IsADirectory,
+                ErrorCode::IsADirectory,
                 format!("{from} is a directory: copy it with `recursive`"),
             )),
             EntryKind::Dir => copy_tree(&from_dir, from_name, &to_dir, to_name, from, 0),
@@ -356,7 +356,7 @@ impl Fs {
         if entry.kind == EntryKind::Dir {
             if !recursive {
                 return Err(FsError::new(
-                    FilesErrorCode::IsADirectory,
+                    ErrorCode::IsADirectory,
                     format!("{rel} is a directory: delete it with `recursive`"),
                 ));
             }
@@ -418,7 +418,7 @@ fn copy_entry(
             copy_file_into(&mut src, &st, to_dir, to_name, from)
         }
         _ => Err(FsError::new(
-            FilesErrorCode::SpecialFile,
+            ErrorCode::SpecialFile,
             format!("{from} is not a regular file, directory or symlink"),
         )),
     }
@@ -459,7 +459,7 @@ fn copy_tree(
 ) -> FsResult<()> {
     if depth > MAX_DEPTH {
         return Err(FsError::new(
-            FilesErrorCode::TooLarge,
+            ErrorCode::TooLarge,
             format!("{from} is nested deeper than {MAX_DEPTH} directories"),
         ));
     }
@@ -514,7 +514,7 @@ fn copy_tree(
 fn remove_tree(dir: &OwnedFd, name: &str, rel: &RelPath, depth: usize) -> FsResult<()> {
     if depth > MAX_DEPTH {
         return Err(FsError::new(
-            FilesErrorCode::TooLarge,
+            ErrorCode::TooLarge,
             format!("{rel} is nested deeper than {MAX_DEPTH} directories"),
         ));
     }
@@ -533,7 +533,7 @@ fn remove_tree(dir: &OwnedFd, name: &str, rel: &RelPath, depth: usize) -> FsResu
         if kind == EntryKind::Dir {
             let Some(child_name) = child.to_str() else {
                 return Err(FsError::new(
-                    FilesErrorCode::InvalidPath,
+                    ErrorCode::InvalidPath,
                     format!("{child_rel}: a name that is not UTF-8"),
                 ));
             };

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use globset::{GlobBuilder, GlobMatcher};
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use oqto_protocol::{
-    EntryKind, FilesErrorCode, FilesEvent, FilesReply, FilesServerMessage, RequestId, SearchLimit,
+    EntryKind, ErrorCode, FilesEvent, FilesReply, FilesServerMessage, RequestId, SearchLimit,
     SearchMatch, SearchMode,
 };
 use regex::bytes::{Regex, RegexBuilder};
@@ -19,9 +19,9 @@ use regex::bytes::{Regex, RegexBuilder};
 use crate::confine::{
     FsError, FsResult, RelPath, kind_of, lstat_at, open_child_dir, read_dir_names,
 };
-use crate::conn::Outbox;
 use crate::ignores::IgnoreStack;
 use crate::ops::Fs;
+use crate::outbox::Outbox;
 
 /// Files larger than this are not searched for content.
 const MAX_FILE: u64 = 64 << 20;
@@ -58,7 +58,7 @@ fn glob(pattern: &str, case_insensitive: bool) -> FsResult<(GlobMatcher, bool)> 
         .literal_separator(true)
         .case_insensitive(case_insensitive)
         .build()
-        .map_err(|e| FsError::new(FilesErrorCode::BadRequest, format!("bad glob: {e}")))?;
+        .map_err(|e| FsError::new(ErrorCode::BadRequest, format!("bad glob: {e}")))?;
     Ok((g.compile_matcher(), !pattern.contains('/')))
 }
 
@@ -113,7 +113,7 @@ pub fn run(
                 .multi_line(true)
                 .size_limit(10 << 20)
                 .build()
-                .map_err(|e| FsError::new(FilesErrorCode::BadRequest, format!("bad regex: {e}")))?,
+                .map_err(|e| FsError::new(ErrorCode::BadRequest, format!("bad regex: {e}")))?,
         ),
     };
     let include = query
@@ -150,7 +150,7 @@ pub fn run(
     walk.dir(&fd, dir, &mut ignores, 0);
     walk.flush();
     match walk.stop {
-        Some(Stop::Cancelled) => Err(FsError::new(FilesErrorCode::Cancelled, "cancelled")),
+        Some(Stop::Cancelled) => Err(FsError::new(ErrorCode::Cancelled, "cancelled")),
         Some(Stop::Gone) => Ok(FilesReply::Empty),
         Some(Stop::Limit(limit)) => Ok(FilesReply::Searched {
             matches: walk.matches,

@@ -1,5 +1,5 @@
 //! Where connections come from: stdin/stdout, or a Unix socket (one thread per client,
-//! only the server's own user admitted).
+//! admitted by [`Access`]: the server's own user and the uids and groups it is told about).
 
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -9,12 +9,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::{SigSet, Signal};
+use oqto_ipc::queue::{OutputKind, widen_output};
+use oqto_ipc::socket::{Access, PeerCred};
+use oqto_protocol::{ErrorCode, ErrorResponse, FilesServerMessage};
 use tracing::{debug, info, info_span, warn};
 
 use crate::Limits;
 use crate::confine::Root;
+use crate::conn;
 use crate::ops::Fs;
-use crate::{conn, frame};
 
 /// Most clients served at once on a socket; more wait in the listen backlog.
 const MAX_CLIENTS: usize = 64;
@@ -25,22 +28,24 @@ pub struct Options {
     pub root: PathBuf,
     pub read_only: bool,
     pub limits: Limits,
+    /// Who may connect to the socket besides the server's own user.
+    pub access: Access,
 }
 
 /// Largest output buffer asked for, whatever `--max-chunk` says.
 const MAX_OUTPUT_BUFFER: usize = 4 << 20;
 
-/// Widens the kernel buffer of a connection's output (see [`frame::widen_output`]): a pipe
+/// Widens the kernel buffer of a connection's output (see [`widen_output`]): a pipe
 /// to one frame (`max_chunk`; unprivileged processes get at most
 /// `/proc/sys/fs/pipe-max-size`, 1 MiB by default), a socket's send buffer to two frames
 /// (at most twice `net.core.wmem_max`), both at most 4 MiB. A refusal only costs throughput.
 fn widen(out: &File, limits: &Limits) {
     let want = |kind| match kind {
-        frame::OutputKind::Pipe => limits.max_chunk.min(MAX_OUTPUT_BUFFER),
-        frame::OutputKind::Socket => limits.max_chunk.saturating_mul(2).min(MAX_OUTPUT_BUFFER),
-        frame::OutputKind::Other => 0,
+        OutputKind::Pipe => limits.max_chunk.min(MAX_OUTPUT_BUFFER),
+        OutputKind::Socket => limits.max_chunk.saturating_mul(2).min(MAX_OUTPUT_BUFFER),
+        OutputKind::Other => 0,
     };
-    match frame::widen_output(out, want) {
+    match widen_output(out, want) {
         Ok((kind, size)) => debug!(?kind, size, "output buffer"),
         Err(e) => debug!(error = %e, "cannot widen the output buffer"),
     }
@@ -94,7 +99,6 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
             }
             std::process::exit(0);
         })?;
-    let me = oqto_ipc::socket::current_uid();
     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {
@@ -105,9 +109,10 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
             }
         };
         match oqto_ipc::socket::peer_cred(&stream) {
-            Ok(cred) if cred.uid == me || cred.uid == 0 => {}
+            Ok(cred) if options.access.admits(&cred) => {}
             Ok(cred) => {
-                warn!(uid = cred.uid, "refusing a client of another user");
+                warn!(uid = cred.uid, pid = ?cred.pid, "refused a client of another user");
+                refuse(stream, &cred);
                 continue;
             }
             Err(e) => {
@@ -147,4 +152,44 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Tells a refused client why in one `permission_denied` line, then closes. The rest of what
+/// it sends is read and dropped for a moment first (on its own thread, so the accept loop
+/// goes on), so that it reads the error instead of a reset.
+fn refuse(mut stream: std::os::unix::net::UnixStream, cred: &PeerCred) {
+    use std::io::{Read, Write};
+    const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+    const DRAIN_BYTES: usize = 1 << 20;
+    let line = FilesServerMessage::Error(ErrorResponse::new(
+        None,
+        ErrorCode::PermissionDenied,
+        format!("uid {} may not use this file server", cred.uid),
+    ))
+    .to_line();
+    let sent = stream
+        .set_write_timeout(Some(DRAIN_TIME))
+        .and_then(|()| stream.write_all(format!("{line}\n").as_bytes()))
+        .and_then(|()| stream.shutdown(std::net::Shutdown::Write))
+        .and_then(|()| stream.set_read_timeout(Some(DRAIN_TIME)));
+    if let Err(e) = sent {
+        debug!(error = %e, "cannot tell a refused client");
+        return;
+    }
+    let drained = std::thread::Builder::new()
+        .name("files-refused".into())
+        .spawn(move || {
+            let mut buf = [0u8; 8192];
+            let mut total = 0;
+            let deadline = std::time::Instant::now() + DRAIN_TIME;
+            while total < DRAIN_BYTES && std::time::Instant::now() < deadline {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+        });
+    if let Err(e) = drained {
+        debug!(error = %e, "cannot start a thread for a refused client");
+    }
 }

@@ -5,18 +5,17 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::UnlinkatFlags;
-use oqto_protocol::{FilesErrorCode, FilesReply, Precondition};
+use oqto_ipc::framing::LineReader;
+use oqto_protocol::{ErrorCode, FilesReply, Precondition};
 
 use crate::confine::{FsError, FsResult, RelPath, check_regular};
-use crate::conn::Shared;
-use crate::frame::Reader;
 use crate::ops::{Fs, hex, sha256_of};
 
 /// One upload in progress on this connection.
@@ -77,7 +76,7 @@ impl Uploads {
             Some(id) => {
                 if !valid_id(id) {
                     return Err(FsError::new(
-                        FilesErrorCode::UnknownId,
+                        ErrorCode::UnknownId,
                         format!("no upload {id}"),
                     ));
                 }
@@ -89,10 +88,9 @@ impl Uploads {
                     Mode::empty(),
                 )
                 .map_err(|e| match e {
-                    Errno::ENOENT => FsError::new(
-                        FilesErrorCode::UnknownId,
-                        format!("no upload {id} for {rel}"),
-                    ),
+                    Errno::ENOENT => {
+                        FsError::new(ErrorCode::UnknownId, format!("no upload {id} for {rel}"))
+                    }
                     e => FsError::errno(e, rel.as_str()),
                 })?;
                 (id.to_owned(), File::from(fd))
@@ -134,23 +132,24 @@ impl Uploads {
 
     /// Reads a chunk's `len` bytes from the client (always, so the stream stays in step)
     /// and appends them. An `Err` is a failure of the connection itself.
-    pub fn chunk(
+    /// Chunks over `max_chunk` bytes are refused (and their bytes skipped).
+    pub fn chunk<R: BufRead>(
         &mut self,
-        shared: &Shared,
-        reader: &mut Reader<File>,
+        max_chunk: usize,
+        reader: &mut LineReader<R>,
         id: &str,
         offset: u64,
         len: u64,
     ) -> io::Result<FsResult<FilesReply>> {
-        let max = shared.limits.max_chunk as u64;
-        let refuse = |e: FsError, reader: &mut Reader<File>| -> io::Result<FsResult<FilesReply>> {
-            reader.raw::<()>(len, |_| Ok(()))?.ok();
+        let max = max_chunk as u64;
+        let refuse = |e: FsError, reader: &mut LineReader<R>| -> io::Result<FsResult<FilesReply>> {
+            reader.read_raw::<()>(len, |_| Ok(()))?.ok();
             Ok(Err(e))
         };
         if len > max {
             return refuse(
                 FsError::new(
-                    FilesErrorCode::TooLarge,
+                    ErrorCode::TooLarge,
                     format!("chunk of {len} bytes; at most {max} per chunk"),
                 ),
                 reader,
@@ -158,13 +157,13 @@ impl Uploads {
         }
         let Some(up) = self.open.get_mut(id) else {
             return refuse(
-                FsError::new(FilesErrorCode::UnknownId, format!("no upload {id}")),
+                FsError::new(ErrorCode::UnknownId, format!("no upload {id}")),
                 reader,
             );
         };
         if offset != up.offset {
             let mut e = FsError::new(
-                FilesErrorCode::BadOffset,
+                ErrorCode::BadOffset,
                 format!("upload {id} is at offset {}, not {offset}", up.offset),
             );
             e.offset = Some(up.offset);
@@ -172,7 +171,7 @@ impl Uploads {
         }
         let file = &mut up.file;
         let mut written = 0u64;
-        let res = reader.raw(len, |bytes| {
+        let res = reader.read_raw(len, |bytes| {
             file.write_all(bytes)?;
             written += bytes.len() as u64;
             Ok::<(), io::Error>(())
@@ -205,7 +204,7 @@ impl Uploads {
     ) -> FsResult<FilesReply> {
         let Some(up) = self.open.remove(id) else {
             return Err(FsError::new(
-                FilesErrorCode::UnknownId,
+                ErrorCode::UnknownId,
                 format!("no upload {id}"),
             ));
         };
@@ -223,7 +222,7 @@ impl Uploads {
                 let offset = up.offset;
                 self.open.insert(id.to_owned(), up);
                 let mut e = FsError::new(
-                    FilesErrorCode::Conflict,
+                    ErrorCode::Conflict,
                     format!("upload {id}: sha256 of the {offset} bytes received differs"),
                 );
                 e.offset = Some(offset);
@@ -248,7 +247,7 @@ impl Uploads {
     pub fn abort(&mut self, id: &str) -> FsResult<FilesReply> {
         let Some(up) = self.open.remove(id) else {
             return Err(FsError::new(
-                FilesErrorCode::UnknownId,
+                ErrorCode::UnknownId,
                 format!("no upload {id}"),
             ));
         };

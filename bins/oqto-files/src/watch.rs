@@ -21,13 +21,11 @@ use std::time::{Duration, Instant};
 use nix::fcntl::OFlag;
 use notify::event::{CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use oqto_protocol::{
-    Change, ChangeKind, EntryKind, FilesErrorCode, FilesEvent, FilesServerMessage,
-};
+use oqto_protocol::{Change, ChangeKind, EntryKind, ErrorCode, FilesEvent, FilesServerMessage};
 
 use crate::confine::{FsError, FsResult, RelPath, Root, lstat_at, read_dir_names};
-use crate::conn::Outbox;
 use crate::ops::Fs;
+use crate::outbox::Outbox;
 
 /// Quiet time before pending changes are sent.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -148,7 +146,7 @@ impl Watch {
         let root = fs.root.path().to_owned();
         if !resolved.starts_with(&root) {
             return Err(FsError::new(
-                FilesErrorCode::OutsideRoot,
+                ErrorCode::OutsideRoot,
                 format!("{rel} resolves outside the root"),
             ));
         }
@@ -168,7 +166,7 @@ impl Watch {
             },
             notify::Config::default().with_follow_symlinks(false),
         )
-        .map_err(|e| FsError::new(FilesErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
+        .map_err(|e| FsError::new(ErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
         let mode = if recursive {
             RecursiveMode::Recursive
         } else {
@@ -176,7 +174,7 @@ impl Watch {
         };
         watcher
             .watch(&resolved, mode)
-            .map_err(|e| FsError::new(FilesErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
+            .map_err(|e| FsError::new(ErrorCode::Io, format!("cannot watch {rel}: {e}")))?;
         let flusher = Flusher {
             state: Arc::clone(&state),
             root: recursive.then(|| fs.root.try_clone()).transpose()?,

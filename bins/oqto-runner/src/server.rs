@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use oqto_ipc::framing::{AsyncLineReader, closes_connection, reply_for};
-use oqto_ipc::socket::{PeerCred, current_uid, peer_cred};
+use oqto_ipc::framing::{AsyncLineReader, FrameError};
+use oqto_ipc::socket::{Access, PeerCred, peer_cred};
 use oqto_protocol::{
     ClientMessage, Command, ErrorCode, ErrorResponse, OkResponse, PROTOCOL_VERSION, Reply,
     RequestId, ServerMessage, SessionId,
@@ -74,31 +74,25 @@ pub async fn serve(listener: UnixListener, runner: Arc<Runner>) {
 }
 
 /// Whether the peer may use this runner: the runner's own uid, or one allowed by
-/// `allow_uids` / `allow_groups` (primary or supplementary group of the peer process).
-fn allowed(runner: &Runner, cred: PeerCred) -> bool {
+/// `allow_uids` / `allow_groups` (primary or supplementary group of the peer process); root
+/// only when listed ([`Access`]).
+fn allowed(runner: &Runner, cred: &PeerCred) -> bool {
     let access = &runner.ctx.config.access;
-    if cred.uid == current_uid() || access.allow_uids.contains(&cred.uid) {
-        return true;
+    Access {
+        allow_uids: access.allow_uids.clone(),
+        allow_gids: access.allow_groups.clone(),
     }
-    if access.allow_groups.is_empty() {
-        return false;
+    .admits(cred)
+}
+
+/// The answer to a line that could not be read (it was skipped); `None` for an I/O error,
+/// which ends the connection.
+fn reply_for(e: &FrameError) -> Option<ErrorResponse> {
+    match e {
+        FrameError::TooLarge { limit } => Some(ErrorResponse::line_too_large(*limit)),
+        FrameError::InvalidUtf8 { .. } => Some(ErrorResponse::line_not_utf8()),
+        FrameError::Io(_) => None,
     }
-    if access.allow_groups.contains(&cred.gid) {
-        return true;
-    }
-    cred.pid
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .is_some_and(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Groups:"))
-                .is_some_and(|groups| {
-                    groups
-                        .split_whitespace()
-                        .filter_map(|g| g.parse::<u32>().ok())
-                        .any(|g| access.allow_groups.contains(&g))
-                })
-        })
 }
 
 async fn connection(runner: Arc<Runner>, stream: UnixStream) {
@@ -112,7 +106,7 @@ async fn connection(runner: Arc<Runner>, stream: UnixStream) {
     let (read, write) = stream.into_split();
     let (out_tx, out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
     let writer = tokio::spawn(write_loop(write, out_rx));
-    if !allowed(&runner, cred) {
+    if !allowed(&runner, &cred) {
         tracing::warn!(uid = cred.uid, pid = ?cred.pid, "refused a client of another user");
         let _ = out_tx
             .send(Out::json(&ServerMessage::Error(ErrorResponse::new(
@@ -141,13 +135,14 @@ async fn connection(runner: Arc<Runner>, stream: UnixStream) {
         conn.close().await;
     }
     drop(out_tx);
-    // The writer sends what is queued (e.g. a `too_large` error), then shuts its half down.
+    // The writer sends what is queued (e.g. a `protocol_mismatch` error), then shuts its half
+    // down.
     let _ = writer.await;
     drain(reader.get_mut()).await;
     runner.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Reads and discards what the client is still sending (the rest of an over-long line)
+/// Reads and discards what the client is still sending (the rest of a refused first line)
 /// for a moment before the connection closes, so that the client reads our error instead of
 /// getting a broken pipe or a reset. Bounded in time and bytes.
 async fn drain(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
@@ -270,7 +265,7 @@ impl Conn {
                     if let Some(reply) = reply_for(&e) {
                         let _ = self.out.send(Out::json(&ServerMessage::Error(reply))).await;
                     }
-                    if closes_connection(&e) {
+                    if e.closes_connection() {
                         return;
                     }
                     continue;

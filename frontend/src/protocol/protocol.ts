@@ -232,11 +232,15 @@ live_sessions: number,
  */
 clients: number, };
 
-export type ErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "session_not_found" | "message_not_found" | "invalid_state" | "unsupported" | "harness_failed" | "too_large" | "permission_denied" | "storage" | "timeout" | "internal" | "other";
+export type ErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "too_large" | "permission_denied" | "timeout" | "internal" | "session_not_found" | "message_not_found" | "invalid_state" | "unsupported" | "harness_failed" | "storage" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "conflict" | "bad_offset" | "unknown_id" | "cancelled" | "changed" | "io" | "other";
 
-export type OkResponse = { id: RequestId, result: Reply, };
+export type OkResponse<R = Reply> = { id: RequestId, result: R, };
 
-export type ErrorResponse = { id: RequestId | null, code: ErrorCode, message: string, };
+export type ErrorResponse = { id: RequestId | null, code: ErrorCode, message: string, 
+/**
+ * `bad_offset` from the file server: where the upload stands, to resume from.
+ */
+offset?: number, };
 
 export type EventKind = { "type": "session.created", info: SessionInfo, } | { "type": "session.updated", info: SessionInfo, } | { "type": "session.closed", reason?: string, } | { "type": "session.deleted", } | { "type": "state", state: State, phase?: Phase, reason?: string, } | { "type": "message.start", message_id: MessageId, role: Role, model?: ModelRef, } | { "type": "part.start", message_id: MessageId, part: Part, } | { "type": "part.delta", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "part.end", message_id: MessageId, part: Part, } | { "type": "message.end", message: Message, } | { "type": "tool.start", message_id: MessageId, part_id: PartId, call_id: string, name: string, input: unknown, } | { "type": "tool.output", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "tool.end", message_id: MessageId, part: Part, } | { "type": "queue.update", steering: Array<string>, follow_up: Array<string>, } | { "type": "retry.start", attempt: number, max_attempts: number, delay_ms: number, error: string, } | { "type": "retry.end", success: boolean, attempt: number, error?: string, } | { "type": "compaction.start", reason: CompactionReason, } | { "type": "compaction.end", reason: CompactionReason, aborted: boolean, summary?: string, tokens_before?: number, } | { "type": "model.changed", model: ModelRef, thinking_level?: ThinkingLevel, } | { "type": "session.error", code: ErrorCode, message: string, recoverable: boolean, } | { "type": "resync", reason: ResyncReason, info: SessionInfo, 
 /**
@@ -536,16 +540,6 @@ mime: string,
  */
 binary: boolean, } | { "type": "written", entry: Entry, sha256: string, } | { "type": "hash", sha256: string, size: number, } | { "type": "searched", matches: number, files: number, limit?: SearchLimit, } | { "type": "watching", watch: string, } | { "type": "upload", upload: string, offset: number, };
 
-export type FilesErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "permission_denied" | "conflict" | "bad_offset" | "too_large" | "unknown_id" | "cancelled" | "changed" | "io" | "internal" | "other";
-
-export type FilesOk = { id: RequestId, result: FilesReply, };
-
-export type FilesError = { id: RequestId | null, code: FilesErrorCode, message: string, 
-/**
- * `bad_offset`: where the upload stands, to resume from.
- */
-offset?: number, };
-
 export type DataHeader = { id: RequestId, offset: number, len: number, };
 
 export type FilesEvent = { "type": "search.matches", id: RequestId, matches: Array<SearchMatch>, } | { "type": "watch.changes", watch: string, changes: Array<Change>, } | { "type": "watch.overflow", watch: string, };
@@ -572,8 +566,8 @@ export type FilesClientMessage = ({ type: "hello" } & Hello) | FilesRequest;
 /** A line from the file server to a client. A `data` header is followed by `len` raw bytes. */
 export type FilesServerMessage =
   | ({ type: "welcome" } & FilesWelcome)
-  | ({ type: "ok" } & FilesOk)
-  | ({ type: "error" } & FilesError)
+  | ({ type: "ok" } & OkResponse<FilesReply>)
+  | ({ type: "error" } & ErrorResponse)
   | ({ type: "data" } & DataHeader)
   | FilesEvent;
 

@@ -97,11 +97,11 @@ mod tests {
 
     #[test]
     fn a_reply_error_keeps_its_code_and_says_it() {
-        let err = Error::Reply(ErrorResponse {
-            id: None,
-            code: ErrorCode::SessionNotFound,
-            message: "no session ses_x".into(),
-        });
+        let err = Error::Reply(ErrorResponse::new(
+            None,
+            ErrorCode::SessionNotFound,
+            "no session ses_x",
+        ));
         assert_eq!(err.code(), Some(&ErrorCode::SessionNotFound));
         assert_eq!(err.to_string(), "no session ses_x (session_not_found)");
     }

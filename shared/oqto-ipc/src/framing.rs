@@ -1,21 +1,29 @@
-//! JSON-lines framing with a maximum line length, blocking and async.
+//! JSON-lines framing with a maximum line length, and raw byte frames; blocking and async.
 //!
-//! A frame is the bytes up to a `\n`. Only `\n` splits: peers write raw U+2028 and U+2029
-//! inside JSON strings, and those stay inside the line. One trailing `\r` is stripped, empty
-//! lines are skipped, and a last line without a newline before EOF is still a line. Framing
-//! does not parse JSON: a malformed line is just a line, for the protocol layer to reject.
+//! A line is the bytes up to a `\n`. Only `\n` splits: peers write raw U+2028 and U+2029
+//! inside JSON strings, and those stay inside the line. One trailing `\r` is stripped, blank
+//! lines (nothing but ASCII whitespace) are skipped, and a last line without a newline before
+//! EOF is still a line. Framing does not parse JSON and knows no protocol: a malformed line is
+//! just a line, and a bad one is a [`FrameError`] for the caller to answer in its own terms.
+//!
+//! A raw frame is a header line followed by exactly `len` raw bytes, `len` being announced by
+//! the header (the protocol layer reads it): [`LineReader::read_raw`] passes them to a sink,
+//! [`LineWriter::write_frame`] writes header and bytes in one go.
 //!
 //! What happens on a bad line:
-//! A malformed line gets a `bad_request` reply and the connection goes on; an over-long line
-//! gets `too_large` and a clean close; invalid UTF-8 gets `bad_request` and the connection goes
-//! on. [`reply_for`] builds the reply and [`closes_connection`] says whether to close.
+//! - over-long ([`FrameError::TooLarge`]): the reader reports it as soon as the line cannot
+//!   fit, then skips the rest of it up to its newline without keeping it; the next read
+//!   returns the next line, so the connection goes on;
+//! - not UTF-8 ([`FrameError::InvalidUtf8`]): the line is reported and the next read returns
+//!   the next line;
+//! - a read failure ([`FrameError::Io`]): the connection is over
+//!   ([`FrameError::closes_connection`]).
 //!
 //! The readers never hold more than `max + 1` bytes of a line: they read with
-//! `fill_buf`/`consume` and give up as soon as a line cannot fit.
+//! `fill_buf`/`consume` and stop keeping bytes as soon as a line cannot fit.
 
 use std::io::{self, BufRead, Write};
 
-use oqto_protocol::{ErrorCode, ErrorResponse};
 use serde::Serialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -25,8 +33,8 @@ pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
 /// Why a line could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    /// The line is longer than `limit` bytes. The stream has no usable line boundary left:
-    /// the reader is finished and the connection should close.
+    /// The line is longer than `limit` bytes. The reader skips the rest of it: the next read
+    /// returns the next line.
     #[error("line exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
     /// The line is not UTF-8. The line boundary is intact: the next read returns the next line.
@@ -37,35 +45,11 @@ pub enum FrameError {
     Io(#[from] io::Error),
 }
 
-/// The error reply a server sends for `err`, or `None` when there is no one to reply to.
-///
-/// A malformed line gets a `bad_request` reply and the connection goes on; an over-long line
-/// gets `too_large` and a clean close; invalid UTF-8 gets `bad_request` and the connection goes
-/// on. An I/O error gets no reply.
-pub fn reply_for(err: &FrameError) -> Option<ErrorResponse> {
-    match err {
-        FrameError::TooLarge { limit } => Some(ErrorResponse::new(
-            None,
-            ErrorCode::TooLarge,
-            format!("line exceeds the limit of {limit} bytes; closing the connection"),
-        )),
-        FrameError::InvalidUtf8 { .. } => Some(ErrorResponse::new(
-            None,
-            ErrorCode::BadRequest,
-            "line is not valid UTF-8",
-        )),
-        FrameError::Io(_) => None,
-    }
-}
-
-/// Whether the connection must close after `err` (after sending [`reply_for`], if any).
-///
-/// True for [`FrameError::TooLarge`] and [`FrameError::Io`]; false for
-/// [`FrameError::InvalidUtf8`], after which the next line can be read.
-pub fn closes_connection(err: &FrameError) -> bool {
-    match err {
-        FrameError::TooLarge { .. } | FrameError::Io(_) => true,
-        FrameError::InvalidUtf8 { .. } => false,
+impl FrameError {
+    /// Whether the stream is unusable after this error: true only for [`FrameError::Io`].
+    /// After `TooLarge` and `InvalidUtf8` the next line can be read.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, FrameError::Io(_))
     }
 }
 
@@ -75,8 +59,9 @@ struct Assembler {
     /// The current line so far; never longer than `max + 1` (room for a `\r`).
     buf: Vec<u8>,
     max: usize,
-    /// Set after `TooLarge`: every later read fails the same way.
-    too_large: bool,
+    /// Set after `TooLarge` in the middle of a line: the rest of it, up to and including its
+    /// newline, is dropped.
+    skipping: bool,
 }
 
 /// What [`Assembler::feed`] made of a chunk.
@@ -92,20 +77,31 @@ impl Assembler {
         Self {
             buf: Vec::new(),
             max,
-            too_large: false,
+            skipping: false,
         }
     }
 
     fn too_large(&mut self) -> FrameError {
-        self.too_large = true;
         self.buf = Vec::new();
         FrameError::TooLarge { limit: self.max }
     }
 
     /// Takes what it can from `chunk`; returns how many bytes it used and what it found.
     fn feed(&mut self, chunk: &[u8]) -> (usize, Fed) {
-        let Some(i) = chunk.iter().position(|&b| b == b'\n') else {
+        let newline = chunk.iter().position(|&b| b == b'\n');
+        if self.skipping {
+            return match newline {
+                Some(i) => {
+                    self.skipping = false;
+                    (i + 1, Fed::More)
+                }
+                None => (chunk.len(), Fed::More),
+            };
+        }
+        let Some(i) = newline else {
             if self.buf.len() + chunk.len() > self.max.saturating_add(1) {
+                // Reported now; the rest of the line is dropped as it arrives.
+                self.skipping = true;
                 return (chunk.len(), Fed::Line(Err(self.too_large())));
             }
             self.buf.extend_from_slice(chunk);
@@ -124,10 +120,14 @@ impl Assembler {
 
     /// At EOF: the last line, if it was not terminated.
     fn finish(&mut self) -> Option<Result<String, FrameError>> {
+        if self.skipping {
+            self.skipping = false;
+            return None;
+        }
         self.take_line()
     }
 
-    /// Turns the buffer into a line; `None` for an empty line.
+    /// Turns the buffer into a line; `None` for a blank line.
     fn take_line(&mut self) -> Option<Result<String, FrameError>> {
         if self.buf.last() == Some(&b'\r') {
             self.buf.pop();
@@ -135,7 +135,8 @@ impl Assembler {
         if self.buf.len() > self.max {
             return Some(Err(self.too_large()));
         }
-        if self.buf.is_empty() {
+        if self.buf.iter().all(u8::is_ascii_whitespace) {
+            self.buf.clear();
             return None;
         }
         let bytes = std::mem::take(&mut self.buf);
@@ -147,12 +148,55 @@ impl Assembler {
     }
 }
 
+/// The progress of one raw frame, shared by the blocking and the async reader.
+struct Raw<E> {
+    left: u64,
+    failed: Option<E>,
+}
+
+impl<E> Raw<E> {
+    fn new(len: u64) -> Self {
+        Self {
+            left: len,
+            failed: None,
+        }
+    }
+
+    /// Hands what belongs to the frame in `chunk` to `sink` (until it fails); returns how many
+    /// bytes were used.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> io::Result<usize> {
+        if chunk.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the stream ended inside a raw frame",
+            ));
+        }
+        let n = chunk
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if self.failed.is_none() {
+            if let Err(e) = sink(&chunk[..n]) {
+                self.failed = Some(e);
+            }
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn finish(self) -> Result<(), E> {
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
 /// Reads JSON lines from a blocking reader, at most `max` bytes each.
 ///
-/// After [`FrameError::TooLarge`], every call returns `TooLarge` again (never `Ok(None)`, so
-/// a cut-off stream is not mistaken for a clean end). After [`FrameError::InvalidUtf8`] the
-/// next call reads the next line. After [`FrameError::Io`] a call resumes where reading
-/// stopped; `Interrupted` is retried internally.
+/// After [`FrameError::TooLarge`] and [`FrameError::InvalidUtf8`] the next call reads the
+/// next line (the rest of an over-long line is skipped). After [`FrameError::Io`] a call
+/// resumes where reading stopped; `Interrupted` is retried internally.
 #[derive(Debug)]
 pub struct LineReader<R> {
     inner: R,
@@ -175,11 +219,6 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next non-empty line without its line ending; `Ok(None)` at a clean EOF.
     pub fn read_line(&mut self) -> Result<Option<String>, FrameError> {
-        if self.asm.too_large {
-            return Err(FrameError::TooLarge {
-                limit: self.asm.max,
-            });
-        }
         loop {
             let chunk = match self.inner.fill_buf() {
                 Ok(chunk) => chunk,
@@ -195,6 +234,31 @@ impl<R: BufRead> LineReader<R> {
                 return line.map(Some);
             }
         }
+    }
+
+    /// Reads the body of a raw frame: exactly `len` bytes, passed to `sink` in pieces as they
+    /// arrive (never more than `len` in all), right after the header line that announced them.
+    ///
+    /// When `sink` fails, the rest of the frame is still read and dropped, so the stream stays
+    /// in step; the first sink error is returned as `Ok(Err(..))`. An `Err` is a read failure
+    /// or a stream that ended inside the frame (`UnexpectedEof`): the connection is over.
+    pub fn read_raw<E>(
+        &mut self,
+        len: u64,
+        mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> io::Result<Result<(), E>> {
+        debug_assert!(self.asm.buf.is_empty() && !self.asm.skipping);
+        let mut raw = Raw::new(len);
+        while raw.left > 0 {
+            let chunk = match self.inner.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let used = raw.feed(chunk, &mut sink)?;
+            self.inner.consume(used);
+        }
+        Ok(raw.finish())
     }
 
     /// The maximum line length.
@@ -222,6 +286,8 @@ impl<R: BufRead> LineReader<R> {
 ///
 /// Same rules as [`LineReader`]. [`AsyncLineReader::read_line`] is cancel-safe: dropping
 /// its future (in `tokio::select!`) loses no data, and the next call picks up the line.
+/// [`AsyncLineReader::read_raw`] is not: dropping it in the middle of a frame loses the
+/// stream's place.
 #[derive(Debug)]
 pub struct AsyncLineReader<R> {
     inner: R,
@@ -244,11 +310,6 @@ impl<R: AsyncBufRead + Unpin> AsyncLineReader<R> {
 
     /// The next non-empty line without its line ending; `Ok(None)` at a clean EOF.
     pub async fn read_line(&mut self) -> Result<Option<String>, FrameError> {
-        if self.asm.too_large {
-            return Err(FrameError::TooLarge {
-                limit: self.asm.max,
-            });
-        }
         loop {
             let chunk = match self.inner.fill_buf().await {
                 Ok(chunk) => chunk,
@@ -264,6 +325,26 @@ impl<R: AsyncBufRead + Unpin> AsyncLineReader<R> {
                 return line.map(Some);
             }
         }
+    }
+
+    /// The async twin of [`LineReader::read_raw`]. Not cancel-safe.
+    pub async fn read_raw<E>(
+        &mut self,
+        len: u64,
+        mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> io::Result<Result<(), E>> {
+        debug_assert!(self.asm.buf.is_empty() && !self.asm.skipping);
+        let mut raw = Raw::new(len);
+        while raw.left > 0 {
+            let chunk = match self.inner.fill_buf().await {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let used = raw.feed(chunk, &mut sink)?;
+            self.inner.consume(used);
+        }
+        Ok(raw.finish())
     }
 
     /// The maximum line length.
@@ -335,6 +416,15 @@ impl<W: Write> LineWriter<W> {
         self.inner.flush()
     }
 
+    /// Writes a raw frame: `header` as one line (refused if it contains `\n`), then exactly
+    /// `bytes`, then flushes. The header must announce `bytes.len()`; framing does not read it.
+    pub fn write_frame(&mut self, header: &str, bytes: &[u8]) -> io::Result<()> {
+        let line = framed(header.as_bytes().to_vec())?;
+        self.inner.write_all(&line)?;
+        self.inner.write_all(bytes)?;
+        self.inner.flush()
+    }
+
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
@@ -378,6 +468,14 @@ impl<W: AsyncWrite + Unpin> AsyncLineWriter<W> {
         self.inner.flush().await
     }
 
+    /// The async twin of [`LineWriter::write_frame`].
+    pub async fn write_frame(&mut self, header: &str, bytes: &[u8]) -> io::Result<()> {
+        let line = framed(header.as_bytes().to_vec())?;
+        self.inner.write_all(&line).await?;
+        self.inner.write_all(bytes).await?;
+        self.inner.flush().await
+    }
+
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
@@ -405,10 +503,6 @@ mod tests {
             match reader.read_line() {
                 Ok(Some(line)) => out.push(Ok(line)),
                 Ok(None) => return out,
-                Err(e @ FrameError::TooLarge { .. }) => {
-                    out.push(Err(e.to_string()));
-                    return out;
-                }
                 Err(e) => out.push(Err(e.to_string())),
             }
         }
@@ -456,16 +550,107 @@ mod tests {
     }
 
     #[test]
-    fn too_large_is_sticky() {
+    fn too_large_skips_to_the_next_line() {
         let mut reader = LineReader::with_max(&b"toolong\nok\n"[..], 3);
         assert!(matches!(
             reader.read_line(),
             Err(FrameError::TooLarge { limit: 3 })
         ));
+        assert_eq!(reader.read_line().unwrap().as_deref(), Some("ok"));
+        assert_eq!(reader.read_line().unwrap(), None);
+        // Reported once, as soon as it cannot fit, even when the line ends much later.
+        let mut reader = LineReader::with_max(
+            std::io::BufReader::with_capacity(2, &b"abcdefgh\nok"[..]),
+            3,
+        );
         assert!(matches!(
             reader.read_line(),
             Err(FrameError::TooLarge { limit: 3 })
         ));
+        assert_eq!(reader.read_line().unwrap().as_deref(), Some("ok"));
+        assert_eq!(reader.read_line().unwrap(), None);
+    }
+
+    #[test]
+    fn blank_lines_are_skipped() {
+        assert_eq!(
+            lines(b"  \n\t\r\n{\"a\":1}\n \n", 10),
+            vec![Ok("{\"a\":1}".to_owned())]
+        );
+    }
+
+    #[test]
+    fn lines_long_lines_and_raw_bytes() {
+        let mut r = LineReader::with_max(
+            &b"{\"a\":1}\r\n\n   \nxxxxxxxxxxxx\nok\nhead\nRAWBYTES{\"b\":2}"[..],
+            8,
+        );
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("{\"a\":1}"));
+        assert!(matches!(
+            r.read_line(),
+            Err(FrameError::TooLarge { limit: 8 })
+        ));
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("ok"));
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("head"));
+        let mut got = Vec::new();
+        r.read_raw::<()>(8, |b| {
+            got.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(got, b"RAWBYTES");
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("{\"b\":2}"));
+        assert_eq!(r.read_line().unwrap(), None);
+    }
+
+    #[test]
+    fn a_failing_sink_still_consumes_the_frame() {
+        let mut r = LineReader::with_max(&b"0123456789next\n"[..], 64);
+        let res = r.read_raw(10, |_| Err("disk full")).unwrap();
+        assert_eq!(res, Err("disk full"));
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("next"));
+        let err = LineReader::with_max(&b"abc"[..], 64)
+            .read_raw::<()>(5, |_| Ok(()))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_and_skipped() {
+        let mut r = LineReader::with_max(&b"\xff\xfe\nfine\n"[..], 64);
+        assert!(matches!(
+            r.read_line(),
+            Err(FrameError::InvalidUtf8 { line }) if line == b"\xff\xfe"
+        ));
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("fine"));
+    }
+
+    #[test]
+    fn closes_connection_only_on_io_errors() {
+        assert!(!FrameError::TooLarge { limit: 1 }.closes_connection());
+        assert!(!FrameError::InvalidUtf8 { line: vec![0xff] }.closes_connection());
+        assert!(FrameError::Io(io::Error::from(io::ErrorKind::BrokenPipe)).closes_connection());
+    }
+
+    #[test]
+    fn a_written_frame_reads_back() {
+        let mut writer = LineWriter::new(Vec::new());
+        writer.write_frame("{\"len\":3}", b"a\nb").unwrap();
+        writer.write_line("after").unwrap();
+        assert!(writer.write_frame("two\nlines", b"").is_err());
+        let bytes = writer.into_inner();
+        let mut r = LineReader::new(&bytes[..]);
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("{\"len\":3}"));
+        let mut body = Vec::new();
+        r.read_raw::<()>(3, |b| {
+            body.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(body, b"a\nb");
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("after"));
     }
 
     #[test]

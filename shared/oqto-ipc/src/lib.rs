@@ -1,21 +1,24 @@
 //! The transport layer every Oqto program uses.
 //!
-//! - [`framing`]: JSON lines with a maximum length, blocking and async, and the error reply
-//!   for a bad line;
+//! - [`framing`]: JSON lines with a maximum length and raw byte frames (a header line, then
+//!   exactly the bytes it announces), blocking and async; bad lines are [`FrameError`]s for
+//!   the caller to answer in its protocol's terms;
+//! - [`queue`]: one writer thread draining a bounded queue of lines and raw frames (file
+//!   ranges by `sendfile`), for servers built on threads;
 //! - [`socket`]: a private socket directory, binding with stale-socket detection, peer
-//!   credentials;
+//!   credentials, and the one access policy for peers ([`socket::Access`]);
 //! - [`spawn`]: the one place processes are started (explicit environment, own process
 //!   group) and stopped (the whole tree, `setsid` descendants included).
 //!
-//! Linux only: process trees are read from `/proc`.
+//! Linux only: process trees and peer groups are read from `/proc`.
 
 pub mod framing;
+pub mod queue;
 pub mod socket;
 pub mod spawn;
 
 pub use framing::{
     AsyncLineReader, AsyncLineWriter, DEFAULT_MAX_LINE, FrameError, LineReader, LineWriter,
-    closes_connection, reply_for,
 };
-pub use socket::{BindError, PeerCred};
+pub use socket::{Access, BindError, PeerCred};
 pub use spawn::{Spawn, exit_code_of, terminate, terminate_blocking};

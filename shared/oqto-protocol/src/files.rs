@@ -3,9 +3,11 @@
 //! A connection:
 //! 1. the client sends [`FilesClientMessage::Hello`] (the shared [`Hello`]); the server answers
 //!    [`FilesServerMessage::Welcome`] with its limits, or an `error` with
-//!    [`FilesErrorCode::ProtocolMismatch`] and closes;
+//!    [`ErrorCode::ProtocolMismatch`] and closes;
 //! 2. the client sends [`FilesRequest`]s (`{"type": op, "id": ..}`); each gets exactly one
-//!    `ok` or `error` with the same id, in any order. Before it, a request may get `data`
+//!    `ok` ([`OkResponse`] with a [`FilesReply`]) or `error` (the shared [`ErrorResponse`],
+//!    whose [`ErrorCode`] is the one enum of every Oqto program) with the same id, in any
+//!    order. Before it, a request may get `data`
 //!    frames (`read`), `search.matches` lines (`search`) or, after it, `watch.changes` lines
 //!    (`watch`);
 //! 3. bytes travel as raw frames: a JSON header line announcing `len`, then exactly `len` raw
@@ -14,15 +16,13 @@
 //!
 //! Every path is relative to the served root, `/`-separated; `""` and `"."` are the root.
 
-use std::fmt;
-
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::envelope::{decode_request, from_value, parse_object, serialize_tagged, type_of};
 use crate::ids::{Millis, RequestId};
-use crate::response::{ErrorCode, ErrorResponse, Hello};
+use crate::response::{ErrorCode, ErrorResponse, Hello, OkResponse};
 
 /// A request to the file server: an operation plus the id its one response echoes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -538,146 +538,6 @@ pub enum FilesReply {
     },
 }
 
-/// Machine-readable error code of the file server. Unknown codes parse as `other`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum FilesErrorCode {
-    /// Not valid JSON, or a field is missing or has the wrong type.
-    BadRequest,
-    /// The `type` names no operation.
-    UnknownCommand,
-    /// The client speaks another protocol version; the connection closes.
-    ProtocolMismatch,
-    /// An absolute path, a `..` component, a NUL byte, or an empty name where one is needed.
-    InvalidPath,
-    /// The path or one of its components is longer than the system allows.
-    NameTooLong,
-    /// Resolving the path would leave the root (through a symlink).
-    OutsideRoot,
-    NotFound,
-    AlreadyExists,
-    NotADirectory,
-    IsADirectory,
-    /// A directory is not empty (delete without `recursive`, rename over it).
-    NotEmpty,
-    /// A FIFO, socket or device: listed, never opened.
-    SpecialFile,
-    /// The server runs with `--read-only`.
-    ReadOnly,
-    PermissionDenied,
-    /// A precondition (`expect`) does not hold: someone else changed the file.
-    Conflict,
-    /// `upload.chunk` at an offset other than the upload's size (in `offset`), or a read
-    /// offset past the end.
-    BadOffset,
-    /// A line, chunk or file exceeds a limit.
-    TooLarge,
-    /// An id (`upload`, `watch`, `cancel` target) that names nothing.
-    UnknownId,
-    /// The request was cancelled.
-    Cancelled,
-    /// The file changed while it was read; the bytes sent may be mixed.
-    Changed,
-    /// The disk is full, or another I/O failure.
-    Io,
-    /// A bug; the log has the details.
-    Internal,
-    /// A code this build does not know.
-    #[serde(other)]
-    Other,
-}
-
-impl FilesErrorCode {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FilesErrorCode::BadRequest => "bad_request",
-            FilesErrorCode::UnknownCommand => "unknown_command",
-            FilesErrorCode::ProtocolMismatch => "protocol_mismatch",
-            FilesErrorCode::InvalidPath => "invalid_path",
-            FilesErrorCode::NameTooLong => "name_too_long",
-            FilesErrorCode::OutsideRoot => "outside_root",
-            FilesErrorCode::NotFound => "not_found",
-            FilesErrorCode::AlreadyExists => "already_exists",
-            FilesErrorCode::NotADirectory => "not_a_directory",
-            FilesErrorCode::IsADirectory => "is_a_directory",
-            FilesErrorCode::NotEmpty => "not_empty",
-            FilesErrorCode::SpecialFile => "special_file",
-            FilesErrorCode::ReadOnly => "read_only",
-            FilesErrorCode::PermissionDenied => "permission_denied",
-            FilesErrorCode::Conflict => "conflict",
-            FilesErrorCode::BadOffset => "bad_offset",
-            FilesErrorCode::TooLarge => "too_large",
-            FilesErrorCode::UnknownId => "unknown_id",
-            FilesErrorCode::Cancelled => "cancelled",
-            FilesErrorCode::Changed => "changed",
-            FilesErrorCode::Io => "io",
-            FilesErrorCode::Internal => "internal",
-            FilesErrorCode::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for FilesErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The success response to request `id`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct FilesOk {
-    pub id: RequestId,
-    pub result: FilesReply,
-}
-
-/// The failure response to request `id` (`id` is null when the line had no readable id).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct FilesError {
-    pub id: Option<RequestId>,
-    pub code: FilesErrorCode,
-    pub message: String,
-    /// `bad_offset`: where the upload stands, to resume from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
-    pub offset: Option<u64>,
-}
-
-impl FilesError {
-    pub fn new(id: Option<RequestId>, code: FilesErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            id,
-            code,
-            message: message.into(),
-            offset: None,
-        }
-    }
-}
-
-impl fmt::Display for FilesError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
-    }
-}
-
-impl std::error::Error for FilesError {}
-
-impl From<ErrorResponse> for FilesError {
-    fn from(e: ErrorResponse) -> Self {
-        let code = match e.code {
-            ErrorCode::UnknownCommand => FilesErrorCode::UnknownCommand,
-            ErrorCode::ProtocolMismatch => FilesErrorCode::ProtocolMismatch,
-            ErrorCode::TooLarge => FilesErrorCode::TooLarge,
-            ErrorCode::Internal => FilesErrorCode::Internal,
-            _ => FilesErrorCode::BadRequest,
-        };
-        FilesError::new(e.id, code, e.message)
-    }
-}
-
 /// The header of a raw byte frame: exactly `len` raw bytes follow the line's newline.
 /// They are the bytes of request `id`'s file at `offset`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -726,8 +586,10 @@ pub enum FilesClientMessage {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FilesServerMessage {
     Welcome(FilesWelcome),
-    Ok(FilesOk),
-    Error(FilesError),
+    /// The shared [`OkResponse`], carrying a [`FilesReply`].
+    Ok(OkResponse<FilesReply>),
+    /// The shared [`ErrorResponse`].
+    Error(ErrorResponse),
     /// A raw frame's header; `len` bytes follow.
     Data(DataHeader),
     Event(FilesEvent),
@@ -735,18 +597,18 @@ pub enum FilesServerMessage {
 
 impl FilesClientMessage {
     /// Decodes one line. The error is the reply to send (with the id when one was readable).
-    pub fn parse(line: &str) -> Result<Self, FilesError> {
+    pub fn parse(line: &str) -> Result<Self, ErrorResponse> {
         Self::from_object(parse_object(line)?)
     }
 
-    fn from_object(map: Map<String, Value>) -> Result<Self, FilesError> {
+    fn from_object(map: Map<String, Value>) -> Result<Self, ErrorResponse> {
         if map.get("type").and_then(Value::as_str) == Some("hello") {
             let mut map = map;
             map.remove("type");
             return Hello::deserialize(Value::Object(map))
                 .map(FilesClientMessage::Hello)
                 .map_err(|e| {
-                    FilesError::new(None, FilesErrorCode::BadRequest, format!("hello: {e}"))
+                    ErrorResponse::new(None, ErrorCode::BadRequest, format!("hello: {e}"))
                 });
         }
         let (id, command) = decode_request::<FilesCommand>(map, FilesCommand::NAMES)?;

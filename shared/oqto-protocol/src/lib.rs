@@ -11,8 +11,9 @@
 //!    [`OkResponse`] or [`ErrorResponse`] with the same id, in any order;
 //! 3. after `session.subscribe`, [`Event`]s of that session arrive with a per-session `seq`.
 //!
-//! The file server (`oqto-files`) speaks its own set of operations over the same framing:
-//! see [`files`].
+//! The file server (`oqto-files`) speaks its own set of operations over the same framing,
+//! with the same `hello`, [`OkResponse`] (carrying a [`FilesReply`]) and [`ErrorResponse`]:
+//! see [`files`]. [`ErrorCode`] is one enum for every program.
 
 pub mod command;
 pub mod envelope;
@@ -30,9 +31,9 @@ pub use command::{Command, ImportSource, Request, SearchFilters};
 pub use envelope::{ClientMessage, ServerMessage};
 pub use event::{CompactionReason, Event, EventKind, ResyncReason};
 pub use files::{
-    Change, ChangeKind, DataHeader, Entry, EntryKind, FilesClientMessage, FilesCommand, FilesError,
-    FilesErrorCode, FilesEvent, FilesLimits, FilesOk, FilesReply, FilesRequest, FilesServerMessage,
-    FilesWelcome, Precondition, SearchLimit, SearchMatch, SearchMode, SortKey,
+    Change, ChangeKind, DataHeader, Entry, EntryKind, FilesClientMessage, FilesCommand, FilesEvent,
+    FilesLimits, FilesReply, FilesRequest, FilesServerMessage, FilesWelcome, Precondition,
+    SearchLimit, SearchMatch, SearchMode, SortKey,
 };
 pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
 pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, now_millis};

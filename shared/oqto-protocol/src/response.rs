@@ -155,56 +155,145 @@ pub struct RunnerStatus {
     pub clients: u32,
 }
 
-/// Machine-readable error code. Unknown codes from a newer peer parse as `other`.
+/// Machine-readable error code, one enum for every Oqto program (runner, file server,
+/// native harness). The first seven codes are common; the others are marked with the
+/// program that sends them. Unknown codes from a newer peer parse as `other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// The line is not valid JSON, or a field is missing or has the wrong type.
+    /// The line is not valid JSON or not UTF-8, or a field is missing or has the wrong type.
     BadRequest,
     /// The `type` names no command.
     UnknownCommand,
     /// The client speaks a protocol version the server does not; the connection closes.
     ProtocolMismatch,
-    SessionNotFound,
-    MessageNotFound,
-    /// The command is not possible in the session's current state.
-    InvalidState,
-    /// The session's harness cannot do this (see its capabilities).
-    Unsupported,
-    /// The harness failed to start or to carry out the command.
-    HarnessFailed,
-    /// A line or payload exceeds a limit; the connection closes.
+    /// A line, a raw frame or a file exceeds a limit. What was sent is read to its end and
+    /// dropped; the connection goes on.
     TooLarge,
+    /// The peer may not use this server (the connection closes), or the file system refused.
     PermissionDenied,
-    /// The history store failed (disk full, read-only database).
-    Storage,
     /// A deadline passed.
     Timeout,
     /// A bug; the log has the details.
     Internal,
+    /// Runner: no session with that id.
+    SessionNotFound,
+    /// Runner: no message with that id.
+    MessageNotFound,
+    /// Runner: the command is not possible in the session's current state.
+    InvalidState,
+    /// Runner: the session's harness cannot do this (see its capabilities).
+    Unsupported,
+    /// Runner: the harness failed to start or to carry out the command.
+    HarnessFailed,
+    /// Runner: the history store failed (disk full, read-only database).
+    Storage,
+    /// Files: an absolute path, a `..` component, a NUL byte, or an empty name where one is
+    /// needed.
+    InvalidPath,
+    /// Files: the path or one of its components is longer than the system allows.
+    NameTooLong,
+    /// Files: resolving the path would leave the root (through a symlink).
+    OutsideRoot,
+    /// Files: no such file or directory.
+    NotFound,
+    /// Files: the target exists.
+    AlreadyExists,
+    /// Files: a directory was needed.
+    NotADirectory,
+    /// Files: a file was needed.
+    IsADirectory,
+    /// Files: a directory is not empty (delete without `recursive`, rename over it).
+    NotEmpty,
+    /// Files: a FIFO, socket or device: listed, never opened.
+    SpecialFile,
+    /// Files: the server runs with `--read-only`.
+    ReadOnly,
+    /// Files: a precondition (`expect`) does not hold: someone else changed the file.
+    Conflict,
+    /// Files: `upload.chunk` at an offset other than the upload's size (in the error's
+    /// `offset`), or a read offset past the end.
+    BadOffset,
+    /// Files: an id (`upload`, `watch`, `cancel` target) that names nothing.
+    UnknownId,
+    /// Files: the request was cancelled.
+    Cancelled,
+    /// Files: the file changed while it was read; the bytes sent may be mixed.
+    Changed,
+    /// Files: the disk is full, or another I/O failure.
+    Io,
     /// A code this build does not know.
     #[serde(other)]
     Other,
 }
 
 impl ErrorCode {
+    /// Every code but `other`, in declaration order.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::UnknownCommand,
+        ErrorCode::ProtocolMismatch,
+        ErrorCode::TooLarge,
+        ErrorCode::PermissionDenied,
+        ErrorCode::Timeout,
+        ErrorCode::Internal,
+        ErrorCode::SessionNotFound,
+        ErrorCode::MessageNotFound,
+        ErrorCode::InvalidState,
+        ErrorCode::Unsupported,
+        ErrorCode::HarnessFailed,
+        ErrorCode::Storage,
+        ErrorCode::InvalidPath,
+        ErrorCode::NameTooLong,
+        ErrorCode::OutsideRoot,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::NotADirectory,
+        ErrorCode::IsADirectory,
+        ErrorCode::NotEmpty,
+        ErrorCode::SpecialFile,
+        ErrorCode::ReadOnly,
+        ErrorCode::Conflict,
+        ErrorCode::BadOffset,
+        ErrorCode::UnknownId,
+        ErrorCode::Cancelled,
+        ErrorCode::Changed,
+        ErrorCode::Io,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::UnknownCommand => "unknown_command",
             ErrorCode::ProtocolMismatch => "protocol_mismatch",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
             ErrorCode::SessionNotFound => "session_not_found",
             ErrorCode::MessageNotFound => "message_not_found",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::HarnessFailed => "harness_failed",
-            ErrorCode::TooLarge => "too_large",
-            ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::Storage => "storage",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidPath => "invalid_path",
+            ErrorCode::NameTooLong => "name_too_long",
+            ErrorCode::OutsideRoot => "outside_root",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::NotADirectory => "not_a_directory",
+            ErrorCode::IsADirectory => "is_a_directory",
+            ErrorCode::NotEmpty => "not_empty",
+            ErrorCode::SpecialFile => "special_file",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::BadOffset => "bad_offset",
+            ErrorCode::UnknownId => "unknown_id",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Changed => "changed",
+            ErrorCode::Io => "io",
             ErrorCode::Other => "other",
         }
     }
@@ -216,21 +305,27 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The success response to request `id`.
+/// The success response to request `id`: `result` is a runner [`Reply`] or, from the file
+/// server, a [`crate::FilesReply`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct OkResponse {
+pub struct OkResponse<R = Reply> {
     pub id: RequestId,
-    pub result: Reply,
+    pub result: R,
 }
 
-/// The failure response to request `id` (`id` is null when the line had no readable id).
+/// The failure response to request `id` (`id` is null when the line had no readable id), from
+/// every Oqto program.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorResponse {
     pub id: Option<RequestId>,
     pub code: ErrorCode,
     pub message: String,
+    /// `bad_offset` from the file server: where the upload stands, to resume from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+    pub offset: Option<u64>,
 }
 
 impl ErrorResponse {
@@ -239,7 +334,22 @@ impl ErrorResponse {
             id,
             code,
             message: message.into(),
+            offset: None,
         }
+    }
+
+    /// The answer to a line longer than `limit` bytes (it is skipped; the connection goes on).
+    pub fn line_too_large(limit: usize) -> Self {
+        Self::new(
+            None,
+            ErrorCode::TooLarge,
+            format!("line longer than {limit} bytes; skipped"),
+        )
+    }
+
+    /// The answer to a line that is not UTF-8 (it is skipped; the connection goes on).
+    pub fn line_not_utf8() -> Self {
+        Self::new(None, ErrorCode::BadRequest, "line is not valid UTF-8")
     }
 }
 

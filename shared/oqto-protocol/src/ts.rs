@@ -7,9 +7,9 @@ use ts_rs::{Config, TS};
 use crate::command::{Command, ImportSource, Request, SearchFilters};
 use crate::event::{CompactionReason, Event, EventKind, ResyncReason};
 use crate::files::{
-    Change, ChangeKind, DataHeader, Entry, EntryKind, FilesCommand, FilesError, FilesErrorCode,
-    FilesEvent, FilesLimits, FilesOk, FilesReply, FilesRequest, FilesWelcome, Precondition,
-    SearchLimit, SearchMatch, SearchMode, SortKey,
+    Change, ChangeKind, DataHeader, Entry, EntryKind, FilesCommand, FilesEvent, FilesLimits,
+    FilesReply, FilesRequest, FilesWelcome, Precondition, SearchLimit, SearchMatch, SearchMode,
+    SortKey,
 };
 use crate::harness::{AgentCommand, AgentOk, AgentReply, AgentRequest};
 use crate::ids::{MessageId, PartId, RequestId, SessionId};
@@ -92,9 +92,6 @@ pub fn typescript() -> String {
         FilesLimits,
         FilesWelcome,
         FilesReply,
-        FilesErrorCode,
-        FilesOk,
-        FilesError,
         DataHeader,
         FilesEvent,
     );
@@ -126,8 +123,8 @@ pub fn typescript() -> String {
          /** A line from the file server to a client. A `data` header is followed by `len` raw bytes. */\n\
          export type FilesServerMessage =\n  \
            | ({ type: \"welcome\" } & FilesWelcome)\n  \
-           | ({ type: \"ok\" } & FilesOk)\n  \
-           | ({ type: \"error\" } & FilesError)\n  \
+           | ({ type: \"ok\" } & OkResponse<FilesReply>)\n  \
+           | ({ type: \"error\" } & ErrorResponse)\n  \
            | ({ type: \"data\" } & DataHeader)\n  \
            | FilesEvent;\n\n",
     );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use oqto_files::confine::{RelPath, Root};
-use oqto_protocol::{FilesErrorCode, FilesReply};
+use oqto_protocol::{ErrorCode, FilesReply};
 use oqto_testkit::TestEnv;
 use proptest::prelude::*;
 use serde_json::json;
@@ -32,9 +32,9 @@ fn dotdot_is_refused() {
         "..",
     ] {
         c.call(json!({"type":"read","path":path}))
-            .err(FilesErrorCode::InvalidPath);
+            .err(ErrorCode::InvalidPath);
         c.call(json!({"type":"stat","path":path}))
-            .err(FilesErrorCode::InvalidPath);
+            .err(ErrorCode::InvalidPath);
     }
 }
 
@@ -44,12 +44,12 @@ fn absolute_path_is_refused() {
     let mut c = Client::stdio(&env, &[]);
     let e = c
         .call(json!({"type":"read","path":"/etc/passwd"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
     assert!(e.message.contains("absolute"), "{e:?}");
     c.call(json!({"type":"list","path":"/"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
     c.call(json!({"type":"write","path":"/tmp/x","content":"x"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
 }
 
 #[test]
@@ -58,13 +58,13 @@ fn symlink_to_root_is_not_followed_out() {
     symlink("/", env.work().join("link-to-root")).unwrap();
     let mut c = Client::stdio(&env, &[]);
     c.call(json!({"type":"read","path":"link-to-root/etc/passwd"}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     c.call(json!({"type":"list","path":"link-to-root"}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     c.call(json!({"type":"stat","path":"link-to-root","follow":true}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     c.call(json!({"type":"write","path":"link-to-root/tmp/oqto-escape","content":"x"}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     assert!(!std::path::Path::new("/tmp/oqto-escape").exists());
     // The link itself is visible, with its target.
     let FilesReply::Stat { entry } = c.call(json!({"type":"stat","path":"link-to-root"})).ok()
@@ -89,11 +89,11 @@ fn symlink_chain_out_is_refused_and_inside_is_followed() {
     symlink("README.md", w.join("x")).unwrap();
     let mut c = Client::stdio(&env, &[]);
     c.call(json!({"type":"read","path":"a/passwd"}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     c.call(json!({"type":"hash","path":"a/passwd"}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     c.call(json!({"type":"copy","from":"a/passwd","to":"stolen"}))
-        .err(FilesErrorCode::OutsideRoot);
+        .err(ErrorCode::OutsideRoot);
     let got = c.call(json!({"type":"read","path":"in1"}));
     assert_eq!(got.bytes(), b"hello");
     got.ok();
@@ -138,10 +138,7 @@ fn symlink_swapped_between_check_and_use_never_leaks() {
             }
             Err(e) => {
                 assert!(
-                    matches!(
-                        e.code,
-                        FilesErrorCode::OutsideRoot | FilesErrorCode::NotFound
-                    ),
+                    matches!(e.code, ErrorCode::OutsideRoot | ErrorCode::NotFound),
                     "{e:?}"
                 );
                 refused += 1;
@@ -159,9 +156,9 @@ fn nul_byte_in_a_name_is_refused() {
     let env = env_with_secret();
     let mut c = Client::stdio(&env, &[]);
     c.call(json!({"type":"read","path":"README.md\u{0}../../secret"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
     c.call(json!({"type":"write","path":"a\u{0}b","content":"x"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
 }
 
 #[test]
@@ -170,12 +167,12 @@ fn over_long_names_are_refused() {
     let mut c = Client::stdio(&env, &[]);
     let long_path = "a/".repeat(2048);
     c.call(json!({"type":"stat","path":long_path}))
-        .err(FilesErrorCode::NameTooLong);
+        .err(ErrorCode::NameTooLong);
     let long_name = "x".repeat(4096);
     c.call(json!({"type":"write","path":long_name,"content":"x"}))
-        .err(FilesErrorCode::NameTooLong);
+        .err(ErrorCode::NameTooLong);
     c.call(json!({"type":"mkdir","path":"y".repeat(256)}))
-        .err(FilesErrorCode::NameTooLong);
+        .err(ErrorCode::NameTooLong);
     // 255 is the limit, and fine.
     c.call(json!({"type":"mkdir","path":"y".repeat(255)})).ok();
 }
@@ -191,13 +188,13 @@ fn a_fifo_is_never_opened() {
     let mut c = Client::stdio(&env, &[]);
     // Opening a FIFO for reading would block until a writer comes: an answer means it was not.
     c.call(json!({"type":"read","path":"fifo"}))
-        .err(FilesErrorCode::SpecialFile);
+        .err(ErrorCode::SpecialFile);
     c.call(json!({"type":"hash","path":"fifo"}))
-        .err(FilesErrorCode::SpecialFile);
+        .err(ErrorCode::SpecialFile);
     c.call(json!({"type":"copy","from":"fifo","to":"copy"}))
-        .err(FilesErrorCode::SpecialFile);
+        .err(ErrorCode::SpecialFile);
     c.call(json!({"type":"write","path":"fifo","content":"x"}))
-        .err(FilesErrorCode::SpecialFile);
+        .err(ErrorCode::SpecialFile);
     let FilesReply::Stat { entry } = c.call(json!({"type":"stat","path":"fifo"})).ok() else {
         panic!()
     };

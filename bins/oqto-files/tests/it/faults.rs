@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 
-use oqto_protocol::{FilesErrorCode, FilesReply};
+use oqto_protocol::{ErrorCode, FilesReply};
 use oqto_testkit::{TestEnv, wait_until};
 use serde_json::json;
 
@@ -90,26 +90,26 @@ fn bad_input_gets_typed_errors_and_the_connection_lives_on() {
     env.write("work/a.txt", "a");
     let mut c = Client::stdio(&env, &["--max-line", "4096"]);
     c.send_line("this is not json");
-    assert_eq!(c.anonymous_error().code, FilesErrorCode::BadRequest);
+    assert_eq!(c.anonymous_error().code, ErrorCode::BadRequest);
     c.send_line(r#"{"id":"u","type":"frobnicate","path":""}"#);
-    c.answer("u").err(FilesErrorCode::UnknownCommand);
+    c.answer("u").err(ErrorCode::UnknownCommand);
     c.send_line(r#"{"id":"m","type":"read"}"#);
-    let e = c.answer("m").err(FilesErrorCode::BadRequest);
+    let e = c.answer("m").err(ErrorCode::BadRequest);
     assert!(e.message.contains("missing field `path`"), "{e:?}");
     c.send_line(r#"{"id":"t","type":"read","path":7}"#);
-    c.answer("t").err(FilesErrorCode::BadRequest);
+    c.answer("t").err(ErrorCode::BadRequest);
     c.send_line(r#"{"id":"x","type":"list","path":"","bogus":1}"#);
-    c.answer("x").err(FilesErrorCode::BadRequest);
+    c.answer("x").err(ErrorCode::BadRequest);
     c.send_line(&format!(
         r#"{{"id":"long","type":"write","path":"b","content":"{}"}}"#,
         "x".repeat(10_000)
     ));
     let e = c.anonymous_error();
-    assert_eq!(e.code, FilesErrorCode::TooLarge);
+    assert_eq!(e.code, ErrorCode::TooLarge);
     c.send_raw(b"\xff\xfe\n");
-    assert_eq!(c.anonymous_error().code, FilesErrorCode::BadRequest);
+    assert_eq!(c.anonymous_error().code, ErrorCode::BadRequest);
     c.send_line(r#"{"type":"hello","protocol":1,"client":"again"}"#);
-    assert_eq!(c.anonymous_error().code, FilesErrorCode::BadRequest);
+    assert_eq!(c.anonymous_error().code, ErrorCode::BadRequest);
     assert!(!env.work().join("b").exists());
     assert_eq!(c.call(json!({"type":"read","path":"a.txt"})).bytes(), b"a");
     assert_eq!(c.finish(), Some(0));
@@ -120,9 +120,9 @@ fn requests_before_hello_and_a_wrong_protocol() {
     let env = TestEnv::new();
     let mut c = Client::stdio_no_hello(&env, &[]);
     c.send_line(r#"{"id":"early","type":"stat","path":""}"#);
-    c.answer("early").err(FilesErrorCode::BadRequest);
+    c.answer("early").err(ErrorCode::BadRequest);
     c.send_line(r#"{"type":"hello","protocol":99,"client":"future"}"#);
-    assert_eq!(c.anonymous_error().code, FilesErrorCode::ProtocolMismatch);
+    assert_eq!(c.anonymous_error().code, ErrorCode::ProtocolMismatch);
     assert_eq!(c.finish(), Some(0));
 }
 

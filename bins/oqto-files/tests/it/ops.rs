@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use oqto_protocol::{EntryKind, FilesErrorCode, FilesReply};
+use oqto_protocol::{EntryKind, ErrorCode, FilesReply};
 use oqto_testkit::TestEnv;
 use serde_json::json;
 
@@ -58,9 +58,9 @@ fn list_is_paged_sorted_and_filtered() {
     assert_eq!((f.size, f.kind), (3, EntryKind::File));
     assert!(f.mtime > 0 && f.mode & 0o400 != 0);
     c.call(json!({"type":"list","path":"f00.txt"}))
-        .err(FilesErrorCode::NotADirectory);
+        .err(ErrorCode::NotADirectory);
     c.call(json!({"type":"list","path":"missing"}))
-        .err(FilesErrorCode::NotFound);
+        .err(ErrorCode::NotFound);
 }
 
 #[test]
@@ -95,9 +95,9 @@ fn write_read_stat_hash() {
     };
     assert_eq!((mime.as_str(), binary, size), ("text/plain", false, 3));
     c.call(json!({"type":"write","path":"x/y.txt","content":"abc"}))
-        .err(FilesErrorCode::NotFound);
+        .err(ErrorCode::NotFound);
     c.call(json!({"type":"write","path":"a","content":"abc"}))
-        .err(FilesErrorCode::IsADirectory);
+        .err(ErrorCode::IsADirectory);
     // Permissions of an existing file survive a write.
     std::fs::set_permissions(
         env.work().join("a/b/c.txt"),
@@ -147,16 +147,16 @@ fn precondition_conflict_is_typed_and_changes_nothing() {
         .call(
             json!({"type":"write","path":"doc.md","content":"B's version","expect":{"sha256":v1}}),
         )
-        .err(FilesErrorCode::Conflict);
+        .err(ErrorCode::Conflict);
     assert!(e.message.contains("doc.md"), "{e:?}");
     std::fs::write(env.work().join("doc.md"), "someone else").unwrap();
     let old_mtime = entry.mtime.saturating_sub(10_000);
     c.call(json!({"type":"write","path":"doc.md","content":"B","expect":{"mtime":old_mtime}}))
-        .err(FilesErrorCode::Conflict);
+        .err(ErrorCode::Conflict);
     c.call(json!({"type":"write","path":"doc.md","content":"B","expect":{"sha256":v2}}))
-        .err(FilesErrorCode::Conflict);
+        .err(ErrorCode::Conflict);
     c.call(json!({"type":"write","path":"doc.md","content":"B","expect":{"absent":true}}))
-        .err(FilesErrorCode::Conflict);
+        .err(ErrorCode::Conflict);
     assert_eq!(
         std::fs::read_to_string(env.work().join("doc.md")).unwrap(),
         "someone else"
@@ -183,11 +183,11 @@ fn mkdir_rename_copy_delete() {
     c.call(json!({"type":"mkdir","path":"x/y/z","parents":true}))
         .ok();
     c.call(json!({"type":"mkdir","path":"x"}))
-        .err(FilesErrorCode::AlreadyExists);
+        .err(ErrorCode::AlreadyExists);
     c.call(json!({"type":"mkdir","path":"q/r"}))
-        .err(FilesErrorCode::NotFound);
+        .err(ErrorCode::NotFound);
     c.call(json!({"type":"copy","from":"src","to":"copy"}))
-        .err(FilesErrorCode::IsADirectory);
+        .err(ErrorCode::IsADirectory);
     c.call(json!({"type":"copy","from":"src","to":"copy","recursive":true}))
         .ok();
     assert_eq!(
@@ -201,9 +201,9 @@ fn mkdir_rename_copy_delete() {
         Some("a.rs")
     );
     c.call(json!({"type":"copy","from":"src","to":"src/inner","recursive":true}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
     c.call(json!({"type":"copy","from":"src/a.rs","to":"copy/sub/b.rs"}))
-        .err(FilesErrorCode::AlreadyExists);
+        .err(ErrorCode::AlreadyExists);
     c.call(json!({"type":"copy","from":"src/a.rs","to":"copy/sub/b.rs","overwrite":true}))
         .ok();
     assert_eq!(
@@ -214,18 +214,18 @@ fn mkdir_rename_copy_delete() {
         .ok();
     assert!(env.work().join("x/y/z/moved.rs").exists());
     c.call(json!({"type":"rename","from":"src/a.rs","to":"x/y/z/moved.rs"}))
-        .err(FilesErrorCode::AlreadyExists);
+        .err(ErrorCode::AlreadyExists);
     c.call(json!({"type":"rename","from":"nope","to":"x/nope"}))
-        .err(FilesErrorCode::NotFound);
+        .err(ErrorCode::NotFound);
     c.call(json!({"type":"rename","from":"x","to":"x/y/inside"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
     c.call(json!({"type":"delete","path":"x"}))
-        .err(FilesErrorCode::IsADirectory);
+        .err(ErrorCode::IsADirectory);
     c.call(json!({"type":"delete","path":"x","recursive":true}))
         .ok();
     assert!(!env.work().join("x").exists());
     c.call(json!({"type":"delete","path":""}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
     c.call(json!({"type":"delete","path":"src/link"})).ok();
     assert!(env.work().join("src/a.rs").exists());
 }
@@ -246,12 +246,12 @@ fn read_only_rejects_every_mutation() {
         json!({"type":"upload.finish","upload":"up_1"}),
         json!({"type":"upload.abort","upload":"up_1"}),
     ] {
-        c.call(op).err(FilesErrorCode::ReadOnly);
+        c.call(op).err(ErrorCode::ReadOnly);
     }
     // A refused chunk's bytes are still consumed: the next request is understood.
     c.send_line(r#"{"id":"chunk","type":"upload.chunk","upload":"up_1","offset":0,"len":5}"#);
     c.send_raw(b"12345");
-    c.answer("chunk").err(FilesErrorCode::ReadOnly);
+    c.answer("chunk").err(ErrorCode::ReadOnly);
     assert_eq!(c.call(json!({"type":"read","path":"a.txt"})).bytes(), b"a");
     assert_eq!(
         std::fs::read_to_string(env.work().join("a.txt")).unwrap(),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use oqto_protocol::{
-    ChangeKind, FilesErrorCode, FilesEvent, FilesReply, FilesServerMessage, SearchLimit,
+    ChangeKind, ErrorCode, FilesEvent, FilesReply, FilesServerMessage, SearchLimit,
 };
 use oqto_testkit::TestEnv;
 use serde_json::json;
@@ -56,7 +56,7 @@ fn large_reads_come_in_chunks_and_ranges() {
     assert_eq!(part.data[0].0, 100_000);
     assert_eq!(part.bytes(), &data[100_000..170_000]);
     c.call(json!({"type":"read","path":"big.bin","offset":10_000_000}))
-        .err(FilesErrorCode::BadOffset);
+        .err(ErrorCode::BadOffset);
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn an_interrupted_download_resumes_from_its_offset() {
     let stale = entry.mtime.saturating_sub(5_000);
     second
         .call(json!({"type":"read","path":"video.mp4","offset":got.len(),"expect":{"mtime":stale}}))
-        .err(FilesErrorCode::Conflict);
+        .err(ErrorCode::Conflict);
 }
 
 #[test]
@@ -155,14 +155,14 @@ fn an_interrupted_upload_resumes_and_finishes_atomically() {
         &json!({"id":"c2","type":"upload.chunk","upload":upload,"offset":0,"len":10}).to_string(),
     );
     c.send_raw(&[9; 10]);
-    let e = c.answer("c2").err(FilesErrorCode::BadOffset);
+    let e = c.answer("c2").err(ErrorCode::BadOffset);
     assert_eq!(e.offset, Some(100_000));
     c.send_line(
         &json!({"id":"c3","type":"upload.chunk","upload":upload,"offset":100_000,"len":200_000})
             .to_string(),
     );
     c.send_raw(&vec![1; 200_000]);
-    c.answer("c3").err(FilesErrorCode::TooLarge);
+    c.answer("c3").err(ErrorCode::TooLarge);
     // Half a chunk, then the connection dies.
     c.send_line(
         &json!({"id":"c4","type":"upload.chunk","upload":upload,"offset":100_000,"len":100_000})
@@ -197,7 +197,7 @@ fn an_interrupted_upload_resumes_and_finishes_atomically() {
         at = end;
     }
     c.call(json!({"type":"upload.finish","upload":upload,"sha256":sha(b"wrong")}))
-        .err(FilesErrorCode::Conflict);
+        .err(ErrorCode::Conflict);
     let FilesReply::Written { sha256, entry } = c
         .call(json!({"type":"upload.finish","upload":upload,"sha256":sha(&data)}))
         .ok()
@@ -214,9 +214,9 @@ fn an_interrupted_upload_resumes_and_finishes_atomically() {
         .collect();
     assert_eq!(left.len(), 1, "temporary file left behind");
     c.call(json!({"type":"upload.start","path":"assets/x","upload":"up_0000"}))
-        .err(FilesErrorCode::UnknownId);
+        .err(ErrorCode::UnknownId);
     c.call(json!({"type":"upload.abort","upload":upload}))
-        .err(FilesErrorCode::UnknownId);
+        .err(ErrorCode::UnknownId);
 }
 
 #[test]
@@ -290,9 +290,9 @@ fn search_names_and_contents_honouring_ignores_and_limits() {
     };
     assert_eq!(matches[0].path, "src/server.rs");
     c.call(json!({"type":"search","mode":"regex","pattern":"("}))
-        .err(FilesErrorCode::BadRequest);
+        .err(ErrorCode::BadRequest);
     c.call(json!({"type":"search","path":"../x","mode":"glob","pattern":"*"}))
-        .err(FilesErrorCode::InvalidPath);
+        .err(ErrorCode::InvalidPath);
 }
 
 #[test]
@@ -356,9 +356,9 @@ fn watch_reports_edits_made_by_another_process() {
     );
     c.call(json!({"type":"unwatch","watch":watch})).ok();
     c.call(json!({"type":"unwatch","watch":watch}))
-        .err(FilesErrorCode::UnknownId);
+        .err(ErrorCode::UnknownId);
     c.call(json!({"type":"watch","path":"src/renamed.rs"}))
-        .err(FilesErrorCode::NotADirectory);
+        .err(ErrorCode::NotADirectory);
 }
 
 #[test]
@@ -382,9 +382,9 @@ fn a_running_search_can_be_cancelled() {
     let searched = c.answer("s");
     match (cancel.last, searched.last) {
         // Cancelled in time…
-        (Ok(_), Err(e)) => assert_eq!(e.code, FilesErrorCode::Cancelled),
+        (Ok(_), Err(e)) => assert_eq!(e.code, ErrorCode::Cancelled),
         // …or the search had already finished.
-        (Err(e), Ok(_)) => assert_eq!(e.code, FilesErrorCode::UnknownId),
+        (Err(e), Ok(_)) => assert_eq!(e.code, ErrorCode::UnknownId),
         other => panic!("{other:?}"),
     }
     // Either way the connection goes on.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use oqto_ipc::Spawn;
 use oqto_protocol::{
-    FilesError, FilesErrorCode, FilesEvent, FilesReply, FilesServerMessage, FilesWelcome,
+    ErrorCode, ErrorResponse, FilesEvent, FilesReply, FilesServerMessage, FilesWelcome,
 };
 use oqto_testkit::{TestEnv, wait_until};
 
@@ -39,7 +39,7 @@ pub enum Frame {
 pub struct Answer {
     pub data: Vec<(u64, Vec<u8>)>,
     pub events: Vec<FilesEvent>,
-    pub last: Result<FilesReply, FilesError>,
+    pub last: Result<FilesReply, ErrorResponse>,
 }
 
 impl Answer {
@@ -52,7 +52,7 @@ impl Answer {
     }
 
     #[track_caller]
-    pub fn err(self, code: FilesErrorCode) -> FilesError {
+    pub fn err(self, code: ErrorCode) -> ErrorResponse {
         match self.last {
             Ok(r) => panic!("expected {code}, got ok {r:?}"),
             Err(e) => {
@@ -227,7 +227,7 @@ impl Client {
         let mut answer = Answer {
             data: Vec::new(),
             events: Vec::new(),
-            last: Err(FilesError::new(None, FilesErrorCode::Other, "none")),
+            last: Err(ErrorResponse::new(None, ErrorCode::Other, "none")),
         };
         let mut kept = Vec::new();
         let mut stash = std::mem::take(&mut self.stash).into_iter();
@@ -276,7 +276,7 @@ impl Client {
 
     /// The next error without an id (bad input).
     #[track_caller]
-    pub fn anonymous_error(&mut self) -> FilesError {
+    pub fn anonymous_error(&mut self) -> ErrorResponse {
         loop {
             match self.next_frame() {
                 Frame::Msg(FilesServerMessage::Error(e)) if e.id.is_none() => return e,

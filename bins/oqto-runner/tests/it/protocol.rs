@@ -194,7 +194,7 @@ fn bad_requests_get_typed_errors_and_the_connection_lives_on() {
 }
 
 #[test]
-fn an_over_long_line_closes_only_that_connection() {
+fn an_over_long_line_is_answered_and_skipped() {
     let runner = Runner::start("[runner]\nmax_line = \"4KiB\"\n");
     let mut c = runner.client();
     let mut long = String::from(r#"{"type":"session.list","id":"1","x":""#);
@@ -203,7 +203,10 @@ fn an_over_long_line_closes_only_that_connection() {
     c.send_line(&long);
     let e = c.read_value().unwrap();
     assert_eq!(e["code"], "too_large", "{e}");
-    assert!(c.read_line().is_none(), "closed");
+    assert!(e["id"].is_null(), "{e}");
+    // The line was skipped to its end: the same connection goes on.
+    let status = c.ok(json!({"type":"runner.status"}));
+    assert_eq!(status["status"]["pid"], runner.pid());
     // A client that disconnects in the middle of a line and one mid-request: no harm.
     let mut half = Client::connect(&runner.socket);
     half.send_bytes(br#"{"type":"session.list","#);

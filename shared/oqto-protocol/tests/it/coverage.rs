@@ -293,13 +293,44 @@ fn every_reply_has_a_golden_line() {
 #[test]
 fn every_error_code_has_a_golden_line() {
     let seen = Seen::collect();
+    assert_all(
+        "runner error codes",
+        tags::RUNNER_ERROR_CODES,
+        &seen.error_codes,
+    );
+    assert!(seen.error_without_id, "no `error` with `\"id\":null`");
+}
+
+#[test]
+fn every_error_code_is_sent_by_some_program() {
+    let sendable: BTreeSet<&str> = tags::ERROR_CODES_AND_OTHER
+        .iter()
+        .copied()
+        .filter(|c| *c != "other")
+        .collect();
+    let sent: BTreeSet<&str> = tags::RUNNER_ERROR_CODES
+        .iter()
+        .chain(tags::FILES_ERROR_CODES)
+        .copied()
+        .collect();
+    assert_eq!(sent, sendable, "codes no program sends, or unknown codes");
+}
+
+#[test]
+fn error_code_names_agree_with_serde() {
+    let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     let sendable: Vec<&str> = tags::ERROR_CODES_AND_OTHER
         .iter()
         .copied()
         .filter(|c| *c != "other")
         .collect();
-    assert_all("error codes", &sendable, &seen.error_codes);
-    assert!(seen.error_without_id, "no `error` with `\"id\":null`");
+    assert_eq!(names, sendable, "ErrorCode::ALL is complete and in order");
+    for code in ErrorCode::ALL.iter().chain([&ErrorCode::Other]) {
+        assert_eq!(checked(code, tags::error_code(code)), code.as_str());
+        assert_eq!(code.to_string(), code.as_str());
+    }
+    let unknown: ErrorCode = serde_json::from_str("\"from_the_future\"").unwrap();
+    assert_eq!(unknown, ErrorCode::Other);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use oqto_protocol::{
-    FilesClientMessage, FilesCommand, FilesErrorCode, FilesEvent, FilesRequest, FilesServerMessage,
+    ErrorCode, FilesClientMessage, FilesCommand, FilesEvent, FilesRequest, FilesServerMessage,
     RequestId,
 };
 use serde_json::Value;
@@ -43,12 +43,8 @@ fn files_server_lines_round_trip() {
                 );
             }
             FilesServerMessage::Error(e) => {
-                assert_ne!(
-                    e.code,
-                    FilesErrorCode::Other,
-                    "{line}: `other` is never sent"
-                );
-                assert_eq!(json["code"], tags::files_error_code(&e.code), "{line}");
+                assert_ne!(e.code, ErrorCode::Other, "{line}: `other` is never sent");
+                assert_eq!(json["code"], tags::error_code(&e.code), "{line}");
             }
             FilesServerMessage::Event(ev) => {
                 assert!(
@@ -129,10 +125,7 @@ fn every_files_request_gets_exactly_one_fitting_response() {
                 panic!("{line}: answers {id}, which is not in files-client.jsonl");
             };
             assert!(
-                matches!(
-                    e.code,
-                    FilesErrorCode::BadRequest | FilesErrorCode::UnknownCommand
-                ),
+                matches!(e.code, ErrorCode::BadRequest | ErrorCode::UnknownCommand),
                 "{line}: answers {id}, which is not in files-client.jsonl"
             );
             continue;
@@ -196,10 +189,7 @@ fn every_files_variant_has_a_golden_line() {
             missing.push(format!("reply {tag}"));
         }
     }
-    for tag in tags::FILES_ERROR_CODES_AND_OTHER
-        .iter()
-        .filter(|t| **t != "other")
-    {
+    for tag in tags::FILES_ERROR_CODES {
         if !has("code", tag) {
             missing.push(format!("error code {tag}"));
         }
@@ -228,7 +218,7 @@ fn every_files_variant_has_a_golden_line() {
 }
 
 #[track_caller]
-fn files_err(line: &str, code: FilesErrorCode, id: Option<&str>, has: &str) {
+fn files_err(line: &str, code: ErrorCode, id: Option<&str>, has: &str) {
     match FilesClientMessage::parse(line) {
         Ok(msg) => panic!("accepted {line}: {msg:?}"),
         Err(e) => {
@@ -241,52 +231,47 @@ fn files_err(line: &str, code: FilesErrorCode, id: Option<&str>, has: &str) {
 
 #[test]
 fn malformed_files_requests_are_typed_errors() {
-    files_err("{", FilesErrorCode::BadRequest, None, "invalid JSON");
-    files_err(
-        "[1]",
-        FilesErrorCode::BadRequest,
-        None,
-        "expected a JSON object",
-    );
+    files_err("{", ErrorCode::BadRequest, None, "invalid JSON");
+    files_err("[1]", ErrorCode::BadRequest, None, "expected a JSON object");
     files_err(
         r#"{"id":"1","type":"lst","path":""}"#,
-        FilesErrorCode::UnknownCommand,
+        ErrorCode::UnknownCommand,
         Some("1"),
         "unknown command `lst`",
     );
     files_err(
         r#"{"id":"2","type":"stat"}"#,
-        FilesErrorCode::BadRequest,
+        ErrorCode::BadRequest,
         Some("2"),
         "missing field `path`",
     );
     files_err(
         r#"{"id":"3","type":"list","path":"","recurse":true}"#,
-        FilesErrorCode::BadRequest,
+        ErrorCode::BadRequest,
         Some("3"),
         "unknown field `recurse`",
     );
     files_err(
         r#"{"id":"4","type":"write","path":"a","content":"x","expect":{"mtim":1}}"#,
-        FilesErrorCode::BadRequest,
+        ErrorCode::BadRequest,
         Some("4"),
         "unknown field `mtim`",
     );
     files_err(
         r#"{"id":"5","type":"upload.chunk","upload":"u","offset":-1,"len":1}"#,
-        FilesErrorCode::BadRequest,
+        ErrorCode::BadRequest,
         Some("5"),
         "upload.chunk",
     );
     files_err(
         r#"{"type":"read","path":"a"}"#,
-        FilesErrorCode::BadRequest,
+        ErrorCode::BadRequest,
         None,
         "without an `id`",
     );
     files_err(
         r#"{"type":"hello","protocol":"1","client":"x"}"#,
-        FilesErrorCode::BadRequest,
+        ErrorCode::BadRequest,
         None,
         "hello",
     );
@@ -297,7 +282,7 @@ fn runner_and_files_lines_are_told_apart() {
     // A runner command is unknown to the file server and the other way round.
     files_err(
         r#"{"id":"1","type":"session.list"}"#,
-        FilesErrorCode::UnknownCommand,
+        ErrorCode::UnknownCommand,
         Some("1"),
         "session.list",
     );
@@ -306,7 +291,7 @@ fn runner_and_files_lines_are_told_apart() {
     // Unknown error codes from a newer server parse as `other`.
     let line = r#"{"type":"error","id":"1","code":"quota_exceeded","message":"m"}"#;
     match FilesServerMessage::parse(line) {
-        Ok(FilesServerMessage::Error(e)) => assert_eq!(e.code, FilesErrorCode::Other),
+        Ok(FilesServerMessage::Error(e)) => assert_eq!(e.code, ErrorCode::Other),
         other => panic!("{other:?}"),
     }
 }

@@ -146,8 +146,8 @@ macro_rules! tags {
 pub mod tags {
     use oqto_protocol::{
         AgentCommand, AgentReply, Capability, ChangeKind, CompactionReason, EntryKind, ErrorCode,
-        FilesErrorCode, FilesReply, Part, Phase, Reply, ResyncReason, Role, SearchLimit,
-        SearchMode, SortKey, State, StopReason, ToolStatus,
+        FilesReply, Part, Phase, Reply, ResyncReason, Role, SearchLimit, SearchMode, SortKey,
+        State, StopReason, ToolStatus,
     };
 
     tags!(fn files_reply(FilesReply) -> FILES_REPLIES {
@@ -160,34 +160,6 @@ pub mod tags {
         Searched => "searched",
         Watching => "watching",
         Upload => "upload",
-    });
-
-    tags!(
-        /// `other` is what an unknown code parses as; it is never sent.
-        fn files_error_code(FilesErrorCode) -> FILES_ERROR_CODES_AND_OTHER {
-        BadRequest => "bad_request",
-        UnknownCommand => "unknown_command",
-        ProtocolMismatch => "protocol_mismatch",
-        InvalidPath => "invalid_path",
-        NameTooLong => "name_too_long",
-        OutsideRoot => "outside_root",
-        NotFound => "not_found",
-        AlreadyExists => "already_exists",
-        NotADirectory => "not_a_directory",
-        IsADirectory => "is_a_directory",
-        NotEmpty => "not_empty",
-        SpecialFile => "special_file",
-        ReadOnly => "read_only",
-        PermissionDenied => "permission_denied",
-        Conflict => "conflict",
-        BadOffset => "bad_offset",
-        TooLarge => "too_large",
-        UnknownId => "unknown_id",
-        Cancelled => "cancelled",
-        Changed => "changed",
-        Io => "io",
-        Internal => "internal",
-        Other => "other",
     });
 
     tags!(fn entry_kind(EntryKind) -> ENTRY_KINDS {
@@ -267,18 +239,77 @@ pub mod tags {
         BadRequest => "bad_request",
         UnknownCommand => "unknown_command",
         ProtocolMismatch => "protocol_mismatch",
+        TooLarge => "too_large",
+        PermissionDenied => "permission_denied",
+        Timeout => "timeout",
+        Internal => "internal",
         SessionNotFound => "session_not_found",
         MessageNotFound => "message_not_found",
         InvalidState => "invalid_state",
         Unsupported => "unsupported",
         HarnessFailed => "harness_failed",
-        TooLarge => "too_large",
-        PermissionDenied => "permission_denied",
         Storage => "storage",
-        Timeout => "timeout",
-        Internal => "internal",
+        InvalidPath => "invalid_path",
+        NameTooLong => "name_too_long",
+        OutsideRoot => "outside_root",
+        NotFound => "not_found",
+        AlreadyExists => "already_exists",
+        NotADirectory => "not_a_directory",
+        IsADirectory => "is_a_directory",
+        NotEmpty => "not_empty",
+        SpecialFile => "special_file",
+        ReadOnly => "read_only",
+        Conflict => "conflict",
+        BadOffset => "bad_offset",
+        UnknownId => "unknown_id",
+        Cancelled => "cancelled",
+        Changed => "changed",
+        Io => "io",
         Other => "other",
     });
+
+    /// The codes the runner sends (server.jsonl has each).
+    pub const RUNNER_ERROR_CODES: &[&str] = &[
+        "bad_request",
+        "unknown_command",
+        "protocol_mismatch",
+        "session_not_found",
+        "message_not_found",
+        "invalid_state",
+        "unsupported",
+        "harness_failed",
+        "too_large",
+        "permission_denied",
+        "storage",
+        "timeout",
+        "internal",
+    ];
+
+    /// The codes the file server sends (files-server.jsonl has each).
+    pub const FILES_ERROR_CODES: &[&str] = &[
+        "bad_request",
+        "unknown_command",
+        "protocol_mismatch",
+        "invalid_path",
+        "name_too_long",
+        "outside_root",
+        "not_found",
+        "already_exists",
+        "not_a_directory",
+        "is_a_directory",
+        "not_empty",
+        "special_file",
+        "read_only",
+        "permission_denied",
+        "conflict",
+        "bad_offset",
+        "too_large",
+        "unknown_id",
+        "cancelled",
+        "changed",
+        "io",
+        "internal",
+    ];
 
     tags!(fn part(Part) -> PARTS {
         Text => "text",

@@ -205,7 +205,9 @@ impl<I: IdSource> NativeAdapter<I> {
     }
 
     fn error(&mut self, error: ErrorResponse) -> Vec<Output> {
-        let ErrorResponse { id, code, message } = error;
+        let ErrorResponse {
+            id, code, message, ..
+        } = error;
         let code_name = code.as_str();
         let Some(id) = id else {
             return vec![Output::Warn(format!(

@@ -1,12 +1,14 @@
-//! The byte stream of a connection: JSON lines with a maximum length, and raw frames.
+//! The writing side of a connection served by threads: one writer thread drains a bounded
+//! queue of lines and raw frames ([`Out`]) into the connection, so a slow client stalls the
+//! threads that queue for it instead of making the server buffer.
 //!
-//! Unlike `oqto_ipc::LineReader`, an over-long line does not end the connection: it is
-//! skipped up to its newline and reported once, so a client that sent a too-large `write`
-//! gets a `too_large` error and can go on. Raw bytes (the body of an `upload.chunk`) are read
-//! from the same buffer, right after their header line.
+//! A raw frame is a header line and then exactly the number of bytes it announces (see
+//! [`crate::framing`] for the reading side). Bytes from a file go by `sendfile(2)`, with no
+//! copy through this process; [`widen_output`] grows the kernel buffer in front of the peer
+//! so that it takes a whole frame per wakeup.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,132 +16,16 @@ use std::sync::mpsc::Receiver;
 
 use nix::errno::Errno;
 
-/// One unit read from a client.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Input {
-    Line(String),
-    /// A line longer than the limit (skipped).
-    TooLong,
-    /// A line that is not UTF-8 (skipped).
-    NotUtf8,
-}
-
-/// Reads lines and raw frames from a client.
-#[derive(Debug)]
-pub struct Reader<R> {
-    inner: BufReader<R>,
-    max: usize,
-}
-
-impl<R: Read> Reader<R> {
-    pub fn new(inner: R, max: usize) -> Self {
-        Self {
-            inner: BufReader::with_capacity(256 * 1024, inner),
-            max,
-        }
-    }
-
-    /// The next non-empty line; `None` at the end of the stream.
-    pub fn next_input(&mut self) -> io::Result<Option<Input>> {
-        let mut line: Vec<u8> = Vec::new();
-        let mut too_long = false;
-        let mut seen_any = false;
-        loop {
-            let buf = match self.inner.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buf.is_empty() {
-                // End of stream: a last line without a newline still counts.
-                if !seen_any {
-                    return Ok(None);
-                }
-                return Ok(
-                    Some(finish(line, too_long)).filter(|i| i != &Input::Line(String::new()))
-                );
-            }
-            seen_any = true;
-            let (take, done) = match buf.iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (buf.len(), false),
-            };
-            let chunk = &buf[..if done { take - 1 } else { take }];
-            if !too_long {
-                if line.len() + chunk.len() > self.max {
-                    too_long = true;
-                    line = Vec::new();
-                } else {
-                    line.extend_from_slice(chunk);
-                }
-            }
-            self.inner.consume(take);
-            if done {
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if !too_long && line.iter().all(u8::is_ascii_whitespace) {
-                    line.clear();
-                    seen_any = false;
-                    continue;
-                }
-                return Ok(Some(finish(line, too_long)));
-            }
-        }
-    }
-
-    /// Passes exactly `len` raw bytes to `sink` in pieces. When `sink` fails, the rest is
-    /// still read (and dropped) so the stream stays in step; the first sink error is
-    /// returned as `Ok(Err(..))`. An `Err` is a read failure or a cut-off stream.
-    pub fn raw<E>(
-        &mut self,
-        len: u64,
-        mut sink: impl FnMut(&[u8]) -> Result<(), E>,
-    ) -> io::Result<Result<(), E>> {
-        let mut left = len;
-        let mut failed = None;
-        while left > 0 {
-            let buf = match self.inner.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buf.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the stream ended inside a raw frame",
-                ));
-            }
-            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            if failed.is_none() {
-                if let Err(e) = sink(&buf[..n]) {
-                    failed = Some(e);
-                }
-            }
-            self.inner.consume(n);
-            left -= n as u64;
-        }
-        Ok(failed.map_or(Ok(()), Err))
-    }
-}
-
-fn finish(line: Vec<u8>, too_long: bool) -> Input {
-    if too_long {
-        return Input::TooLong;
-    }
-    match String::from_utf8(line) {
-        Ok(s) => Input::Line(s),
-        Err(_) => Input::NotUtf8,
-    }
-}
-
 /// What the writer thread sends, in order.
 #[derive(Debug)]
 pub enum Out {
     /// One JSON line (without its newline).
     Line(String),
-    /// A `data` header line, then `len` bytes of `file` from `offset`. If the file ends
-    /// early, the rest of the frame is zeros and `short` is set.
+    /// A raw frame from memory: the `header` line, then `bytes`.
+    Frame { header: String, bytes: Vec<u8> },
+    /// A raw frame from a file: the `header` line, then `len` bytes of `file` from `offset`.
+    /// If the file ends early, the rest of the frame is zeros and `short` is set, so the
+    /// frame keeps the length its header announced.
     File {
         header: String,
         file: Arc<File>,
@@ -147,10 +33,12 @@ pub enum Out {
         len: u64,
         short: Arc<AtomicBool>,
     },
-    /// The end of a `read`: `ok`, or `changed` when one of its frames came up short.
-    ReadEnd {
-        ok: String,
-        changed: String,
+    /// The line that ends a run of `File` frames sharing the flag `short`: `whole` when every
+    /// frame was sent whole, `cut` when one of them came up short (the file shrank while it
+    /// was sent). Chosen when it is written, after those frames.
+    Closing {
+        whole: String,
+        cut: String,
         short: Arc<AtomicBool>,
     },
 }
@@ -189,11 +77,16 @@ pub fn write_loop(out: File, rx: &Receiver<Out>) -> io::Result<()> {
                     short.store(true, Ordering::Relaxed);
                 }
             }
-            Out::ReadEnd { ok, changed, short } => {
+            Out::Frame { header, bytes } => {
+                w.write_all(header.as_bytes())?;
+                w.write_all(b"\n")?;
+                w.write_all(&bytes)?;
+            }
+            Out::Closing { whole, cut, short } => {
                 let line = if short.load(Ordering::Relaxed) {
-                    changed
+                    cut
                 } else {
-                    ok
+                    whole
                 };
                 w.write_all(line.as_bytes())?;
                 w.write_all(b"\n")?;
@@ -305,47 +198,60 @@ fn pad(mut out: &File, mut left: u64) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc::sync_channel;
+
     use super::*;
-
-    fn reader(bytes: &[u8], max: usize) -> Reader<&[u8]> {
-        Reader::new(bytes, max)
-    }
+    use crate::framing::LineReader;
 
     #[test]
-    fn lines_long_lines_and_raw_bytes() {
-        let mut r = reader(
-            b"{\"a\":1}\r\n\n   \nxxxxxxxxxxxx\nok\nhead\nRAWBYTES{\"b\":2}",
-            8,
-        );
-        assert_eq!(
-            r.next_input().unwrap(),
-            Some(Input::Line("{\"a\":1}".into()))
-        );
-        assert_eq!(r.next_input().unwrap(), Some(Input::TooLong));
-        assert_eq!(r.next_input().unwrap(), Some(Input::Line("ok".into())));
-        assert_eq!(r.next_input().unwrap(), Some(Input::Line("head".into())));
-        let mut got = Vec::new();
-        r.raw::<()>(8, |b| {
-            got.extend_from_slice(b);
-            Ok(())
+    fn lines_frames_and_file_ranges_in_order() {
+        use std::io::{Read, Seek};
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"0123456789").unwrap();
+        let file = Arc::new(file);
+        let mut sink = tempfile::tempfile().unwrap();
+        let (tx, rx) = sync_channel(8);
+        let short = Arc::new(AtomicBool::new(false));
+        tx.send(Out::Line("one".into())).unwrap();
+        tx.send(Out::Frame {
+            header: "mem".into(),
+            bytes: b"ab\ncd".to_vec(),
         })
-        .unwrap()
         .unwrap();
-        assert_eq!(got, b"RAWBYTES");
-        assert_eq!(
-            r.next_input().unwrap(),
-            Some(Input::Line("{\"b\":2}".into()))
-        );
-        assert_eq!(r.next_input().unwrap(), None);
-    }
-
-    #[test]
-    fn a_failing_sink_still_consumes_the_frame() {
-        let mut r = reader(b"0123456789next\n", 64);
-        let res = r.raw(10, |_| Err("disk full")).unwrap();
-        assert_eq!(res, Err("disk full"));
-        assert_eq!(r.next_input().unwrap(), Some(Input::Line("next".into())));
-        assert!(reader(b"abc", 64).raw::<()>(5, |_| Ok(())).is_err());
+        tx.send(Out::File {
+            header: "file".into(),
+            file: Arc::clone(&file),
+            offset: 2,
+            len: 3,
+            short: Arc::clone(&short),
+        })
+        .unwrap();
+        // Past the end: padded with zeros, and the closing line says so.
+        tx.send(Out::File {
+            header: "past".into(),
+            file,
+            offset: 8,
+            len: 4,
+            short: Arc::clone(&short),
+        })
+        .unwrap();
+        tx.send(Out::Closing {
+            whole: "whole".into(),
+            cut: "cut".into(),
+            short,
+        })
+        .unwrap();
+        drop(tx);
+        write_loop(sink.try_clone().unwrap(), &rx).unwrap();
+        sink.rewind().unwrap();
+        let mut bytes = Vec::new();
+        sink.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, b"one\nmem\nab\ncdfile\n234past\n89\0\0cut\n");
+        let mut r = LineReader::new(&bytes[..]);
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("one"));
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("mem"));
+        r.read_raw::<()>(5, |_| Ok(())).unwrap().unwrap();
+        assert_eq!(r.read_line().unwrap().as_deref(), Some("file"));
     }
 
     #[test]
@@ -383,12 +289,5 @@ mod tests {
             widen_output(&file, |_| 1 << 20).unwrap(),
             (OutputKind::Other, 0)
         );
-    }
-
-    #[test]
-    fn invalid_utf8_is_reported_and_skipped() {
-        let mut r = reader(b"\xff\xfe\nfine\n", 64);
-        assert_eq!(r.next_input().unwrap(), Some(Input::NotUtf8));
-        assert_eq!(r.next_input().unwrap(), Some(Input::Line("fine".into())));
     }
 }
