@@ -7,16 +7,20 @@
 //!   resolves it), starting one on demand, and reconnecting after it went away.
 //! - [`RawClient`]: lines in, lines out, ids kept: for forwarding without decoding each
 //!   event.
+//! - [`FilesClient`]: one greeted connection to `oqto-files`: requests, `data` frames with
+//!   their raw bytes ([`FilesClient::read`]), uploads in raw chunks, search and watch lines.
 //!
 //! Every failure is an [`Error`], which carries the protocol's `code` when a server sent
 //! one; the caller names itself in the handshake (`oqtoctl/0.1.0`, `oqto-relay/0.1.0`).
 
 mod error;
+mod files;
 mod ondemand;
 mod raw;
 mod runner;
 
 pub use error::Error;
+pub use files::{FilesClient, FilesIncoming, ReadFile};
 pub use ondemand::{RUNNER_BIN_VAR, Runner, log_tail, runner_bin, sibling_bin};
 pub use raw::{RawClient, RawReceiver, RawSender};
 pub use runner::{Client, Incoming};

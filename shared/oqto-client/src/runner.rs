@@ -32,6 +32,9 @@ pub enum Incoming {
     /// it unchanged).
     Event(Box<Event>, String),
     Reply(RequestId, Result<Reply, ErrorResponse>),
+    /// An `error` tied to no request (e.g. a line the runner could not read); the
+    /// connection goes on unless [`Incoming::Closed`] follows.
+    Error(ErrorResponse),
     /// The connection ended; `None` at a clean end of stream, else why.
     Closed(Option<String>),
 }
@@ -188,8 +191,7 @@ async fn read_loop(
                 Ok(ServerMessage::Ok(ok)) => Incoming::Reply(ok.id, Ok(ok.result)),
                 Ok(ServerMessage::Error(err)) => match err.id.clone() {
                     Some(id) => Incoming::Reply(id, Err(err)),
-                    // An error without an id is about the connection itself.
-                    None => Incoming::Closed(Some(err.to_string())),
+                    None => Incoming::Error(err),
                 },
                 Ok(ServerMessage::Welcome(_)) => continue,
                 Err(e) => {

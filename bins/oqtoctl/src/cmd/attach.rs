@@ -92,6 +92,7 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                         }
                     }
                     Incoming::Reply(..) => {}
+                    Incoming::Error(err) => tracing::warn!("the runner said: {err}"),
                     Incoming::Closed(why) => break why,
                 },
                 _ = interrupts.recv() => {

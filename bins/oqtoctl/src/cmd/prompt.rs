@@ -189,6 +189,7 @@ async fn follow(
                     return Err(reply_error(&err).into());
                 }
                 Incoming::Reply(..) => {}
+                Incoming::Error(err) => tracing::warn!("the runner said: {err}"),
                 Incoming::Closed(why) => return Err(runner_gone(why.as_deref()).into()),
             },
             _ = interrupts.recv() => {
