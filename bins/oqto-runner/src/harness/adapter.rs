@@ -117,6 +117,21 @@ impl Op {
         }
     }
 
+    /// Whether the harness must answer within the ready timeout: the op only asks or sets
+    /// something (a model, a title). A turn, a compaction or a fork may take as long as
+    /// the model does, and is watched by the silence timer instead.
+    pub fn answers_quickly(&self) -> bool {
+        match self {
+            Op::GetModels | Op::SetModel(_) | Op::SetThinkingLevel(_) | Op::Rename { .. } => true,
+            Op::Prompt { .. }
+            | Op::Steer { .. }
+            | Op::FollowUp { .. }
+            | Op::Abort
+            | Op::Compact { .. }
+            | Op::Fork { .. } => false,
+        }
+    }
+
     /// The command's name, as error messages show it (e.g. `get_models`).
     pub fn name(&self) -> &'static str {
         match self {

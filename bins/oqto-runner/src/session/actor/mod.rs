@@ -339,10 +339,7 @@ impl Actor {
         let token = self.next_token;
         self.next_token += 1;
         let name = op.name();
-        let quick = matches!(
-            op,
-            Op::GetModels | Op::SetModel(_) | Op::SetThinkingLevel(_) | Op::Rename { .. }
-        );
+        let quick = op.answers_quickly();
         match h.adapter.command(token, op) {
             Ok(outputs) => {
                 let deadline = quick.then(|| Instant::now() + self.ctx.config.timeouts.ready);
