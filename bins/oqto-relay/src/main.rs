@@ -1,7 +1,11 @@
 use clap::Parser;
 
-fn main() {
-    // Only --help and --version exist until this program's features land; clap handles
-    // both and reports anything else as a usage error (exit 2).
-    let _ = oqto_relay::Cli::parse();
+fn main() -> std::process::ExitCode {
+    let mut cli = oqto_relay::Cli::parse();
+    // A serving relay logs its starts, stops and login link unless told to be quiet.
+    if cli.command.is_none() && !cli.log.quiet && cli.log.verbose == 0 {
+        cli.log.verbose = 1;
+    }
+    oqto_cli::init_logging(&cli.log);
+    oqto_cli::finish("oqto-relay", oqto_relay::run(cli))
 }

@@ -22,6 +22,7 @@ pub mod files;
 pub mod harness;
 pub mod ids;
 pub mod message;
+pub mod relay;
 pub mod response;
 pub mod session;
 #[cfg(feature = "ts")]
@@ -40,6 +41,7 @@ pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, now_millis};
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
+pub use relay::{Channel, Frame, RelayMessage, RelayWelcome, agent_frame};
 pub use response::{
     ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,
     Welcome,

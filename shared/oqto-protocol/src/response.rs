@@ -223,6 +223,11 @@ pub enum ErrorCode {
     Changed,
     /// Files: the disk is full, or another I/O failure.
     Io,
+    /// Relay: a frame names a channel that does not exist.
+    UnknownChannel,
+    /// Relay: the runner does not answer (it stopped or was killed); the relay reconnects
+    /// and sends a new `welcome` when it is back.
+    RunnerUnavailable,
     /// A code this build does not know.
     #[serde(other)]
     Other,
@@ -260,6 +265,8 @@ impl ErrorCode {
         ErrorCode::Cancelled,
         ErrorCode::Changed,
         ErrorCode::Io,
+        ErrorCode::UnknownChannel,
+        ErrorCode::RunnerUnavailable,
     ];
 
     /// The wire name.
@@ -294,6 +301,8 @@ impl ErrorCode {
             ErrorCode::Cancelled => "cancelled",
             ErrorCode::Changed => "changed",
             ErrorCode::Io => "io",
+            ErrorCode::UnknownChannel => "unknown_channel",
+            ErrorCode::RunnerUnavailable => "runner_unavailable",
             ErrorCode::Other => "other",
         }
     }

@@ -299,6 +299,14 @@ fn every_error_code_has_a_golden_line() {
         &seen.error_codes,
     );
     assert!(seen.error_without_id, "no `error` with `\"id\":null`");
+    let relay: BTreeSet<&str> = support::relay()
+        .iter()
+        .filter_map(|(_, m)| match m {
+            oqto_protocol::RelayMessage::Error(e) => Some(tags::error_code(&e.code)),
+            _ => None,
+        })
+        .collect();
+    assert_all("relay error codes", tags::RELAY_ERROR_CODES, &relay);
 }
 
 #[test]
@@ -311,6 +319,7 @@ fn every_error_code_is_sent_by_some_program() {
     let sent: BTreeSet<&str> = tags::RUNNER_ERROR_CODES
         .iter()
         .chain(tags::FILES_ERROR_CODES)
+        .chain(tags::RELAY_ERROR_CODES)
         .copied()
         .collect();
     assert_eq!(sent, sendable, "codes no program sends, or unknown codes");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use oqto_protocol::{
     AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, EventKind,
-    FilesClientMessage, FilesCommand, FilesEvent, FilesServerMessage, ServerMessage,
+    FilesClientMessage, FilesCommand, FilesEvent, FilesServerMessage, RelayMessage, ServerMessage,
 };
 
 use crate::support::{self, tags};
@@ -32,7 +32,7 @@ fn json_example_lines(doc: &str) -> Vec<(usize, &str)> {
     out
 }
 
-/// Whether `line` is a protocol line in its canonical form, read as any of the six kinds.
+/// Whether `line` is a protocol line in its canonical form, read as any of the seven kinds.
 fn is_canonical(line: &str) -> bool {
     ClientMessage::parse(line).is_ok_and(|m| m.to_line() == line)
         || FilesClientMessage::parse(line).is_ok_and(|m| m.to_line() == line)
@@ -40,6 +40,7 @@ fn is_canonical(line: &str) -> bool {
         || ServerMessage::parse(line).is_ok_and(|m| m.to_line() == line)
         || AgentRequest::parse(line).is_ok_and(|m| m.to_line() == line)
         || AgentMessage::parse(line).is_ok_and(|m| m.to_line() == line)
+        || RelayMessage::parse_frame(line).is_ok_and(|m| m.to_frame() == line)
 }
 
 #[test]

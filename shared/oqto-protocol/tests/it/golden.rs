@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use oqto_protocol::{
-    AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, Event, EventKind, Request,
-    ServerMessage,
+    AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, Event, EventKind,
+    RelayMessage, Request, ServerMessage,
 };
 
 use crate::support::{self, Line, tags};
@@ -59,6 +59,15 @@ fn harness_out_lines_round_trip() {
         "harness-out.jsonl",
         AgentMessage::parse,
         AgentMessage::to_line,
+    );
+}
+
+#[test]
+fn relay_lines_round_trip() {
+    round_trip(
+        "relay.jsonl",
+        RelayMessage::parse_frame,
+        RelayMessage::to_frame,
     );
 }
 

@@ -5,17 +5,18 @@ use std::path::PathBuf;
 
 use oqto_protocol::{
     AgentMessage, AgentRequest, ClientMessage, FilesClientMessage, FilesServerMessage,
-    ServerMessage,
+    RelayMessage, ServerMessage,
 };
 
 /// The golden files, in the order the docs present them.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "client.jsonl",
     "server.jsonl",
     "harness-in.jsonl",
     "harness-out.jsonl",
     "files-client.jsonl",
     "files-server.jsonl",
+    "relay.jsonl",
 ];
 
 /// One line of a golden file, with where it came from.
@@ -123,6 +124,10 @@ pub fn files_client() -> Vec<(Line, FilesClientMessage)> {
 
 pub fn files_server() -> Vec<(Line, FilesServerMessage)> {
     parsed("files-server.jsonl", FilesServerMessage::parse)
+}
+
+pub fn relay() -> Vec<(Line, RelayMessage)> {
+    parsed("relay.jsonl", RelayMessage::parse_frame)
 }
 
 /// Declares `const $all: &[&str]` (every wire tag of `$ty`) and `fn $name(&$ty) -> &str`
@@ -265,6 +270,8 @@ pub mod tags {
         Cancelled => "cancelled",
         Changed => "changed",
         Io => "io",
+        UnknownChannel => "unknown_channel",
+        RunnerUnavailable => "runner_unavailable",
         Other => "other",
     });
 
@@ -309,6 +316,16 @@ pub mod tags {
         "changed",
         "io",
         "internal",
+    ];
+
+    /// The codes the relay sends on its own channel (relay.jsonl has each).
+    pub const RELAY_ERROR_CODES: &[&str] = &[
+        "bad_request",
+        "too_large",
+        "unknown_channel",
+        "unsupported",
+        "protocol_mismatch",
+        "runner_unavailable",
     ];
 
     tags!(fn part(Part) -> PARTS {

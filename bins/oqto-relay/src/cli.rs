@@ -1,0 +1,71 @@
+//! The raw command line; [`crate::config`] holds what it resolves to.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use oqto_cli::LogArgs;
+
+/// The HTTP and WebSocket relay for the web UI
+#[derive(Debug, Parser)]
+#[command(
+    name = "oqto-relay",
+    version,
+    args_conflicts_with_subcommands = true,
+    long_about = "Serves the web UI over HTTP and multiplexes one WebSocket per browser tab into channels routed to the user's runner (started on demand).\n\nWith no subcommand it serves: it prints a one-time login link (on stdout when that is a terminal, always in its log) and writes $XDG_RUNTIME_DIR/oqto/relay.json. SIGTERM or SIGINT closes every WebSocket and exits 0."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options of the server.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Listen on this address and port (default: from relay.toml, else 127.0.0.1:8420; port 0 picks a free one)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// The runner's socket (default: as the runner resolves it)
+    #[arg(long, value_name = "PATH", env = "OQTO_SOCKET", global = true)]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a fresh one-time login link for the running relay (exit 3 when none runs)
+    Link,
+    /// Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (only its hash is kept)
+    Create {
+        /// A name to recognise it by in `list` and to revoke it with
+        #[arg(long, default_value = "token")]
+        name: String,
+        /// Make it expire after this long (e.g. `30d`, `12h`); default: never
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List tokens: id, name, created, expires, last used (never the tokens)
+    List {
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke tokens by id or name
+    Revoke {
+        /// The token's id (`tok_…`) or name
+        id: String,
+    },
+}

@@ -1,0 +1,80 @@
+//! Local mode's announcement: `relay.json` beside the runner's socket
+//! (`$XDG_RUNTIME_DIR/oqto/relay.json`), mode 0600, naming the relay's URL, pid and first
+//! login link. `oqto-relay link` (what `oqtoctl web` runs) reads it to find the running
+//! relay.
+
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+/// The contents of `relay.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Announcement {
+    pub url: String,
+    pub pid: u32,
+    pub login_url: String,
+}
+
+/// A written `relay.json`, removed by [`StateFile::remove`] if it is still ours.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub fn write(path: &Path, url: &str, login_url: &str) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let announcement = Announcement {
+            url: url.to_owned(),
+            pid: std::process::id(),
+            login_url: login_url.to_owned(),
+        };
+        // Written whole to a temporary name, then renamed: a reader never sees half.
+        let tmp = path.with_extension("json.tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        let text = serde_json::to_string(&announcement)?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.write_all(b"\n"))
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Removes the file unless another relay has written its own since.
+    pub fn remove(self) {
+        if read(&self.path).is_some_and(|a| a.pid == std::process::id()) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The announcement in `path`, if readable.
+pub fn read(path: &Path) -> Option<Announcement> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The running relay's announcement: `None` when there is none or its process is gone.
+pub fn running(path: &Path) -> Option<Announcement> {
+    let announcement = read(path)?;
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(announcement.pid).ok()?);
+    nix::sys::signal::kill(pid, None).ok()?;
+    Some(announcement)
+}

@@ -1,0 +1,369 @@
+//! The HTTP side: the router, `/healthz`, `/login`, `/logout`, the WebSocket upgrade at
+//! `/ws` (authenticated and origin-checked before any channel opens) and the web UI's
+//! files; and [`Relay`], the server a test or `main` starts on a listener it chose.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use oqto_client::{RawClient, Runner};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::auth::{self, Credential};
+use crate::config::RelayConfig;
+use crate::local::StateFile;
+use crate::store::{SessionLimits, Store};
+use crate::{ui, ws};
+
+/// Everything the relay needs, resolved by `run` (or a test).
+#[derive(Debug)]
+pub struct Setup {
+    pub config: RelayConfig,
+    /// The user's runner (started on demand when `autostart`).
+    pub runner: Runner,
+    /// The `SQLite` file of sessions and tokens.
+    pub store: PathBuf,
+    /// `relay.json`: where this relay announces its address and pid.
+    pub state_file: PathBuf,
+}
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: RelayConfig,
+    pub runner: Runner,
+    pub user: String,
+    store: Arc<Mutex<Store>>,
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every WebSocket task; the relay waits for all to drop it before it exits.
+    pub connections: mpsc::Sender<()>,
+}
+
+impl AppState {
+    /// Runs `f` on the store, off the async runtime.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> rusqlite::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = store
+                .lock()
+                .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+            f(&store).context("the relay's store")
+        })
+        .await?
+    }
+
+    fn limits(&self) -> SessionLimits {
+        SessionLimits {
+            idle: self.config.session_idle,
+            lifetime: self.config.session_lifetime,
+        }
+    }
+}
+
+/// A bound relay, before it serves.
+#[derive(Debug)]
+pub struct Relay {
+    listener: TcpListener,
+    state: AppState,
+    state_file: StateFile,
+    stop: watch::Sender<bool>,
+    done: mpsc::Receiver<()>,
+    /// `http://ADDR`.
+    pub url: String,
+    /// A one-time link that logs a browser in.
+    pub login_url: String,
+}
+
+impl Relay {
+    /// Opens the store, makes the first login link and writes `relay.json`.
+    pub async fn bind(listener: TcpListener, setup: Setup) -> anyhow::Result<Self> {
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
+        let store_path = setup.store.clone();
+        let ttl = setup.config.login_link_ttl;
+        let (store, secret) = tokio::task::spawn_blocking(move || {
+            let store = Store::open(&store_path)
+                .with_context(|| format!("opening {}", store_path.display()))?;
+            let secret = store.create_login(ttl).context("creating a login link")?;
+            anyhow::Ok((store, secret))
+        })
+        .await??;
+        let login_url = format!("{url}/login?token={secret}");
+        let state_file = StateFile::write(&setup.state_file, &url, &login_url)?;
+        let (stop, shutdown) = watch::channel(false);
+        let (connections, done) = mpsc::channel(1);
+        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+        Ok(Self {
+            listener,
+            state: AppState {
+                config: setup.config,
+                runner: setup.runner,
+                user,
+                store: Arc::new(Mutex::new(store)),
+                shutdown,
+                connections,
+            },
+            state_file,
+            stop,
+            done,
+            url,
+            login_url,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then closes every WebSocket (waiting up to
+    /// 5 s for them) and removes `relay.json`.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            state_file,
+            stop,
+            mut done,
+            ..
+        } = self;
+        let app = router(Arc::new(state));
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("stopping: closing every websocket");
+            let _ = stop.send(true);
+        })
+        .await;
+        // Every WebSocket task holds a sender; `None` once all have ended.
+        let _ = tokio::time::timeout(Duration::from_secs(5), done.recv()).await;
+        state_file.remove();
+        result.context("serving")
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/login", get(login))
+        .route("/logout", post(logout))
+        .route("/ws", get(upgrade))
+        .fallback(get(ui::serve))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Health {
+    /// Whether the runner answered.
+    runner: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runner_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// 200 when the runner answers a handshake, else 503; never starts a runner.
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let probe = tokio::time::timeout(
+        Duration::from_secs(3),
+        RawClient::connect(state.runner.socket(), "oqto-relay/healthz"),
+    )
+    .await;
+    let (status, health) = match probe {
+        Ok(Ok(client)) => {
+            let version = oqto_protocol::ServerMessage::parse(&client.welcome)
+                .ok()
+                .and_then(|m| match m {
+                    oqto_protocol::ServerMessage::Welcome(w) => Some(w.version),
+                    _ => None,
+                });
+            (
+                StatusCode::OK,
+                Health {
+                    runner: true,
+                    runner_version: version,
+                    error: None,
+                },
+            )
+        }
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Health {
+                runner: false,
+                runner_version: None,
+                error: Some(e.to_string()),
+            },
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Health {
+                runner: false,
+                runner_version: None,
+                error: Some("the runner did not answer within 3s".into()),
+            },
+        ),
+    };
+    (status, axum::Json(health)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    token: Option<String>,
+}
+
+/// Opens a one-time login link: sets the session cookie and redirects to `/`, so the
+/// token leaves the address bar (and the browser's history of it is a dead link).
+async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let Some(secret) = query.token.filter(|t| !t.is_empty()) else {
+        return refused(StatusCode::FORBIDDEN, "this link has no login token");
+    };
+    let created = state
+        .with_store(move |store| {
+            if store.take_login(&secret)? {
+                store.create_session().map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .await;
+    match created {
+        Ok(Some(id)) => {
+            tracing::info!("a browser logged in with a login link");
+            let cookie = auth::set_cookie(
+                &id,
+                state.config.session_lifetime.as_secs(),
+                auth::over_tls(&headers),
+            );
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (SET_COOKIE, cookie),
+                    (LOCATION, "/".to_owned()),
+                    (CACHE_CONTROL, "no-store".to_owned()),
+                ],
+            )
+                .into_response()
+        }
+        Ok(None) => refused(
+            StatusCode::FORBIDDEN,
+            "this login link was used already or has expired: run `oqtoctl web` for a new one",
+        ),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "login failed");
+            refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the relay could not log you in; see its log",
+            )
+        }
+    }
+}
+
+/// Ends the login session of the cookie and removes the cookie.
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(id) = auth::session_cookie(&headers).map(str::to_owned) {
+        if let Err(e) = state
+            .with_store(move |store| store.delete_session(&id))
+            .await
+        {
+            tracing::error!(error = %format!("{e:#}"), "logout failed");
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "logout failed; see the relay's log",
+            );
+        }
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (SET_COOKIE, auth::clear_cookie()),
+            (LOCATION, "/".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+/// Which credential `headers` carry, if a valid one.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> anyhow::Result<Option<Credential>> {
+    if let Some(token) = auth::bearer(headers).map(str::to_owned) {
+        let ok = state.with_store(move |s| s.check_token(&token)).await?;
+        return Ok(ok.then_some(Credential::Token));
+    }
+    if let Some(id) = auth::session_cookie(headers).map(str::to_owned) {
+        let limits = state.limits();
+        let ok = state
+            .with_store(move |s| s.check_session(&id, limits))
+            .await?;
+        return Ok(ok.then_some(Credential::Cookie));
+    }
+    Ok(None)
+}
+
+/// The WebSocket upgrade: refused with 403 unless authenticated and from an acceptable
+/// origin.
+async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let credential = match authenticate(&state, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            tracing::info!("refused a websocket without a valid cookie or token");
+            return refused(
+                StatusCode::FORBIDDEN,
+                "log in first (a login link, or an API token)",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cannot check credentials");
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot check credentials",
+            );
+        }
+    };
+    if !auth::origin_ok(&headers, &state.config.allowed_origins, credential) {
+        tracing::warn!(origin = ?headers.get("origin"), "refused a websocket from a foreign origin");
+        return refused(
+            StatusCode::FORBIDDEN,
+            "this origin may not open a websocket here",
+        );
+    }
+    // Frames past the configured limit are answered `too_large`; only frames far past it
+    // (4x) are refused by the WebSocket layer, which closes the connection.
+    let hard = state.config.max_frame.saturating_mul(4);
+    ws.max_message_size(hard)
+        .max_frame_size(hard)
+        .on_upgrade(move |socket| ws::serve(socket, state))
+}
+
+fn refused(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}

@@ -1,0 +1,213 @@
+//! The relay's WebSocket envelope: one socket per browser tab (or remote client) at `/ws`,
+//! with channels inside.
+//!
+//! Every text frame is a JSON object with `ch`, the channel, and `msg`, the message:
+//! - `{"ch":"relay","msg":M}`: `M` is a [`RelayMessage`] (hello/welcome, ping/pong, the
+//!   relay's own errors);
+//! - `{"ch":"agent","msg":M}`: `M` is one runner protocol line ([`crate::ClientMessage`]
+//!   from the client, [`crate::ServerMessage`] to it), carried verbatim: the relay does the
+//!   runner handshake itself, so a client sends requests only, and their ids come back
+//!   unchanged.
+//!
+//! `files` and `terminal` are reserved for the file server and the terminals; a relay that
+//! does not carry them answers [`ErrorCode::Unsupported`]. Any other channel is
+//! [`ErrorCode::UnknownChannel`]. A frame that is not a JSON object with `ch` and `msg` is
+//! [`ErrorCode::BadRequest`], one over the relay's limit [`ErrorCode::TooLarge`]; none of
+//! them closes the connection.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::response::{ErrorCode, ErrorResponse, Hello, Welcome};
+
+/// A channel of the envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Relay,
+    Agent,
+    Files,
+    Terminal,
+}
+
+impl Channel {
+    /// Every channel, in the order the docs list them.
+    pub const ALL: &'static [Channel] = &[
+        Channel::Relay,
+        Channel::Agent,
+        Channel::Files,
+        Channel::Terminal,
+    ];
+
+    /// The wire name (`"agent"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Relay => "relay",
+            Channel::Agent => "agent",
+            Channel::Files => "files",
+            Channel::Terminal => "terminal",
+        }
+    }
+
+    /// The channel named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+/// A message on the `relay` channel, tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RelayMessage {
+    /// Client → relay, first: the protocol version it speaks and its name.
+    Hello(Hello),
+    /// Relay → client, the answer to `hello`; sent again when the relay reconnected to a
+    /// restarted runner (resubscribe then, with the last seq seen).
+    Welcome(RelayWelcome),
+    /// Either way; the other side answers `pong`. The relay pings every
+    /// `ping_interval_ms` and drops a client it has heard nothing from for three intervals.
+    Ping {},
+    Pong {},
+    /// A frame the relay could not carry, or the runner went away
+    /// ([`ErrorCode::RunnerUnavailable`]). `id` is the agent request's id when one was
+    /// readable. The connection lives on.
+    Error(ErrorResponse),
+}
+
+/// What the relay says about itself and the runner behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct RelayWelcome {
+    /// The envelope's version ([`crate::PROTOCOL_VERSION`]).
+    pub protocol: u32,
+    /// The relay's version.
+    pub version: String,
+    /// The Unix account the relay serves.
+    pub user: String,
+    /// The runner's own `welcome`: its capabilities, harnesses and default harness.
+    pub runner: Welcome,
+    /// The channels this relay carries.
+    pub channels: Vec<String>,
+    /// The largest text frame the relay reads, in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_frame: u64,
+    /// How often the relay pings.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub ping_interval_ms: u64,
+}
+
+impl RelayMessage {
+    /// The whole text frame carrying this message on the `relay` channel.
+    pub fn to_frame(&self) -> String {
+        let msg = serde_json::to_string(self).expect("protocol types always serialize");
+        format!("{{\"ch\":\"relay\",\"msg\":{msg}}}")
+    }
+
+    /// Decodes a `relay` channel message.
+    pub fn from_raw(msg: &RawValue) -> Result<Self, ErrorResponse> {
+        serde_json::from_str(msg.get())
+            .map_err(|e| ErrorResponse::new(None, ErrorCode::BadRequest, format!("relay: {e}")))
+    }
+
+    /// Reads a whole `relay` channel frame (the golden files and tests use it; the relay
+    /// itself reads the envelope once with [`Frame::parse`]).
+    pub fn parse_frame(text: &str) -> Result<Self, ErrorResponse> {
+        let frame = Frame::parse(text)?;
+        if frame.ch != Channel::Relay {
+            return Err(ErrorResponse::new(
+                None,
+                ErrorCode::BadRequest,
+                format!("a `{}` frame, not a `relay` one", frame.ch.name()),
+            ));
+        }
+        Self::from_raw(frame.msg)
+    }
+
+    /// An error frame with no request id.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        RelayMessage::Error(ErrorResponse::new(None, code, message))
+    }
+}
+
+/// The whole text frame carrying one runner line on the `agent` channel. The line is
+/// embedded as it is: the relay never re-encodes what the runner wrote.
+pub fn agent_frame(line: &str) -> String {
+    format!("{{\"ch\":\"agent\",\"msg\":{line}}}")
+}
+
+/// A text frame as read: its channel and the message's JSON text, not yet decoded.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    pub ch: Channel,
+    /// The message exactly as the client wrote it.
+    pub msg: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct RawFrame<'a> {
+    ch: &'a str,
+    #[serde(borrow)]
+    msg: &'a RawValue,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    root: Option<&'a RawValue>,
+}
+
+impl<'a> Frame<'a> {
+    /// Reads a text frame's envelope. Errors are what the relay answers on its channel:
+    /// `bad_request` (not JSON, not an object, no `ch` or `msg`), `unknown_channel`.
+    pub fn parse(text: &'a str) -> Result<Self, ErrorResponse> {
+        let raw: RawFrame<'a> = serde_json::from_str(text).map_err(|e| {
+            ErrorResponse::new(
+                None,
+                ErrorCode::BadRequest,
+                format!("not an envelope ({{\"ch\":…,\"msg\":…}}): {e}"),
+            )
+        })?;
+        let ch = Channel::from_name(raw.ch).ok_or_else(|| {
+            ErrorResponse::new(
+                None,
+                ErrorCode::UnknownChannel,
+                format!(
+                    "no channel `{}` (channels: relay, agent, files, terminal)",
+                    raw.ch.escape_debug()
+                ),
+            )
+        })?;
+        Ok(Frame { ch, msg: raw.msg })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_keeps_its_message_verbatim() {
+        let text = r#"{"ch":"agent","msg":{"type":"sessions.list", "id":"a1"}}"#;
+        let frame = Frame::parse(text).unwrap();
+        assert_eq!(frame.ch, Channel::Agent);
+        assert_eq!(frame.msg.get(), r#"{"type":"sessions.list", "id":"a1"}"#);
+    }
+
+    #[test]
+    fn bad_frames_have_typed_errors() {
+        let code = |text: &str| Frame::parse(text).unwrap_err().code;
+        assert_eq!(code("not json"), ErrorCode::BadRequest);
+        assert_eq!(code(r#"{"msg":{}}"#), ErrorCode::BadRequest);
+        assert_eq!(code(r#"{"ch":"agent"}"#), ErrorCode::BadRequest);
+        assert_eq!(
+            code(r#"{"ch":"video","msg":{}}"#),
+            ErrorCode::UnknownChannel
+        );
+    }
+
+    #[test]
+    fn an_agent_frame_embeds_the_line() {
+        assert_eq!(
+            agent_frame(r#"{"type":"ok","id":"x","result":{}}"#),
+            r#"{"ch":"agent","msg":{"type":"ok","id":"x","result":{}}}"#
+        );
+    }
+}
