@@ -24,6 +24,10 @@ pub const MAN: ManExtra = ManExtra {
             "the runner's socket, as --socket (default: as the runner resolves it)",
         ),
         (
+            "OQTO_RELAY_BIN",
+            "the oqto-relay executable `web` and `token` run (default: next to oqtoctl, else on PATH)",
+        ),
+        (
             "OQTO_RUNNER_BIN",
             "the oqto-runner executable to start on demand (default: next to oqtoctl, else on PATH)",
         ),
@@ -42,6 +46,10 @@ pub const MAN: ManExtra = ManExtra {
             "the log of a runner oqtoctl started on demand",
         ),
         (
+            "$XDG_STATE_HOME/oqto/relay.log",
+            "the log of a relay `oqtoctl web` started",
+        ),
+        (
             "$XDG_CONFIG_HOME/oqto/runner.toml",
             "the runner's configuration (read for the socket and the default harness)",
         ),
@@ -56,7 +64,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         let mut stdout = std::io::stdout().lock();
         return cmd::completions::run(args, &mut stdout);
     }
+    if let C::Token(command) = &cli.command {
+        return cmd::token::run(command, cli.global.socket.as_deref());
+    }
     let target = ondemand::Target::load(cli.global.socket.clone(), !cli.global.no_autostart)?;
+    if let C::Web(args) = &cli.command {
+        let mut stdout = std::io::stdout().lock();
+        return cmd::web::run(
+            args.open,
+            cli.global.socket.as_deref(),
+            &target.config.paths.state_dir,
+            &mut stdout,
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -74,7 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             C::Models(args) => cmd::history::models(args, &target).await,
             C::Runner(command) => cmd::runner::run(command, &target).await,
             C::Doctor(args) => cmd::doctor::run(args.json, &target).await,
-            C::Completions(_) => unreachable!("handled above"),
+            C::Completions(_) | C::Web(_) | C::Token(_) => unreachable!("handled above"),
         }
     })
 }

@@ -5,8 +5,11 @@ pub mod completions;
 pub mod doctor;
 pub mod history;
 pub mod prompt;
+pub mod relay;
 pub mod runner;
 pub mod sessions;
+pub mod token;
+pub mod web;
 
 use std::io::{self, Write};
 use std::time::Duration;

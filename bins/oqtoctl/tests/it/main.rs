@@ -7,3 +7,4 @@ mod commands;
 mod completions;
 mod prompt;
 mod support;
+mod web;
