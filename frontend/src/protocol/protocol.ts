@@ -232,7 +232,7 @@ live_sessions: number,
  */
 clients: number, };
 
-export type ErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "too_large" | "permission_denied" | "timeout" | "internal" | "session_not_found" | "message_not_found" | "invalid_state" | "unsupported" | "harness_failed" | "storage" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "conflict" | "bad_offset" | "unknown_id" | "cancelled" | "changed" | "io" | "other";
+export type ErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "too_large" | "permission_denied" | "timeout" | "internal" | "session_not_found" | "message_not_found" | "invalid_state" | "unsupported" | "harness_failed" | "storage" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "conflict" | "bad_offset" | "unknown_id" | "cancelled" | "changed" | "io" | "unknown_channel" | "runner_unavailable" | "other";
 
 export type OkResponse<R = Reply> = { id: RequestId, result: R, };
 
@@ -544,6 +544,38 @@ export type DataHeader = { id: RequestId, offset: number, len: number, };
 
 export type FilesEvent = { "type": "search.matches", id: RequestId, matches: Array<SearchMatch>, } | { "type": "watch.changes", watch: string, changes: Array<Change>, } | { "type": "watch.overflow", watch: string, };
 
+export type RelayWelcome = { 
+/**
+ * The envelope's version ([`crate::PROTOCOL_VERSION`]).
+ */
+protocol: number, 
+/**
+ * The relay's version.
+ */
+version: string, 
+/**
+ * The Unix account the relay serves.
+ */
+user: string, 
+/**
+ * The runner's own `welcome`: its capabilities, harnesses and default harness.
+ */
+runner: Welcome, 
+/**
+ * The channels this relay carries.
+ */
+channels: Array<string>, 
+/**
+ * The largest text frame the relay reads, in bytes.
+ */
+max_frame: number, 
+/**
+ * How often the relay pings.
+ */
+ping_interval_ms: number, };
+
+export type RelayMessage = { "type": "hello" } & Hello | { "type": "welcome" } & RelayWelcome | { "type": "ping", } | { "type": "pong", } | { "type": "error" } & ErrorResponse;
+
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;
 
@@ -553,6 +585,11 @@ export type ServerMessage =
   | ({ type: "ok" } & OkResponse)
   | ({ type: "error" } & ErrorResponse)
   | Event;
+
+/** A text frame of the relay's WebSocket (`files` and `terminal` are not carried yet). */
+export type RelayFrame =
+  | { ch: "relay"; msg: RelayMessage }
+  | { ch: "agent"; msg: ClientMessage | ServerMessage };
 
 /** A line from a native agent to the runner. */
 export type AgentMessage =
