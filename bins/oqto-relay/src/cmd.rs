@@ -69,10 +69,11 @@ pub fn token(command: TokenCommand, places: &Places, out: &mut dyn Write) -> any
         }
         TokenCommand::List { json } => {
             let tokens = store.list_tokens().context("listing tokens")?;
+            let now = crate::store::now_millis();
             if !json {
                 writeln!(
                     out,
-                    "{:<16}  {:<20}  {:<14}  {:<14}  LAST USED",
+                    "{:<16}  {:<20}  {:<10}  {:<12}  LAST USED",
                     "ID", "NAME", "CREATED", "EXPIRES"
                 )?;
             }
@@ -89,14 +90,14 @@ pub fn token(command: TokenCommand, places: &Places, out: &mut dyn Write) -> any
                 } else {
                     writeln!(
                         out,
-                        "{:<16}  {:<20}  {:<14}  {:<14}  {}",
+                        "{:<16}  {:<20}  {:<10}  {:<12}  {}",
                         t.id,
                         t.name.escape_debug().to_string(),
-                        t.created_at,
+                        when(now, t.created_at),
                         t.expires_at
-                            .map_or_else(|| "never".to_owned(), |m| m.to_string()),
+                            .map_or_else(|| "never".to_owned(), |m| when(now, m)),
                         t.last_used
-                            .map_or_else(|| "never".to_owned(), |m| m.to_string()),
+                            .map_or_else(|| "never".to_owned(), |m| when(now, m)),
                     )?;
                 }
             }
@@ -115,4 +116,35 @@ pub fn token(command: TokenCommand, places: &Places, out: &mut dyn Write) -> any
         }
     }
     Ok(Exit::Ok)
+}
+
+/// `3d ago`, `in 5h`, `now`.
+fn when(now: Millis, then: Millis) -> String {
+    let secs = (then - now) / 1000;
+    let amount = secs.unsigned_abs();
+    let text = match amount {
+        0 => return "now".to_owned(),
+        1..60 => format!("{amount}s"),
+        60..3600 => format!("{}m", amount / 60),
+        3600..86_400 => format!("{}h", amount / 3600),
+        _ => format!("{}d", amount / 86_400),
+    };
+    if secs < 0 {
+        format!("{text} ago")
+    } else {
+        format!("in {text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_are_relative() {
+        assert_eq!(when(10_000, 10_000), "now");
+        assert_eq!(when(100_000, 10_000), "1m ago");
+        assert_eq!(when(0, 2 * 86_400_000), "in 2d");
+        assert_eq!(when(7_300_000, 0), "2h ago");
+    }
 }

@@ -69,6 +69,16 @@ pub const MAN: ManExtra = ManExtra {
     see_also: &["oqtoctl(1)", "oqto-runner(1)"],
 };
 
+/// Serves on `listener` until `shutdown` completes (then closes every WebSocket and exits
+/// cleanly): what `oqto-relay` runs, for tests and embedders that choose the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    setup: Setup,
+) -> anyhow::Result<()> {
+    Relay::bind(listener, setup).await?.serve(shutdown).await
+}
+
 /// The client name the relay gives the runner.
 pub fn client_name() -> String {
     format!("oqto-relay/{}", env!("CARGO_PKG_VERSION"))
@@ -116,11 +126,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Some(Command::Link) => cmd::link(&places, &mut stdout),
         Some(Command::Token(command)) => cmd::token(command, &places, &mut stdout),
-        None => serve(cli.serve.listen, places, &mut stdout),
+        None => run_server(cli.serve.listen, places, &mut stdout),
     }
 }
 
-fn serve(
+fn run_server(
     listen: Option<std::net::SocketAddr>,
     places: Places,
     stdout: &mut dyn std::io::Write,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -324,6 +324,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> anyhow::Result<O
 /// origin.
 async fn upgrade(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -356,7 +357,10 @@ async fn upgrade(
     let hard = state.config.max_frame.saturating_mul(4);
     ws.max_message_size(hard)
         .max_frame_size(hard)
-        .on_upgrade(move |socket| ws::serve(socket, state))
+        .on_upgrade(move |socket| {
+            let span = tracing::info_span!("ws", %peer, ?credential);
+            tracing::Instrument::instrument(ws::serve(socket, state), span)
+        })
 }
 
 fn refused(status: StatusCode, message: &str) -> Response {

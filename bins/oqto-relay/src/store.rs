@@ -72,7 +72,8 @@ fn millis(d: Duration) -> Millis {
     Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
 }
 
-fn now_millis() -> Millis {
+/// Now, as stored.
+pub fn now_millis() -> Millis {
     Millis::try_from(oqto_protocol::now_millis()).unwrap_or(Millis::MAX)
 }
 

@@ -90,3 +90,51 @@ async fn a_bad_relay_toml_is_reported_with_file_and_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn serve_in_process_stops_when_its_shutdown_future_completes() {
+    let env = oqto_testkit::TestEnv::new();
+    let mut environment = oqto_config::Environment::empty(nix::unistd::getuid().as_raw());
+    for (name, value) in env.vars() {
+        environment = environment.with_var(name, value);
+    }
+    // No autostart: /healthz must say the runner is absent, not start one.
+    let runner = oqto_client::Runner::with_env(environment, None, false, "relay-test/1").unwrap();
+    let state_file = env.runtime_dir().join("oqto/relay.json");
+    let setup = oqto_relay::Setup {
+        config: oqto_relay::RelayConfig::default(),
+        runner,
+        store: env.data_dir().join("oqto/relay.db"),
+        state_file: state_file.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(oqto_relay::serve(
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+        setup,
+    ));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stream,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response)
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(state_file.exists());
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(crate::support::WAIT, server)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(!state_file.exists());
+}
