@@ -3,7 +3,8 @@
 //!
 //! - [`server`]: the router, login, the authenticated WebSocket upgrade; [`Relay`] binds
 //!   and serves on a listener the caller chose, until a shutdown future completes.
-//! - [`ws`]: one WebSocket, the envelope's channels; [`upstream`]: its runner connection.
+//! - [`ws`]: one WebSocket, the envelope's channels; [`upstream`]: its runner connection;
+//!   [`files`]: its file servers.
 //! - [`store`]: sessions, tokens and login links in one `SQLite` file; [`auth`]: cookies,
 //!   bearer tokens, `Origin`.
 //! - [`config`]: `relay.toml`; [`local`]: `relay.json`; [`cmd`]: `link` and `token`.
@@ -12,6 +13,7 @@ mod auth;
 pub mod cli;
 mod cmd;
 pub mod config;
+mod files;
 pub mod local;
 pub mod server;
 pub mod store;
@@ -46,6 +48,10 @@ pub const MAN: ManExtra = ManExtra {
         (
             "OQTO_RUNNER_BIN",
             "the oqto-runner executable to start on demand (default: next to oqto-relay, else on PATH)",
+        ),
+        (
+            "OQTO_FILES_BIN",
+            "the oqto-files executable started for the files channel (default: next to oqto-relay, else on PATH)",
         ),
         (
             "XDG_RUNTIME_DIR, XDG_CONFIG_HOME, XDG_DATA_HOME",

@@ -48,6 +48,8 @@ pub enum Upstream {
     Welcome(String),
     /// A text frame to send as it is.
     Frame(String),
+    /// A binary frame (a file server's `data` bytes).
+    Binary(Vec<u8>),
 }
 
 /// Keeps one runner connection for a WebSocket until `lines` closes: forwards each

@@ -13,6 +13,7 @@ use oqto_protocol::{
 };
 use tokio::sync::mpsc;
 
+use crate::files::Files;
 use crate::server::AppState;
 use crate::upstream::{self, Upstream};
 
@@ -33,6 +34,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let mut to_runner: Option<mpsc::Sender<String>> = None;
     let mut upstream_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut welcomed = false;
+    let mut files = Files::default();
 
     let close = loop {
         tokio::select! {
@@ -41,24 +43,28 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                 heard = Instant::now();
                 let reply = match message {
                     Message::Text(text) => on_text(
-                        &text, &state, &out_tx, &mut to_runner, &mut upstream_task,
+                        &text, &state, &out_tx, &mut to_runner, &mut upstream_task, &mut files,
                     ).await,
-                    Message::Binary(_) => Err(RelayMessage::error(
-                        ErrorCode::BadRequest,
-                        "a binary frame where a text frame was expected",
-                    )),
+                    Message::Binary(bytes) if bytes.len() > state.config.max_frame => {
+                        Err(relay_error(ErrorCode::TooLarge, &format!(
+                            "a binary frame of {} bytes; the limit is {}",
+                            bytes.len(), state.config.max_frame
+                        )))
+                    }
+                    Message::Binary(bytes) => files.bytes(&bytes).await,
                     Message::Close(_) => break None,
                     Message::Ping(_) | Message::Pong(_) => Ok(()),
                 };
                 match reply {
                     Ok(()) => {}
-                    Err(RelayMessage::Error(err)) if err.code == ErrorCode::ProtocolMismatch => {
-                        let _ = send(&mut sink, RelayMessage::Error(err).to_frame()).await;
-                        break Some(close_code::PROTOCOL);
-                    }
-                    Err(msg) => {
-                        if send(&mut sink, msg.to_frame()).await.is_err() {
+                    Err(frame) => {
+                        let mismatch = frame.contains("\"code\":\"protocol_mismatch\"")
+                            && frame.starts_with("{\"ch\":\"relay\"");
+                        if send(&mut sink, frame).await.is_err() {
                             break None;
+                        }
+                        if mismatch {
+                            break Some(close_code::PROTOCOL);
                         }
                     }
                 }
@@ -66,6 +72,12 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
             item = out_rx.recv() => {
                 let frame = match item {
                     Some(Upstream::Frame(frame)) => frame,
+                    Some(Upstream::Binary(bytes)) => {
+                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                            break None;
+                        }
+                        continue;
+                    }
                     Some(Upstream::Welcome(line)) => if let Some(w) = welcome(&state, &line) {
                         welcomed = true;
                         RelayMessage::Welcome(w).to_frame()
@@ -94,23 +106,34 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
         }
     };
     if let Some(code) = close {
-        let reason = if *state.shutdown.borrow() {
-            "the relay is stopping"
-        } else {
-            "closing"
-        };
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            })))
-            .await;
+        let stopping = *state.shutdown.borrow();
+        close_with(&mut sink, code, stopping).await;
     }
     drop(to_runner);
+    drop(files);
     if let Some(task) = upstream_task {
         let _ = task.await;
     }
     tracing::debug!(welcomed, "websocket closed");
+}
+
+/// Sends a close frame with `code`.
+async fn close_with(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    stopping: bool,
+) {
+    let reason = if stopping {
+        "the relay is stopping"
+    } else {
+        "closing"
+    };
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        })))
+        .await;
 }
 
 async fn send(
@@ -120,25 +143,67 @@ async fn send(
     sink.send(Message::Text(frame.into())).await
 }
 
-/// Handles a text frame; `Err` is the relay message to answer with.
+/// A `relay` channel error frame.
+pub fn relay_error(code: ErrorCode, message: &str) -> String {
+    RelayMessage::error(code, message).to_frame()
+}
+
+/// Handles a text frame; `Err` is the frame to answer with.
 async fn on_text(
     text: &str,
     state: &Arc<AppState>,
     out: &mpsc::Sender<Upstream>,
     to_runner: &mut Option<mpsc::Sender<String>>,
     upstream_task: &mut Option<tokio::task::JoinHandle<()>>,
-) -> Result<(), RelayMessage> {
+    files: &mut Files,
+) -> Result<(), String> {
     if text.len() > state.config.max_frame {
-        return Err(RelayMessage::error(
+        return Err(relay_error(
             ErrorCode::TooLarge,
-            format!(
+            &format!(
                 "a frame of {} bytes; the limit is {}",
                 text.len(),
                 state.config.max_frame
             ),
         ));
     }
-    let frame = Frame::parse(text).map_err(RelayMessage::Error)?;
+    let frame = Frame::parse(text).map_err(|e| RelayMessage::Error(e).to_frame())?;
+    if frame.ch == Channel::Files {
+        if to_runner.is_none() {
+            return Err(relay_error(
+                ErrorCode::BadRequest,
+                "send the relay hello before files messages",
+            ));
+        }
+        let root = frame.root.clone().unwrap_or_default();
+        let line = one_line(frame.msg.get())?;
+        return files.send(&state.runner, &root, line, out).await;
+    }
+    on_frame(&frame, state, out, to_runner, upstream_task)
+        .await
+        .map_err(|m| m.to_frame())
+}
+
+/// The message as one line: a message written over several lines is made compact.
+fn one_line(raw: &str) -> Result<String, String> {
+    if raw.contains(['\n', '\r']) {
+        serde_json::from_str::<serde_json::Value>(raw)
+            .map(|v| v.to_string())
+            .map_err(|e| relay_error(ErrorCode::BadRequest, &e.to_string()))
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+/// Handles a `relay`, `agent` or `terminal` frame; `Err` is the relay message to answer
+/// with.
+async fn on_frame(
+    frame: &Frame<'_>,
+    state: &Arc<AppState>,
+    out: &mpsc::Sender<Upstream>,
+    to_runner: &mut Option<mpsc::Sender<String>>,
+    upstream_task: &mut Option<tokio::task::JoinHandle<()>>,
+) -> Result<(), RelayMessage> {
     match frame.ch {
         Channel::Relay => match RelayMessage::from_raw(frame.msg).map_err(RelayMessage::Error)? {
             RelayMessage::Hello(hello) => {
@@ -181,14 +246,11 @@ async fn on_text(
                     "send the relay hello before agent messages",
                 ));
             };
-            let raw = frame.msg.get();
-            // The runner reads lines: a message written over several lines is made compact.
-            let line = if raw.contains(['\n', '\r']) {
-                serde_json::from_str::<serde_json::Value>(raw)
-                    .map(|v| v.to_string())
-                    .map_err(|e| RelayMessage::error(ErrorCode::BadRequest, e.to_string()))?
-            } else {
-                raw.to_owned()
+            let Ok(line) = one_line(frame.msg.get()) else {
+                return Err(RelayMessage::error(
+                    ErrorCode::BadRequest,
+                    "the message is not valid JSON",
+                ));
             };
             // Waits when the runner is slow to read: backpressure reaches the client.
             tx.send(line).await.map_err(|_| {
@@ -213,7 +275,10 @@ fn welcome(state: &AppState, line: &str) -> Option<RelayWelcome> {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             user: state.user.clone(),
             runner,
-            channels: vec![Channel::Relay.name().into(), Channel::Agent.name().into()],
+            channels: [Channel::Relay, Channel::Agent, Channel::Files]
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect(),
             max_frame: state.config.max_frame as u64,
             ping_interval_ms: u64::try_from(state.config.ping_interval.as_millis())
                 .unwrap_or(u64::MAX),

@@ -586,10 +586,11 @@ export type ServerMessage =
   | ({ type: "error" } & ErrorResponse)
   | Event;
 
-/** A text frame of the relay's WebSocket (`files` and `terminal` are not carried yet). */
+/** A text frame of the relay's WebSocket (`terminal` is not carried yet). */
 export type RelayFrame =
   | { ch: "relay"; msg: RelayMessage }
-  | { ch: "agent"; msg: ClientMessage | ServerMessage };
+  | { ch: "agent"; msg: ClientMessage | ServerMessage }
+  | { ch: "files"; root: SessionId; msg: FilesClientMessage | FilesServerMessage };
 
 /** A line from a native agent to the runner. */
 export type AgentMessage =

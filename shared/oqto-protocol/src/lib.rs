@@ -41,7 +41,7 @@ pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, now_millis};
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
-pub use relay::{Channel, Frame, RelayMessage, RelayWelcome, agent_frame};
+pub use relay::{Channel, Frame, RelayMessage, RelayWelcome, agent_frame, files_frame};
 pub use response::{
     ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,
     Welcome,

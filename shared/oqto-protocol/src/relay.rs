@@ -9,8 +9,12 @@
 //!   runner handshake itself, so a client sends requests only, and their ids come back
 //!   unchanged.
 //!
-//! `files` and `terminal` are reserved for the file server and the terminals; a relay that
-//! does not carry them answers [`ErrorCode::Unsupported`]. Any other channel is
+//! - `{"ch":"files","root":R,"msg":M}`: `M` is one file server line for the workspace of
+//!   session `R`; a `data` header is followed by one binary frame with its bytes, and so is
+//!   a client's `upload.chunk`.
+//!
+//! `terminal` is reserved for the terminals; a relay that does not carry it answers
+//! [`ErrorCode::Unsupported`]. Any other channel is
 //! [`ErrorCode::UnknownChannel`]. A frame that is not a JSON object with `ch` and `msg` is
 //! [`ErrorCode::BadRequest`], one over the relay's limit [`ErrorCode::TooLarge`]; none of
 //! them closes the connection.
@@ -136,10 +140,19 @@ pub fn agent_frame(line: &str) -> String {
     format!("{{\"ch\":\"agent\",\"msg\":{line}}}")
 }
 
+/// The whole text frame carrying one file server line for workspace `root` on the
+/// `files` channel, the line embedded as it is.
+pub fn files_frame(root: &str, line: &str) -> String {
+    let root = serde_json::to_string(root).expect("a string serializes");
+    format!("{{\"ch\":\"files\",\"root\":{root},\"msg\":{line}}}")
+}
+
 /// A text frame as read: its channel and the message's JSON text, not yet decoded.
 #[derive(Debug)]
 pub struct Frame<'a> {
     pub ch: Channel,
+    /// The workspace of a `files` frame (a session id).
+    pub root: Option<String>,
     /// The message exactly as the client wrote it.
     pub msg: &'a RawValue,
 }
@@ -149,9 +162,8 @@ struct RawFrame<'a> {
     ch: &'a str,
     #[serde(borrow)]
     msg: &'a RawValue,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    root: Option<&'a RawValue>,
+    #[serde(default)]
+    root: Option<String>,
 }
 
 impl<'a> Frame<'a> {
@@ -175,7 +187,18 @@ impl<'a> Frame<'a> {
                 ),
             )
         })?;
-        Ok(Frame { ch, msg: raw.msg })
+        if ch == Channel::Files && raw.root.as_deref().is_none_or(str::is_empty) {
+            return Err(ErrorResponse::new(
+                None,
+                ErrorCode::BadRequest,
+                "a `files` frame names its workspace in `root` (a session id)",
+            ));
+        }
+        Ok(Frame {
+            ch,
+            root: raw.root,
+            msg: raw.msg,
+        })
     }
 }
 
@@ -200,6 +223,18 @@ mod tests {
         assert_eq!(
             code(r#"{"ch":"video","msg":{}}"#),
             ErrorCode::UnknownChannel
+        );
+    }
+
+    #[test]
+    fn a_files_frame_needs_a_root() {
+        let frame = Frame::parse(r#"{"ch":"files","root":"ses_1","msg":{}}"#).unwrap();
+        assert_eq!(frame.root.as_deref(), Some("ses_1"));
+        let err = Frame::parse(r#"{"ch":"files","msg":{}}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        assert_eq!(
+            files_frame("ses_\"1", r#"{"type":"ok"}"#),
+            r#"{"ch":"files","root":"ses_\"1","msg":{"type":"ok"}}"#
         );
     }
 

@@ -116,10 +116,11 @@ pub fn typescript() -> String {
            | ({ type: \"ok\" } & OkResponse)\n  \
            | ({ type: \"error\" } & ErrorResponse)\n  \
            | Event;\n\n\
-         /** A text frame of the relay's WebSocket (`files` and `terminal` are not carried yet). */\n\
+         /** A text frame of the relay's WebSocket (`terminal` is not carried yet). */\n\
          export type RelayFrame =\n  \
            | { ch: \"relay\"; msg: RelayMessage }\n  \
-           | { ch: \"agent\"; msg: ClientMessage | ServerMessage };\n\n\
+           | { ch: \"agent\"; msg: ClientMessage | ServerMessage }\n  \
+           | { ch: \"files\"; root: SessionId; msg: FilesClientMessage | FilesServerMessage };\n\n\
          /** A line from a native agent to the runner. */\n\
          export type AgentMessage =\n  \
            | ({ type: \"ok\" } & AgentOk)\n  \

@@ -3,6 +3,7 @@
 
 mod agent;
 mod auth;
+mod files;
 mod frames;
 mod lifecycle;
 mod support;

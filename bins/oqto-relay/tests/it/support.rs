@@ -26,7 +26,7 @@ pub fn built(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build -p oqto-runner -p oqto-sandbox -p oqto-fake-agent`",
+        "{} is missing: run `cargo build -p oqto-runner -p oqto-sandbox -p oqto-fake-agent -p oqto-files`",
         path.display()
     );
     path
@@ -48,6 +48,8 @@ impl Relay {
 
     /// Starts the relay with `relay_toml` as its configuration.
     pub fn start_with(relay_toml: &str) -> Self {
+        // The relay starts this one itself (next to it) for the files channel.
+        built("oqto-files");
         let env = TestEnv::new();
         env.write(
             "config/oqto/runner.toml",
@@ -319,6 +321,30 @@ impl Ws {
                 Some(Ok(Message::Text(text))) => return Some(text.to_string()),
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
                 Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next frame, text (as JSON) or binary, answering relay pings on the way.
+    pub async fn next_any(&mut self) -> Result<Value, Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("a frame within the deadline");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).expect("a JSON frame");
+                    if frame["ch"] == "relay" && frame["msg"]["type"] == "ping" {
+                        self.send(&json!({"ch":"relay","msg":{"type":"pong"}}))
+                            .await;
+                        continue;
+                    }
+                    return Ok(frame);
+                }
+                Some(Ok(Message::Binary(bytes))) => return Err(bytes.to_vec()),
+                Some(Ok(_)) => {}
+                other => panic!("the socket ended: {other:?}"),
             }
         }
     }
