@@ -1,7 +1,7 @@
 //! The `agent` channel: runner lines verbatim both ways, the client's ids kept, and
 //! loss-free resume through the relay after a reconnect.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Relay, create_session, seqs};
 
@@ -120,4 +120,177 @@ async fn a_reconnect_resumes_with_exactly_the_missed_events() {
     assert_eq!(resumed, expected, "missed events, none lost or repeated");
     let deltas = all.iter().filter(|e| e["type"] == "part.delta").count();
     assert_eq!(deltas, 30);
+}
+
+/// Subscribes after `after` and reads events of `session` until `count` more arrived or
+/// the turn ended; returns them.
+async fn read_some(relay: &Relay, session: &str, after: u64, count: usize) -> (Vec<Value>, bool) {
+    let mut ws = relay.browser().await;
+    ws.hello().await;
+    let mut got = Vec::new();
+    let reply = ws
+        .request(
+            json!({"id":"sub","type":"session.subscribe","session":session,"after_seq":after}),
+            &mut got,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let ended = |e: &Value| e["type"] == "state" && e["state"] == "idle";
+    while got.len() < count && !got.iter().any(ended) {
+        let frame = ws.frame().await;
+        if frame["ch"] == "agent" && frame["msg"]["session"] == session {
+            got.push(frame["msg"].clone());
+        }
+    }
+    let done = got.iter().any(ended);
+    ws.close().await;
+    (got, done)
+}
+
+/// Cut points from a seed printed on failure: 1..=6 events per connection.
+fn cuts(seed: u64) -> impl FnMut() -> usize {
+    let mut state = seed | 1;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % 6).unwrap() + 1
+    }
+}
+
+#[tokio::test]
+async fn reconnecting_at_random_cut_points_reassembles_the_uninterrupted_stream() {
+    let relay = Relay::start();
+    let cwd = relay.env.work().display().to_string();
+    let mut ws = relay.browser().await;
+    ws.hello().await;
+    let session = create_session(&mut ws, &cwd).await;
+    let mut first = Vec::new();
+    let reply = ws
+        .request(
+            json!({"id":"s","type":"session.subscribe","session":session}),
+            &mut first,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    let reply = ws
+        .request(
+            json!({"id":"p","type":"prompt","session":session,"text":"stream:40@5"}),
+            &mut first,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    // The cut stream starts after the turn's `working` state: any `idle` after it ends it.
+    let working = |e: &Value| e["type"] == "state" && e["state"] == "working";
+    while !first.iter().any(working) {
+        let frame = ws.frame().await;
+        if frame["ch"] == "agent" && frame["msg"]["session"] == session.as_str() {
+            first.push(frame["msg"].clone());
+        }
+    }
+    let start = first.iter().find(|e| working(e)).unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    ws.close().await;
+
+    let seed = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_007,
+    )
+    .unwrap();
+    let mut next_cut = cuts(seed);
+    let mut reassembled: Vec<Value> = Vec::new();
+    let mut last = start;
+    loop {
+        let (got, done) = read_some(&relay, &session, last, next_cut()).await;
+        if let Some(seq) = seqs(&got).last() {
+            last = *seq;
+        }
+        reassembled.extend(got);
+        if done {
+            break;
+        }
+    }
+    // The uninterrupted stream: one subscription replaying everything after `start`.
+    let mut whole = relay.browser().await;
+    whole.hello().await;
+    let mut all = Vec::new();
+    let reply = whole
+        .request(
+            json!({"id":"all","type":"session.subscribe","session":session,"after_seq":start}),
+            &mut all,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    whole.until_idle(&session, true, &mut all).await;
+    assert_eq!(
+        reassembled, all,
+        "seed {seed}: reassembled differs from uninterrupted"
+    );
+    assert_eq!(all.iter().filter(|e| e["type"] == "part.delta").count(), 40);
+}
+
+#[tokio::test]
+async fn a_relay_restarted_mid_turn_lets_clients_resume_with_nothing_lost() {
+    let mut relay = Relay::start();
+    let cwd = relay.env.work().display().to_string();
+    let mut ws = relay.browser().await;
+    ws.hello().await;
+    let session = create_session(&mut ws, &cwd).await;
+    let mut seen = Vec::new();
+    let reply = ws
+        .request(
+            json!({"id":"s","type":"session.subscribe","session":session}),
+            &mut seen,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    let reply = ws
+        .request(
+            json!({"id":"p","type":"prompt","session":session,"text":"stream:30@10"}),
+            &mut seen,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    while seqs(&seen).len() < 4 {
+        let frame = ws.frame().await;
+        if frame["ch"] == "agent" && frame["msg"]["session"] == session.as_str() {
+            seen.push(frame["msg"].clone());
+        }
+    }
+    assert_eq!(relay.terminate().code(), Some(0));
+    // Frames already in flight first, then the close.
+    let close = loop {
+        if let Err(code) = ws.next().await {
+            break code;
+        }
+    };
+    assert_eq!(close, Some(1001));
+    let last = *seqs(&seen).last().unwrap();
+
+    // A new relay; the runner (and the turn) went on without it.
+    relay.launch();
+    let mut again = relay.browser().await;
+    again.hello().await;
+    let mut rest = Vec::new();
+    let reply = again
+        .request(
+            json!({"id":"s2","type":"session.subscribe","session":session,"after_seq":last}),
+            &mut rest,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    again.until_idle(&session, true, &mut rest).await;
+    let mut whole = seen.clone();
+    whole.extend(rest);
+    let seqs = seqs(&whole);
+    let expected: Vec<u64> = (seqs[0]..=*seqs.last().unwrap()).collect();
+    assert_eq!(seqs, expected, "every event once, in order");
+    assert_eq!(
+        whole.iter().filter(|e| e["type"] == "part.delta").count(),
+        30
+    );
 }

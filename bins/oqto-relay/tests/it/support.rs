@@ -69,15 +69,22 @@ impl Relay {
             url: String::new(),
             login_url: String::new(),
         };
-        let child = relay
+        relay.launch();
+        relay
+    }
+
+    /// Starts the relay process (again) and waits for its `relay.json`.
+    pub fn launch(&mut self) {
+        let state_file = self.state_file();
+        let _ = std::fs::remove_file(&state_file);
+        let child = self
             .command(&["--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start oqto-relay");
-        relay.child = Some(child);
-        let state_file = relay.state_file();
+        self.child = Some(child);
         let mut announced = None;
         assert!(
             wait_until(WAIT, || {
@@ -90,15 +97,11 @@ impl Relay {
             state_file.display()
         );
         let announced = announced.unwrap();
-        announced["url"]
-            .as_str()
-            .unwrap()
-            .clone_into(&mut relay.url);
+        announced["url"].as_str().unwrap().clone_into(&mut self.url);
         announced["login_url"]
             .as_str()
             .unwrap()
-            .clone_into(&mut relay.login_url);
-        relay
+            .clone_into(&mut self.login_url);
     }
 
     pub fn state_file(&self) -> PathBuf {
