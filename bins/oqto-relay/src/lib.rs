@@ -112,10 +112,7 @@ impl Places {
         let candidates = config::candidates(args.config.as_deref(), &config_home);
         let config = RelayConfig::load(&candidates, args.config.is_some())?;
         let store = runner.config.paths.data_dir.join("relay.db");
-        let state_file = runner
-            .socket()
-            .parent()
-            .map_or_else(|| PathBuf::from("relay.json"), |d| d.join("relay.json"));
+        let state_file = oqto_config::relay_state_file(runner.socket());
         Ok(Self {
             runner,
             config,

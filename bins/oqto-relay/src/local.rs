@@ -8,15 +8,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
-/// The contents of `relay.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Announcement {
-    pub url: String,
-    pub pid: u32,
-    pub login_url: String,
-}
+pub use oqto_config::{
+    RelayAnnouncement as Announcement, read_relay_state as read, running_relay as running,
+};
 
 /// A written `relay.json`, removed by [`StateFile::remove`] if it is still ours.
 #[derive(Debug)]
@@ -63,18 +58,4 @@ impl StateFile {
             let _ = std::fs::remove_file(&self.path);
         }
     }
-}
-
-/// The announcement in `path`, if readable.
-pub fn read(path: &Path) -> Option<Announcement> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The running relay's announcement: `None` when there is none or its process is gone.
-pub fn running(path: &Path) -> Option<Announcement> {
-    let announcement = read(path)?;
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(announcement.pid).ok()?);
-    nix::sys::signal::kill(pid, None).ok()?;
-    Some(announcement)
 }

@@ -11,6 +11,7 @@ mod harness;
 mod lock;
 mod paths;
 mod raw;
+mod relay;
 mod resolve;
 mod units;
 
@@ -30,6 +31,9 @@ pub use lock::{DataDirLock, Holder, LOCK_FILE, LockError, holder, lock_data_dir}
 pub use paths::{
     ConfigFile, Environment, Overrides, PathError, Paths, SOCKET_PATH_MAX, SocketSource, data_dir,
     socket_path, state_dir,
+};
+pub use relay::{
+    RELAY_STATE_FILE, RelayAnnouncement, read_relay_state, relay_state_file, running_relay,
 };
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 

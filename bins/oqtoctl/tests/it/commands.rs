@@ -210,7 +210,9 @@ fn doctor_reports_each_check() {
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["config", "pi", "sandbox", "socket", "runner", "model"],
+        [
+            "config", "pi", "sandbox", "socket", "runner", "model", "relay"
+        ],
         "{}",
         describe(&out)
     );

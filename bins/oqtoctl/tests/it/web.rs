@@ -59,6 +59,17 @@ fn web_starts_a_relay_once_and_prints_a_fresh_link_each_time() {
         "{second}"
     );
     assert_eq!(guard.pid(), Some(pid), "the running relay was reused");
+    // doctor finds it; no runner answers it yet (the relay starts one for a WebSocket).
+    let checks = crate::support::json_lines(&ctl.run(&["--no-autostart", "doctor", "--json"]));
+    let relay = checks
+        .iter()
+        .find(|c| c["name"] == "relay")
+        .expect("a relay check");
+    assert_eq!(relay["status"], "warn", "{relay}");
+    assert!(
+        relay["detail"].as_str().unwrap().starts_with(url),
+        "{relay}"
+    );
 }
 
 #[test]
