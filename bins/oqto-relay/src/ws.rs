@@ -46,24 +46,22 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                         &text, &state, &out_tx, &mut to_runner, &mut upstream_task, &mut files,
                     ).await,
                     Message::Binary(bytes) if bytes.len() > state.config.max_frame => {
-                        Err(relay_error(ErrorCode::TooLarge, &format!(
+                        Err(Answer::from(relay_error(ErrorCode::TooLarge, &format!(
                             "a binary frame of {} bytes; the limit is {}",
                             bytes.len(), state.config.max_frame
-                        )))
+                        ))))
                     }
-                    Message::Binary(bytes) => files.bytes(&bytes).await,
+                    Message::Binary(bytes) => files.bytes(&bytes).await.map_err(Answer::from),
                     Message::Close(_) => break None,
                     Message::Ping(_) | Message::Pong(_) => Ok(()),
                 };
                 match reply {
                     Ok(()) => {}
-                    Err(frame) => {
-                        let mismatch = frame.contains("\"code\":\"protocol_mismatch\"")
-                            && frame.starts_with("{\"ch\":\"relay\"");
+                    Err(Answer { frame, close }) => {
                         if send(&mut sink, frame).await.is_err() {
                             break None;
                         }
-                        if mismatch {
+                        if close {
                             break Some(close_code::PROTOCOL);
                         }
                     }
@@ -109,6 +107,8 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
         let stopping = *state.shutdown.borrow();
         close_with(&mut sink, code, stopping).await;
     }
+    // Nothing reads these any more: senders stop at once instead of waiting.
+    drop(out_rx);
     drop(to_runner);
     drop(files);
     if let Some(task) = upstream_task {
@@ -148,7 +148,33 @@ pub fn relay_error(code: ErrorCode, message: &str) -> String {
     RelayMessage::error(code, message).to_frame()
 }
 
-/// Handles a text frame; `Err` is the frame to answer with.
+/// A frame to answer with, and whether the connection ends after it (a protocol
+/// mismatch).
+struct Answer {
+    frame: String,
+    close: bool,
+}
+
+impl From<String> for Answer {
+    fn from(frame: String) -> Self {
+        Answer {
+            frame,
+            close: false,
+        }
+    }
+}
+
+impl From<RelayMessage> for Answer {
+    fn from(msg: RelayMessage) -> Self {
+        let close = matches!(&msg, RelayMessage::Error(e) if e.code == ErrorCode::ProtocolMismatch);
+        Answer {
+            frame: msg.to_frame(),
+            close,
+        }
+    }
+}
+
+/// Handles a text frame; `Err` is what to answer with.
 async fn on_text(
     text: &str,
     state: &Arc<AppState>,
@@ -156,32 +182,35 @@ async fn on_text(
     to_runner: &mut Option<mpsc::Sender<String>>,
     upstream_task: &mut Option<tokio::task::JoinHandle<()>>,
     files: &mut Files,
-) -> Result<(), String> {
+) -> Result<(), Answer> {
     if text.len() > state.config.max_frame {
-        return Err(relay_error(
+        return Err(Answer::from(relay_error(
             ErrorCode::TooLarge,
             &format!(
                 "a frame of {} bytes; the limit is {}",
                 text.len(),
                 state.config.max_frame
             ),
-        ));
+        )));
     }
-    let frame = Frame::parse(text).map_err(|e| RelayMessage::Error(e).to_frame())?;
+    let frame = Frame::parse(text).map_err(|e| Answer::from(RelayMessage::Error(e)))?;
     if frame.ch == Channel::Files {
         if to_runner.is_none() {
-            return Err(relay_error(
+            return Err(Answer::from(relay_error(
                 ErrorCode::BadRequest,
                 "send the relay hello before files messages",
-            ));
+            )));
         }
         let root = frame.root.clone().unwrap_or_default();
-        let line = one_line(frame.msg.get())?;
-        return files.send(&state.runner, &root, line, out).await;
+        let line = one_line(frame.msg.get()).map_err(Answer::from)?;
+        return files
+            .send(&state.runner, &root, line, out)
+            .await
+            .map_err(Answer::from);
     }
     on_frame(&frame, state, out, to_runner, upstream_task)
         .await
-        .map_err(|m| m.to_frame())
+        .map_err(Answer::from)
 }
 
 /// The message as one line: a message written over several lines is made compact.
