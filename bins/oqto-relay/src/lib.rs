@@ -3,11 +3,11 @@
 //!
 //! - [`server`]: the router, login, the authenticated WebSocket upgrade; [`Relay`] binds
 //!   and serves on a listener the caller chose, until a shutdown future completes.
-//! - [`ws`]: one WebSocket, the envelope's channels; [`upstream`]: its runner connection;
-//!   [`files`]: its file servers.
-//! - [`store`]: sessions, tokens and login links in one `SQLite` file; [`auth`]: cookies,
+//! - `ws`: one WebSocket, the envelope's channels; `upstream`: its runner connection;
+//!   `files`: its file servers.
+//! - [`store`]: sessions, tokens and login links in one `SQLite` file; `auth`: cookies,
 //!   bearer tokens, `Origin`.
-//! - [`config`]: `relay.toml`; [`local`]: `relay.json`; [`cmd`]: `link` and `token`.
+//! - [`config`]: `relay.toml`; [`local`]: `relay.json`; `cmd`: `link` and `token`.
 
 mod auth;
 pub mod cli;
