@@ -101,7 +101,14 @@ impl Files {
             self.pending = Some((root.to_owned(), line, len));
             return Ok(());
         }
-        let server = self.servers.get_mut(root).expect("started above");
+        let Some(server) = self.servers.get_mut(root) else {
+            return Err(error_frame(
+                root,
+                peeked.id,
+                ErrorCode::Internal,
+                "the file server is gone",
+            ));
+        };
         if let Err(e) = server.writer.write_line(&line).await {
             self.servers.remove(root);
             return Err(error_frame(
