@@ -294,3 +294,55 @@ async fn a_relay_restarted_mid_turn_lets_clients_resume_with_nothing_lost() {
         30
     );
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_told_to_resync() {
+    // A small per-subscriber queue in the runner: the relay's own queue is bounded too, so
+    // a client that stops reading makes the runner's queue overflow.
+    let relay = Relay::start_with_runner("", "subscriber_queue = 16");
+    let cwd = relay.env.work().display().to_string();
+    let mut ws = relay.small_buffered_browser().await;
+    ws.hello().await;
+    let session = create_session(&mut ws, &cwd).await;
+    let mut events = Vec::new();
+    let reply = ws
+        .request(
+            json!({"id":"s","type":"session.subscribe","session":session}),
+            &mut events,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    // Another client watches the turn end; the first sends the prompt, then reads nothing.
+    let mut watcher = relay.browser().await;
+    watcher.hello().await;
+    let mut seen_by_watcher = Vec::new();
+    let reply = watcher
+        .request(
+            json!({"id":"w","type":"session.subscribe","session":session}),
+            &mut seen_by_watcher,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    ws.send(&json!({"ch":"agent","msg":{"id":"p","type":"prompt","session":session,"text":"stream:20000@0"}}))
+        .await;
+    watcher
+        .until_idle(&session, false, &mut seen_by_watcher)
+        .await;
+    // Now the stalled client reads: somewhere in its stream the runner said `resync`.
+    let mut resynced = false;
+    loop {
+        let frame = ws.frame().await;
+        let msg = &frame["msg"];
+        if frame["ch"] != "agent" || msg["session"] != session.as_str() {
+            continue;
+        }
+        resynced |= msg["type"] == "resync";
+        // The turn's end: its `idle` state, or a resync snapshot that shows it idle.
+        let idle = (msg["type"] == "state" && msg["state"] == "idle")
+            || (msg["type"] == "resync" && msg["info"]["state"] == "idle");
+        if idle {
+            break;
+        }
+    }
+    assert!(resynced, "the stalled client was told to resync");
+}

@@ -48,13 +48,18 @@ impl Relay {
 
     /// Starts the relay with `relay_toml` as its configuration.
     pub fn start_with(relay_toml: &str) -> Self {
+        Self::start_with_runner(relay_toml, "")
+    }
+
+    /// As [`Relay::start_with`], with `runner_extra` added to `[runner]` in runner.toml.
+    pub fn start_with_runner(relay_toml: &str, runner_extra: &str) -> Self {
         // The relay starts this one itself (next to it) for the files channel.
         built("oqto-files");
         let env = TestEnv::new();
         env.write(
             "config/oqto/runner.toml",
             format!(
-                "[runner]\ndefault_harness = \"fake\"\n[harness.fake]\ncommand = \"{}\"\n",
+                "[runner]\ndefault_harness = \"fake\"\n{runner_extra}\n[harness.fake]\ncommand = \"{}\"\n",
                 built("oqto-fake-agent").display()
             ),
         );
@@ -186,6 +191,31 @@ impl Relay {
 
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> String {
         self.request("GET", path, headers).await
+    }
+
+    /// A logged-in WebSocket whose TCP receive buffer is small, so that a test that stops
+    /// reading fills the relay's queues quickly.
+    pub async fn small_buffered_browser(&self) -> Ws {
+        let cookie = self.login().await;
+        let mut request = format!("ws://{}/ws", self.host())
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("origin", self.url.parse().unwrap());
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket
+            .connect(self.host().parse().unwrap())
+            .await
+            .expect("connect");
+        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("an authenticated websocket");
+        Ws { stream }
     }
 
     /// Opens `/ws` with `headers`; the error is the refusal (e.g. an HTTP 403).
