@@ -3,7 +3,7 @@
 use nix::sys::signal::Signal;
 use serde_json::json;
 
-use crate::support::{Relay, signal};
+use crate::support::{Relay, create_session, seqs, signal};
 
 #[tokio::test]
 async fn healthz_says_whether_the_runner_answers_and_the_ui_page_is_served() {
@@ -33,6 +33,27 @@ async fn a_killed_runner_is_reported_and_the_relay_reconnects_to_a_new_one() {
     let mut ws = relay.browser().await;
     let welcome = ws.hello().await;
     assert_eq!(welcome["runner"]["server"], "oqto-runner");
+    // A finished turn the client saw, up to `last`.
+    let cwd = relay.env.work().display().to_string();
+    let session = create_session(&mut ws, &cwd).await;
+    let mut seen = Vec::new();
+    let reply = ws
+        .request(
+            json!({"id":"s","type":"session.subscribe","session":session}),
+            &mut seen,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    let reply = ws
+        .request(
+            json!({"id":"p","type":"prompt","session":session,"text":"stream:3"}),
+            &mut seen,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok");
+    ws.until_idle(&session, false, &mut seen).await;
+    let last = *seqs(&seen).last().unwrap();
+
     let pid = relay
         .runner_pid()
         .expect("a runner holds the data directory");
@@ -53,6 +74,26 @@ async fn a_killed_runner_is_reported_and_the_relay_reconnects_to_a_new_one() {
         .request(json!({"id":"back","type":"session.list"}), &mut events)
         .await;
     assert_eq!(reply["type"], "ok", "{reply}");
+    // Resuming after `last` repeats nothing: the new runner cannot replay the killed one's
+    // ring, so it sends a snapshot (`resync`) with seqs past the old ones.
+    let reply = ws
+        .request(
+            json!({"id":"again","type":"session.subscribe","session":session,"after_seq":last}),
+            &mut events,
+        )
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let resync = loop {
+        if let Some(e) = events.iter().find(|e| e["session"] == session.as_str()) {
+            break e.clone();
+        }
+        let frame = ws.frame().await;
+        if frame["ch"] == "agent" {
+            events.push(frame["msg"].clone());
+        }
+    };
+    assert_eq!(resync["type"], "resync", "{resync}");
+    assert!(resync["seq"].as_u64().unwrap() > last, "{resync}");
 }
 
 #[tokio::test]
