@@ -11,7 +11,7 @@ use std::path::Path;
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
 use oqto_protocol::{
     ClientMessage, Command, ErrorResponse, Event, Hello, PROTOCOL_VERSION, Reply, Request,
-    RequestId, Seq, ServerMessage, SessionId, Welcome,
+    RequestId, Seq, ServerMessage, SessionId, TerminalEvent, TerminalId, Welcome,
 };
 use tokio::io::BufReader;
 use tokio::net::UnixStream;
@@ -32,6 +32,9 @@ pub enum Incoming {
     /// it unchanged).
     Event(Box<Event>, String),
     Reply(RequestId, Result<Reply, ErrorResponse>),
+    /// About an attached terminal (`terminal.attach`): for `terminal.output`, with the raw
+    /// bytes that followed its header; else no bytes.
+    Terminal(TerminalEvent, Vec<u8>),
     /// An `error` tied to no request (e.g. a line the runner could not read); the
     /// connection goes on unless [`Incoming::Closed`] follows.
     Error(ErrorResponse),
@@ -98,6 +101,36 @@ impl Client {
             .await
             .map_err(|e| Error::Closed(Some(e.to_string())))?;
         Ok(id)
+    }
+
+    /// Sends a request whose line announces raw bytes (`terminal.input`): the line, then
+    /// exactly `bytes`. Returns its id without waiting for the reply.
+    pub async fn send_frame(&mut self, command: Command, bytes: &[u8]) -> Result<RequestId, Error> {
+        debug_assert_eq!(command.frame_len(), bytes.len() as u64);
+        self.next_id += 1;
+        let id = RequestId(format!("c{}", self.next_id));
+        let line = ClientMessage::Request(Request {
+            id: id.clone(),
+            command,
+        })
+        .to_line();
+        self.writer
+            .write_frame(&line, bytes)
+            .await
+            .map_err(|e| Error::Closed(Some(e.to_string())))?;
+        Ok(id)
+    }
+
+    /// Sends `bytes` as input to a terminal; returns the request's id (the reply comes
+    /// once the bytes were written to the terminal).
+    pub async fn terminal_input(
+        &mut self,
+        terminal: TerminalId,
+        bytes: &[u8],
+    ) -> Result<RequestId, Error> {
+        let len = bytes.len() as u64;
+        self.send_frame(Command::TerminalInput { terminal, len }, bytes)
+            .await
     }
 
     /// Sends a request and waits for its reply; events that arrive meanwhile are kept for
@@ -193,6 +226,20 @@ async fn read_loop(
                     Some(id) => Incoming::Reply(id, Err(err)),
                     None => Incoming::Error(err),
                 },
+                Ok(ServerMessage::Terminal(event)) => {
+                    let mut bytes = Vec::new();
+                    let len = event.frame_len();
+                    match reader
+                        .read_raw(len, |chunk| {
+                            bytes.extend_from_slice(chunk);
+                            Ok::<(), std::convert::Infallible>(())
+                        })
+                        .await
+                    {
+                        Ok(_) => Incoming::Terminal(event, bytes),
+                        Err(e) => Incoming::Closed(Some(e.to_string())),
+                    }
+                }
                 Ok(ServerMessage::Welcome(_)) => continue,
                 Err(e) => {
                     // A line this build cannot read (a newer runner): skip it, say so.

@@ -136,7 +136,7 @@ async fn resumes_after_a_seq_and_after_a_runner_restart_without_gaps_or_repeats(
         {
             Incoming::Event(e, _) => replayed.push(e.seq),
             Incoming::Closed(why) => panic!("closed: {why:?}"),
-            Incoming::Reply(..) | Incoming::Error(_) => {}
+            Incoming::Reply(..) | Incoming::Error(_) | Incoming::Terminal(..) => {}
         }
     }
     assert_eq!(replayed, ((middle + 1)..=seen).collect::<Vec<_>>());
