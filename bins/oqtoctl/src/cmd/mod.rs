@@ -7,6 +7,8 @@ pub mod history;
 pub mod prompt;
 pub mod runner;
 pub mod sessions;
+pub mod shell;
+pub mod terminals;
 
 use std::io::{self, Write};
 use std::time::Duration;

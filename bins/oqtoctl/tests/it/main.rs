@@ -6,4 +6,5 @@ mod autostart;
 mod commands;
 mod completions;
 mod prompt;
+mod shell;
 mod support;
