@@ -256,6 +256,14 @@ impl Actor {
     /// Hands each client what it has not had yet, as far as its queue takes it. Once the
     /// terminal ended, a client that has had everything gets the last events and goes.
     fn pump(&mut self) {
+        let before = self.clients.len();
+        self.give();
+        if self.clients.len() != before {
+            self.after_detach();
+        }
+    }
+
+    fn give(&mut self) {
         let now = Instant::now();
         let ring = &self.ring;
         let id = &self.p.id;
