@@ -20,7 +20,7 @@ use oqto_protocol::{
 };
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::events::{Delivery, SubscriberId};
@@ -33,12 +33,15 @@ const OUT_QUEUE: usize = 256;
 /// How long a new connection has to send its `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One line (or raw frame) for the writer.
+/// One line (or raw frame) for the writer, or a request to be told once all before it is
+/// written.
 enum Out {
     Owned(String),
     Event(Delivery),
     /// A header line (with its newline) and the raw bytes it announces.
     Frame(String, Vec<u8>),
+    /// Answered once every line queued before it has been written and flushed.
+    Flushed(oneshot::Sender<()>),
 }
 
 impl Out {
@@ -69,6 +72,7 @@ impl Out {
                 writer.write_all(header.as_bytes()).await?;
                 writer.write_all(bytes).await
             }
+            Out::Flushed(_) => Ok(()),
         }
     }
 }
@@ -185,18 +189,26 @@ async fn drain(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
 
 async fn write_loop(write: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
+    let mut waiting = Vec::new();
     while let Some(out) = rx.recv().await {
-        if out.write_to(&mut writer).await.is_err() {
-            return;
-        }
+        let mut next = Some(out);
         // Batch whatever is already queued, then flush once.
-        while let Ok(out) = rx.try_recv() {
-            if out.write_to(&mut writer).await.is_err() {
-                return;
+        while let Some(out) = next {
+            match out {
+                Out::Flushed(done) => waiting.push(done),
+                out => {
+                    if out.write_to(&mut writer).await.is_err() {
+                        return;
+                    }
+                }
             }
+            next = rx.try_recv().ok();
         }
         if writer.flush().await.is_err() {
             return;
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
         }
     }
 }
@@ -341,6 +353,15 @@ impl Conn {
                 Command::SessionUnsubscribe { session } => {
                     let result = self.unsubscribe(&session).await.map(|()| Reply::Empty);
                     let _ = self.out.send(response(id, result)).await;
+                }
+                Command::RunnerShutdown {} => {
+                    // The answer is written before the runner starts stopping: stopping
+                    // ends this connection, and the client must learn its request was taken.
+                    let (done, written) = oneshot::channel();
+                    let _ = self.out.send(response(id, Ok(Reply::Empty))).await;
+                    let _ = self.out.send(Out::Flushed(done)).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), written).await;
+                    self.runner.request_shutdown();
                 }
                 command => {
                     // Other commands run on their own, so a slow one (a search, a compact)

@@ -5,7 +5,6 @@
 //! can `select!` on them next to signals and deadlines (a channel's `recv` is cancel-safe;
 //! a half-read line is not).
 
-use std::collections::VecDeque;
 use std::path::Path;
 
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
@@ -19,6 +18,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::Error;
+use crate::inbox::{Inbox, Item, deliver};
 
 /// Items the reader task may queue before it waits for the caller.
 const QUEUE: usize = 1024;
@@ -46,9 +46,7 @@ pub enum Incoming {
 #[derive(Debug)]
 pub struct Client {
     writer: AsyncLineWriter<OwnedWriteHalf>,
-    rx: mpsc::Receiver<Incoming>,
-    /// Items read while waiting for a reply, handed out first by [`Client::next`].
-    buffered: VecDeque<Incoming>,
+    inbox: Inbox<Incoming>,
     next_id: u64,
     /// The runner's greeting: its version, features, harnesses and default harness.
     pub welcome: Welcome,
@@ -80,8 +78,7 @@ impl Client {
         tokio::spawn(async move { read_loop(&mut reader, &tx).await });
         Ok(Self {
             writer,
-            rx,
-            buffered: VecDeque::new(),
+            inbox: Inbox::new(rx),
             next_id: 0,
             welcome,
         })
@@ -137,20 +134,7 @@ impl Client {
     /// [`Client::next`], in order.
     pub async fn request(&mut self, command: Command) -> Result<Reply, Error> {
         let id = self.send(command).await?;
-        loop {
-            match self.rx.recv().await {
-                Some(Incoming::Reply(got, result)) if got == id => {
-                    return result.map_err(Error::Reply);
-                }
-                Some(Incoming::Closed(why)) => {
-                    // Later calls to `next` must still see the end.
-                    self.buffered.push_back(Incoming::Closed(why.clone()));
-                    return Err(Error::Closed(why));
-                }
-                None => return Err(Error::Closed(None)),
-                Some(other) => self.buffered.push_back(other),
-            }
-        }
+        self.inbox.reply(&id).await
     }
 
     /// Subscribes to a session's events: those after `after_seq` are replayed (or a
@@ -167,10 +151,7 @@ impl Client {
 
     /// The next thing the runner sent: buffered items first. Cancel-safe.
     pub async fn next(&mut self) -> Incoming {
-        if let Some(item) = self.buffered.pop_front() {
-            return item;
-        }
-        self.rx.recv().await.unwrap_or(Incoming::Closed(None))
+        self.inbox.next().await
     }
 }
 
@@ -248,9 +229,30 @@ async fn read_loop(
                 }
             },
         };
-        let end = matches!(item, Incoming::Closed(_));
-        if tx.send(item).await.is_err() || end {
+        if !deliver(tx, item).await {
             return;
         }
+    }
+}
+
+impl Item for Incoming {
+    type Reply = Reply;
+
+    fn reply_to(self, id: &RequestId) -> Result<Result<Reply, ErrorResponse>, Self> {
+        match self {
+            Incoming::Reply(got, result) if &got == id => Ok(result),
+            other => Err(other),
+        }
+    }
+
+    fn ended(&self) -> Option<Error> {
+        match self {
+            Incoming::Closed(why) => Some(Error::Closed(why.clone())),
+            _ => None,
+        }
+    }
+
+    fn closed(why: Option<String>) -> Self {
+        Incoming::Closed(why)
     }
 }
