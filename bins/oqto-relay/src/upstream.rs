@@ -107,6 +107,15 @@ pub async fn run(runner: &Runner, mut lines: mpsc::Receiver<String>, out: mpsc::
         let mut reader = tokio::spawn(async move {
             loop {
                 match receiver.next_line().await {
+                    Ok(Some(line)) if is_raw_header(&line).is_some() => {
+                        // Raw bytes follow (a terminal's output, which this relay does not
+                        // carry): read them to stay in step, and drop them.
+                        let len = is_raw_header(&line).unwrap_or(0);
+                        if let Err(e) = receiver.next_bytes(len).await {
+                            return Some(e.to_string());
+                        }
+                        tracing::debug!(len, "dropped raw bytes from the runner");
+                    }
                     Ok(Some(line)) => {
                         if reader_out
                             .send(Upstream::Frame(agent_frame(&line)))
@@ -159,6 +168,27 @@ async fn refuse(out: &mpsc::Sender<Upstream>, line: &str) {
         "the runner is not connected; send again after the next welcome",
     ));
     let _ = out.send(Upstream::Frame(err.to_frame())).await;
+}
+
+#[derive(serde::Deserialize)]
+struct TypeAndLen {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    len: Option<u64>,
+}
+
+/// The length of the raw bytes that follow `line`, when it is a `terminal.output` header.
+fn is_raw_header(line: &str) -> Option<u64> {
+    let peek: TypeAndLen = serde_json::from_str(line).ok()?;
+    (peek.kind.as_deref() == Some("terminal.output")).then_some(peek.len.unwrap_or(0))
+}
+
+/// Whether a client line is a `terminal.*` command.
+pub fn is_terminal_command(line: &str) -> bool {
+    serde_json::from_str::<TypeAndLen>(line)
+        .ok()
+        .and_then(|p| p.kind)
+        .is_some_and(|k| k.starts_with("terminal."))
 }
 
 #[derive(serde::Deserialize)]

@@ -281,6 +281,14 @@ async fn on_frame(
                     "the message is not valid JSON",
                 ));
             };
+            // Terminal bytes travel as raw frames after their header line; they come with
+            // the `terminal` channel, not through this one.
+            if upstream::is_terminal_command(&line) {
+                return Err(RelayMessage::error(
+                    ErrorCode::Unsupported,
+                    "terminal commands are not carried by this relay yet",
+                ));
+            }
             // Waits when the runner is slow to read: backpressure reaches the client.
             tx.send(line).await.map_err(|_| {
                 RelayMessage::error(ErrorCode::RunnerUnavailable, "the runner connection ended")

@@ -14,6 +14,7 @@ pub mod sandbox;
 mod server;
 pub mod session;
 pub mod store;
+pub mod terminal;
 
 use std::path::PathBuf;
 

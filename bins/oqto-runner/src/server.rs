@@ -16,26 +16,32 @@ use oqto_ipc::framing::{AsyncLineReader, FrameError};
 use oqto_ipc::socket::{Access, PeerCred, peer_cred};
 use oqto_protocol::{
     ClientMessage, Command, ErrorCode, ErrorResponse, OkResponse, PROTOCOL_VERSION, Reply,
-    RequestId, ServerMessage, SessionId,
+    RequestId, ServerMessage, SessionId, TerminalEvent, TerminalId,
 };
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::events::{Delivery, SubscriberId};
 use crate::runner::{Failure, Runner, not_found};
 use crate::session::ActorMsg;
+use crate::terminal;
 
 /// Lines queued for one connection's writer.
 const OUT_QUEUE: usize = 256;
 /// How long a new connection has to send its `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One line for the writer.
+/// One line (or raw frame) for the writer, or a request to be told once all before it is
+/// written.
 enum Out {
     Owned(String),
     Event(Delivery),
+    /// A header line (with its newline) and the raw bytes it announces.
+    Frame(String, Vec<u8>),
+    /// Answered once every line queued before it has been written and flushed.
+    Flushed(oneshot::Sender<()>),
 }
 
 impl Out {
@@ -45,10 +51,28 @@ impl Out {
         Out::Owned(line)
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    fn terminal(event: &TerminalEvent, bytes: Vec<u8>) -> Self {
+        let mut line = ServerMessage::Terminal(event.clone()).to_line();
+        line.push('\n');
+        if bytes.is_empty() {
+            Out::Owned(line)
+        } else {
+            Out::Frame(line, bytes)
+        }
+    }
+
+    async fn write_to(
+        &self,
+        writer: &mut BufWriter<tokio::net::unix::OwnedWriteHalf>,
+    ) -> std::io::Result<()> {
         match self {
-            Out::Owned(line) => line.as_bytes(),
-            Out::Event(delivery) => delivery.line().as_bytes(),
+            Out::Owned(line) => writer.write_all(line.as_bytes()).await,
+            Out::Event(delivery) => writer.write_all(delivery.line().as_bytes()).await,
+            Out::Frame(header, bytes) => {
+                writer.write_all(header.as_bytes()).await?;
+                writer.write_all(bytes).await
+            }
+            Out::Flushed(_) => Ok(()),
         }
     }
 }
@@ -130,6 +154,7 @@ async fn connection(runner: Arc<Runner>, stream: UnixStream) {
             client,
             out: out_tx.clone(),
             subscriptions: HashMap::new(),
+            terminals: HashMap::new(),
         };
         conn.read_loop(&mut reader).await;
         conn.close().await;
@@ -164,18 +189,26 @@ async fn drain(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
 
 async fn write_loop(write: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
+    let mut waiting = Vec::new();
     while let Some(out) = rx.recv().await {
-        if writer.write_all(out.as_bytes()).await.is_err() {
-            return;
-        }
+        let mut next = Some(out);
         // Batch whatever is already queued, then flush once.
-        while let Ok(out) = rx.try_recv() {
-            if writer.write_all(out.as_bytes()).await.is_err() {
-                return;
+        while let Some(out) = next {
+            match out {
+                Out::Flushed(done) => waiting.push(done),
+                out => {
+                    if out.write_to(&mut writer).await.is_err() {
+                        return;
+                    }
+                }
             }
+            next = rx.try_recv().ok();
         }
         if writer.flush().await.is_err() {
             return;
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
         }
     }
 }
@@ -250,6 +283,9 @@ struct Conn {
     client: String,
     out: mpsc::Sender<Out>,
     subscriptions: HashMap<SessionId, Subscription>,
+    /// Attached terminals: the client id the terminal knows this connection by, and the
+    /// task moving its output to the writer.
+    terminals: HashMap<TerminalId, (u64, JoinHandle<()>)>,
 }
 
 impl Conn {
@@ -286,17 +322,46 @@ impl Conn {
                 }
                 Err(e) => {
                     let _ = self.out.send(Out::json(&ServerMessage::Error(e))).await;
+                    // A `terminal.input` line that did not decode still announced its bytes:
+                    // skip them, so the stream stays in step.
+                    if let Some(len) = announced_len(&line) {
+                        if reader.read_raw(len, |_| Ok::<(), ()>(())).await.is_err() {
+                            return;
+                        }
+                    }
                     continue;
                 }
             };
             let id = request.id;
             match request.command {
+                Command::TerminalInput { terminal, len } => {
+                    if !self.input(reader, id, terminal, len).await {
+                        return;
+                    }
+                }
+                Command::TerminalAttach {
+                    terminal,
+                    after_offset,
+                } => self.attach(id, terminal, after_offset).await,
+                Command::TerminalDetach { terminal } => {
+                    let result = self.detach(&terminal).await.map(|()| Reply::Empty);
+                    let _ = self.out.send(response(id, result)).await;
+                }
                 Command::SessionSubscribe { session, after_seq } => {
                     self.subscribe(id, session, after_seq).await;
                 }
                 Command::SessionUnsubscribe { session } => {
                     let result = self.unsubscribe(&session).await.map(|()| Reply::Empty);
                     let _ = self.out.send(response(id, result)).await;
+                }
+                Command::RunnerShutdown {} => {
+                    // The answer is written before the runner starts stopping: stopping
+                    // ends this connection, and the client must learn its request was taken.
+                    let (done, written) = oneshot::channel();
+                    let _ = self.out.send(response(id, Ok(Reply::Empty))).await;
+                    let _ = self.out.send(Out::Flushed(done)).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), written).await;
+                    self.runner.request_shutdown();
                 }
                 command => {
                     // Other commands run on their own, so a slow one (a search, a compact)
@@ -380,7 +445,130 @@ impl Conn {
         for session in sessions {
             let _ = self.unsubscribe(&session).await;
         }
+        let terminals: Vec<TerminalId> = self.terminals.keys().cloned().collect();
+        for terminal in terminals {
+            let _ = self.detach(&terminal).await;
+        }
     }
+
+    /// Reads the `len` bytes of a `terminal.input` and queues them for the terminal, in the
+    /// order the lines came; the answer follows once they are written. `false` when the
+    /// connection broke inside the frame.
+    async fn input(
+        &mut self,
+        reader: &mut AsyncLineReader<BufReader<tokio::net::unix::OwnedReadHalf>>,
+        id: RequestId,
+        terminal: TerminalId,
+        len: u64,
+    ) -> bool {
+        let mut bytes = Vec::new();
+        let read = reader
+            .read_raw(len, |chunk| {
+                if len > terminal::MAX_INPUT {
+                    return Err(());
+                }
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            })
+            .await;
+        match read {
+            Err(_) => return false,
+            Ok(Err(())) => {
+                let message = format!(
+                    "terminal.input: {len} bytes is more than the {} a frame may carry; dropped",
+                    terminal::MAX_INPUT
+                );
+                let _ = self
+                    .out
+                    .send(error_line(Some(id), ErrorCode::TooLarge, message))
+                    .await;
+                return true;
+            }
+            Ok(Ok(())) => {}
+        }
+        match self.runner.terminals.input(&terminal, bytes).await {
+            Ok(answer) => {
+                let out = self.out.clone();
+                tokio::spawn(async move {
+                    let result = match answer.await {
+                        Ok(result) => result.map(|()| Reply::Empty),
+                        Err(_) => Err(terminal::not_found(&terminal)),
+                    };
+                    let _ = out.send(response(id, result)).await;
+                });
+            }
+            Err(failure) => {
+                let _ = self.out.send(response(id, Err(failure))).await;
+            }
+        }
+        true
+    }
+
+    async fn attach(&mut self, id: RequestId, terminal: TerminalId, after_offset: Option<u64>) {
+        // Attaching again replaces the attachment (and its position).
+        let _ = self.detach(&terminal).await;
+        let client = self.runner.terminals.next_client();
+        let (info, mut attachment) = match self
+            .runner
+            .terminals
+            .attach(&terminal, client, after_offset)
+            .await
+        {
+            Ok(attached) => attached,
+            Err(failure) => {
+                let _ = self.out.send(response(id, Err(failure))).await;
+                return;
+            }
+        };
+        // The `ok` is queued before the forwarder starts, so it precedes every frame.
+        let _ = self
+            .out
+            .send(response(id, Ok(Reply::Terminal { terminal: info })))
+            .await;
+        let out = self.out.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some((event, bytes)) = attachment.rx.recv().await {
+                attachment.took.notify_one();
+                if out.send(Out::terminal(&event, bytes)).await.is_err() {
+                    return;
+                }
+            }
+            let last = std::mem::take(&mut *attachment.last.lock().expect("last lock"));
+            for event in last {
+                if out.send(Out::terminal(&event, Vec::new())).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.terminals.insert(terminal, (client, forwarder));
+    }
+
+    async fn detach(&mut self, terminal: &TerminalId) -> Result<(), Failure> {
+        let Some((client, forwarder)) = self.terminals.remove(terminal) else {
+            return self
+                .runner
+                .terminals
+                .list()
+                .iter()
+                .any(|t| &t.id == terminal)
+                .then_some(())
+                .ok_or_else(|| terminal::not_found(terminal));
+        };
+        forwarder.abort();
+        let _ = forwarder.await;
+        self.runner.terminals.detach(terminal, client).await;
+        Ok(())
+    }
+}
+
+/// The `len` of a `terminal.input` line that did not decode as a request, so that its
+/// bytes can be skipped.
+fn announced_len(line: &str) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    if value.get("type")?.as_str()? != "terminal.input" {
+        return None;
+    }
+    value.get("len")?.as_u64()
 }
 
 fn response(id: RequestId, result: Result<Reply, Failure>) -> Out {

@@ -66,6 +66,13 @@ pub enum Command {
     Runner(RunnerCommand),
     /// Check the set-up: pi, bubblewrap, the socket, the runner, the model
     Doctor(JsonArg),
+    /// Open a shell on a terminal the runner owns (sandboxed like the agent), or attach to one
+    #[command(
+        long_about = "Open a shell on a terminal the runner owns, in a session's workspace (with its sandbox policy) or in a directory (the default policy), and attach this terminal to it.\n\nWhile attached, this terminal is in raw mode; its size follows the window. Ctrl-] then d detaches and leaves the shell running (Ctrl-] twice sends one Ctrl-]); `oqtoctl shell --attach ID` comes back to it, with its scrollback. The shell ends when it exits, on `terminal.close`, or when the runner stops.\n\nExits 0 when the program exited 0 or after a detach, 1 when it exited otherwise."
+    )]
+    Shell(ShellArgs),
+    /// List the runner's terminals
+    Terminals(JsonArg),
     /// Print a shell completion script to stdout
     Completions(crate::cmd::completions::Args),
     /// Print a one-time login link for the web UI (starting oqto-relay if none runs)
@@ -209,6 +216,22 @@ pub struct AttachArgs {
     /// Exit once the session is at rest (when the running turn ends, or at once if none runs), with the status `prompt` gives for its last turn (5 failed, 7 aborted)
     #[arg(long)]
     pub until_idle: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Open it in this session's workspace, under the session's sandbox policy
+    #[arg(value_name = "SESSION", conflicts_with_all = ["cwd", "attach"])]
+    pub session: Option<String>,
+    /// Open it in this directory, under the default sandbox policy (default: the current one)
+    #[arg(long, value_name = "DIR", conflicts_with = "attach")]
+    pub cwd: Option<std::path::PathBuf>,
+    /// Attach to this running terminal instead of opening one (see `oqtoctl terminals`)
+    #[arg(long, value_name = "ID")]
+    pub attach: Option<String>,
+    /// The program to run instead of the user's shell, after `--`
+    #[arg(last = true, value_name = "COMMAND", conflicts_with = "attach")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

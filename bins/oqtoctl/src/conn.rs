@@ -38,6 +38,18 @@ impl Conn {
         self.inner.request(command).await.map_err(cli_error)
     }
 
+    /// Sends bytes as input to a terminal without waiting for the reply.
+    pub async fn terminal_input(
+        &mut self,
+        terminal: oqto_protocol::TerminalId,
+        bytes: &[u8],
+    ) -> anyhow::Result<RequestId> {
+        self.inner
+            .terminal_input(terminal, bytes)
+            .await
+            .map_err(cli_error)
+    }
+
     /// The next thing the runner sent. Cancel-safe.
     pub async fn next(&mut self) -> Incoming {
         self.inner.next().await
@@ -92,6 +104,7 @@ pub fn reply_error(err: &ErrorResponse) -> CliError {
     let error = CliError::new(exit, format!("{} ({})", err.message, err.code));
     match err.code {
         ErrorCode::SessionNotFound => error.with_hint("`oqtoctl sessions` lists the sessions"),
+        ErrorCode::TerminalNotFound => error.with_hint("`oqtoctl terminals` lists the terminals"),
         ErrorCode::ProtocolMismatch => {
             error.with_hint("oqtoctl and oqto-runner come from different versions; restart the runner with `oqtoctl runner stop`")
         }

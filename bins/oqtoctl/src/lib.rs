@@ -94,6 +94,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             C::Models(args) => cmd::history::models(args, &target).await,
             C::Runner(command) => cmd::runner::run(command, &target).await,
             C::Doctor(args) => cmd::doctor::run(args.json, &target).await,
+            C::Shell(args) => cmd::shell::run(args, &target).await,
+            C::Terminals(args) => cmd::terminals::list(args.json, &target).await,
             C::Completions(_) | C::Web(_) | C::Token(_) => unreachable!("handled above"),
         }
     })

@@ -123,7 +123,11 @@ cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "se
  * The harness's own directory (for pi, its agent directory); by default the one
  * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
  */
-dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", };
+dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } | { "type": "terminal.open", session?: SessionId, cwd?: string, cols: number, rows: number, 
+/**
+ * The program and its arguments; by default the user's shell.
+ */
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -134,7 +138,11 @@ cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "se
  * The harness's own directory (for pi, its agent directory); by default the one
  * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
  */
-dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", });
+dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } | { "type": "terminal.open", session?: SessionId, cwd?: string, cols: number, rows: number, 
+/**
+ * The program and its arguments; by default the user's shell.
+ */
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -196,7 +204,7 @@ sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | {
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**
@@ -232,7 +240,33 @@ live_sessions: number,
  */
 clients: number, };
 
-export type ErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "too_large" | "permission_denied" | "timeout" | "internal" | "session_not_found" | "message_not_found" | "invalid_state" | "unsupported" | "harness_failed" | "storage" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "conflict" | "bad_offset" | "unknown_id" | "cancelled" | "changed" | "io" | "unknown_channel" | "runner_unavailable" | "other";
+export type TerminalId = string;
+
+export type TerminalInfo = { id: TerminalId, 
+/**
+ * The session whose workspace and sandbox policy it has, when opened for one.
+ */
+session?: SessionId, 
+/**
+ * Its working directory (the sandbox's workspace).
+ */
+cwd: string, 
+/**
+ * The program and its arguments, as started inside the sandbox.
+ */
+command: Array<string>, cols: number, rows: number, 
+/**
+ * Output bytes so far: the offset the next output byte will have.
+ */
+offset: number, 
+/**
+ * Clients attached now.
+ */
+clients: number, created_at: number, };
+
+export type TerminalEvent = { "type": "terminal.output", terminal: TerminalId, offset: number, len: number, } | { "type": "terminal.truncated", terminal: TerminalId, offset: number, } | { "type": "terminal.exit", terminal: TerminalId, code?: number, signal?: number, } | { "type": "terminal.closed", terminal: TerminalId, reason: string, } | { "type": "terminal.detached", terminal: TerminalId, reason: string, };
+
+export type ErrorCode = "bad_request" | "unknown_command" | "protocol_mismatch" | "too_large" | "permission_denied" | "timeout" | "internal" | "session_not_found" | "message_not_found" | "invalid_state" | "unsupported" | "harness_failed" | "storage" | "terminal_not_found" | "invalid_path" | "name_too_long" | "outside_root" | "not_found" | "already_exists" | "not_a_directory" | "is_a_directory" | "not_empty" | "special_file" | "read_only" | "conflict" | "bad_offset" | "unknown_id" | "cancelled" | "changed" | "io" | "unknown_channel" | "runner_unavailable" | "other";
 
 export type OkResponse<R = Reply> = { id: RequestId, result: R, };
 
@@ -579,12 +613,13 @@ export type RelayMessage = { "type": "hello" } & Hello | { "type": "welcome" } &
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;
 
-/** A line from the runner to a client. */
+/** A line from the runner to a client. A `terminal.output` header is followed by `len` raw bytes. */
 export type ServerMessage =
   | ({ type: "welcome" } & Welcome)
   | ({ type: "ok" } & OkResponse)
   | ({ type: "error" } & ErrorResponse)
-  | Event;
+  | Event
+  | TerminalEvent;
 
 /** A text frame of the relay's WebSocket (`terminal` is not carried yet). */
 export type RelayFrame =

@@ -6,7 +6,6 @@
 //! channel, so a caller can wait on it next to other things (cancel-safe); a `data` frame
 //! arrives whole, header and bytes, never half-read.
 
-use std::collections::VecDeque;
 use std::path::Path;
 
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
@@ -20,6 +19,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::Error;
+use crate::inbox::{Inbox, Item, deliver};
 
 /// Items the reader task may queue before it waits for the caller (a queued `data` frame
 /// holds at most `max_chunk` bytes).
@@ -43,8 +43,7 @@ pub enum FilesIncoming {
 #[derive(Debug)]
 pub struct FilesClient {
     writer: AsyncLineWriter<OwnedWriteHalf>,
-    rx: mpsc::Receiver<FilesIncoming>,
-    buffered: VecDeque<FilesIncoming>,
+    inbox: Inbox<FilesIncoming>,
     next_id: u64,
     /// The server's greeting: its version, whether it is read-only, its limits.
     pub welcome: FilesWelcome,
@@ -101,8 +100,7 @@ impl FilesClient {
         tokio::spawn(async move { read_loop(&mut reader, &tx, max_chunk).await });
         Ok(Self {
             writer,
-            rx,
-            buffered: VecDeque::new(),
+            inbox: Inbox::new(rx),
             next_id: 0,
             welcome,
         })
@@ -133,31 +131,12 @@ impl FilesClient {
     /// for [`FilesClient::next`].
     pub async fn request(&mut self, command: FilesCommand) -> Result<FilesReply, Error> {
         let id = self.send(command).await?;
-        self.reply(&id).await
-    }
-
-    async fn reply(&mut self, id: &RequestId) -> Result<FilesReply, Error> {
-        loop {
-            match self.rx.recv().await {
-                Some(FilesIncoming::Reply(got, result)) if &got == id => {
-                    return result.map_err(Error::Reply);
-                }
-                Some(FilesIncoming::Closed(why)) => {
-                    self.buffered.push_back(FilesIncoming::Closed(why.clone()));
-                    return Err(Error::Closed(why));
-                }
-                None => return Err(Error::Closed(None)),
-                Some(other) => self.buffered.push_back(other),
-            }
-        }
+        self.inbox.reply(&id).await
     }
 
     /// The next thing the server sent: buffered items first. Cancel-safe.
     pub async fn next(&mut self) -> FilesIncoming {
-        if let Some(item) = self.buffered.pop_front() {
-            return item;
-        }
-        self.rx.recv().await.unwrap_or(FilesIncoming::Closed(None))
+        self.inbox.next().await
     }
 
     /// Reads a whole file: its `data` frames, in order, then the reply. A file that
@@ -172,23 +151,17 @@ impl FilesClient {
             })
             .await?;
         let mut bytes = Vec::new();
-        loop {
-            match self.rx.recv().await {
-                Some(FilesIncoming::Data(header, chunk)) if header.id == id => {
+        let reply = self
+            .inbox
+            .reply_with(&id, |item| match item {
+                FilesIncoming::Data(header, chunk) if header.id == id => {
                     bytes.extend_from_slice(&chunk);
+                    None
                 }
-                Some(FilesIncoming::Reply(got, result)) if got == id => {
-                    let reply = result.map_err(Error::Reply)?;
-                    return Ok(ReadFile { bytes, reply });
-                }
-                Some(FilesIncoming::Closed(why)) => {
-                    self.buffered.push_back(FilesIncoming::Closed(why.clone()));
-                    return Err(Error::Closed(why));
-                }
-                None => return Err(Error::Closed(None)),
-                Some(other) => self.buffered.push_back(other),
-            }
-        }
+                other => Some(other),
+            })
+            .await?;
+        Ok(ReadFile { bytes, reply })
     }
 
     /// Uploads `bytes` to `path` in chunks of at most the server's `max_chunk`, each an
@@ -248,7 +221,7 @@ impl FilesClient {
                 .write_frame(&header, piece)
                 .await
                 .map_err(|e| Error::Closed(Some(e.to_string())))?;
-            match self.reply(&id).await? {
+            match self.inbox.reply(&id).await? {
                 FilesReply::Upload { offset: next, .. } => offset = next,
                 other => {
                     return Err(Error::Handshake(format!(
@@ -315,9 +288,30 @@ async fn read_loop(
                 }
             },
         };
-        let end = matches!(item, FilesIncoming::Closed(_));
-        if tx.send(item).await.is_err() || end {
+        if !deliver(tx, item).await {
             return;
         }
+    }
+}
+
+impl Item for FilesIncoming {
+    type Reply = FilesReply;
+
+    fn reply_to(self, id: &RequestId) -> Result<Result<FilesReply, ErrorResponse>, Self> {
+        match self {
+            FilesIncoming::Reply(got, result) if &got == id => Ok(result),
+            other => Err(other),
+        }
+    }
+
+    fn ended(&self) -> Option<Error> {
+        match self {
+            FilesIncoming::Closed(why) => Some(Error::Closed(why.clone())),
+            _ => None,
+        }
+    }
+
+    fn closed(why: Option<String>) -> Self {
+        FilesIncoming::Closed(why)
     }
 }

@@ -15,6 +15,7 @@
 
 mod error;
 mod files;
+mod inbox;
 mod ondemand;
 mod raw;
 mod runner;

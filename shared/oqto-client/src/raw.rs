@@ -1,7 +1,9 @@
 //! A raw pass-through connection to the runner: after the handshake, lines go in and come
 //! out as they are, request ids included, without decoding or re-encoding each event. The
 //! relay forwards a browser's `agent` channel this way; the runner stays the one that
-//! validates requests.
+//! validates requests. A header line that announces raw bytes is followed by them:
+//! `terminal.output` from the runner ([`RawReceiver::next_bytes`]), `terminal.input` to it
+//! ([`RawSender::send_frame`]).
 
 use std::io;
 use std::path::Path;
@@ -57,6 +59,11 @@ impl RawSender {
     pub async fn send_line(&mut self, line: &str) -> io::Result<()> {
         self.writer.write_line(line).await
     }
+
+    /// Writes a line that announces raw bytes (`terminal.input`), then the bytes.
+    pub async fn send_frame(&mut self, line: &str, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_frame(line, bytes).await
+    }
 }
 
 impl RawReceiver {
@@ -66,5 +73,19 @@ impl RawReceiver {
             .read_line()
             .await
             .map_err(|e| Error::Closed(Some(e.to_string())))
+    }
+
+    /// The `len` raw bytes that follow a header line just read (`terminal.output`).
+    pub async fn next_bytes(&mut self, len: u64) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::new();
+        self.reader
+            .read_raw(len, |chunk| {
+                bytes.extend_from_slice(chunk);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await
+            .map_err(|e| Error::Closed(Some(e.to_string())))?
+            .map_err(|never| match never {})?;
+        Ok(bytes)
     }
 }

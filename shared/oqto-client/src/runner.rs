@@ -5,13 +5,12 @@
 //! can `select!` on them next to signals and deadlines (a channel's `recv` is cancel-safe;
 //! a half-read line is not).
 
-use std::collections::VecDeque;
 use std::path::Path;
 
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
 use oqto_protocol::{
     ClientMessage, Command, ErrorResponse, Event, Hello, PROTOCOL_VERSION, Reply, Request,
-    RequestId, Seq, ServerMessage, SessionId, Welcome,
+    RequestId, Seq, ServerMessage, SessionId, TerminalEvent, TerminalId, Welcome,
 };
 use tokio::io::BufReader;
 use tokio::net::UnixStream;
@@ -19,6 +18,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::Error;
+use crate::inbox::{Inbox, Item, deliver};
 
 /// Items the reader task may queue before it waits for the caller.
 const QUEUE: usize = 1024;
@@ -32,6 +32,9 @@ pub enum Incoming {
     /// it unchanged).
     Event(Box<Event>, String),
     Reply(RequestId, Result<Reply, ErrorResponse>),
+    /// About an attached terminal (`terminal.attach`): for `terminal.output`, with the raw
+    /// bytes that followed its header; else no bytes.
+    Terminal(TerminalEvent, Vec<u8>),
     /// An `error` tied to no request (e.g. a line the runner could not read); the
     /// connection goes on unless [`Incoming::Closed`] follows.
     Error(ErrorResponse),
@@ -43,9 +46,7 @@ pub enum Incoming {
 #[derive(Debug)]
 pub struct Client {
     writer: AsyncLineWriter<OwnedWriteHalf>,
-    rx: mpsc::Receiver<Incoming>,
-    /// Items read while waiting for a reply, handed out first by [`Client::next`].
-    buffered: VecDeque<Incoming>,
+    inbox: Inbox<Incoming>,
     next_id: u64,
     /// The runner's greeting: its version, features, harnesses and default harness.
     pub welcome: Welcome,
@@ -77,8 +78,7 @@ impl Client {
         tokio::spawn(async move { read_loop(&mut reader, &tx).await });
         Ok(Self {
             writer,
-            rx,
-            buffered: VecDeque::new(),
+            inbox: Inbox::new(rx),
             next_id: 0,
             welcome,
         })
@@ -100,24 +100,41 @@ impl Client {
         Ok(id)
     }
 
+    /// Sends a request whose line announces raw bytes (`terminal.input`): the line, then
+    /// exactly `bytes`. Returns its id without waiting for the reply.
+    pub async fn send_frame(&mut self, command: Command, bytes: &[u8]) -> Result<RequestId, Error> {
+        debug_assert_eq!(command.frame_len(), bytes.len() as u64);
+        self.next_id += 1;
+        let id = RequestId(format!("c{}", self.next_id));
+        let line = ClientMessage::Request(Request {
+            id: id.clone(),
+            command,
+        })
+        .to_line();
+        self.writer
+            .write_frame(&line, bytes)
+            .await
+            .map_err(|e| Error::Closed(Some(e.to_string())))?;
+        Ok(id)
+    }
+
+    /// Sends `bytes` as input to a terminal; returns the request's id (the reply comes
+    /// once the bytes were written to the terminal).
+    pub async fn terminal_input(
+        &mut self,
+        terminal: TerminalId,
+        bytes: &[u8],
+    ) -> Result<RequestId, Error> {
+        let len = bytes.len() as u64;
+        self.send_frame(Command::TerminalInput { terminal, len }, bytes)
+            .await
+    }
+
     /// Sends a request and waits for its reply; events that arrive meanwhile are kept for
     /// [`Client::next`], in order.
     pub async fn request(&mut self, command: Command) -> Result<Reply, Error> {
         let id = self.send(command).await?;
-        loop {
-            match self.rx.recv().await {
-                Some(Incoming::Reply(got, result)) if got == id => {
-                    return result.map_err(Error::Reply);
-                }
-                Some(Incoming::Closed(why)) => {
-                    // Later calls to `next` must still see the end.
-                    self.buffered.push_back(Incoming::Closed(why.clone()));
-                    return Err(Error::Closed(why));
-                }
-                None => return Err(Error::Closed(None)),
-                Some(other) => self.buffered.push_back(other),
-            }
-        }
+        self.inbox.reply(&id).await
     }
 
     /// Subscribes to a session's events: those after `after_seq` are replayed (or a
@@ -134,10 +151,7 @@ impl Client {
 
     /// The next thing the runner sent: buffered items first. Cancel-safe.
     pub async fn next(&mut self) -> Incoming {
-        if let Some(item) = self.buffered.pop_front() {
-            return item;
-        }
-        self.rx.recv().await.unwrap_or(Incoming::Closed(None))
+        self.inbox.next().await
     }
 }
 
@@ -193,6 +207,20 @@ async fn read_loop(
                     Some(id) => Incoming::Reply(id, Err(err)),
                     None => Incoming::Error(err),
                 },
+                Ok(ServerMessage::Terminal(event)) => {
+                    let mut bytes = Vec::new();
+                    let len = event.frame_len();
+                    match reader
+                        .read_raw(len, |chunk| {
+                            bytes.extend_from_slice(chunk);
+                            Ok::<(), std::convert::Infallible>(())
+                        })
+                        .await
+                    {
+                        Ok(_) => Incoming::Terminal(event, bytes),
+                        Err(e) => Incoming::Closed(Some(e.to_string())),
+                    }
+                }
                 Ok(ServerMessage::Welcome(_)) => continue,
                 Err(e) => {
                     // A line this build cannot read (a newer runner): skip it, say so.
@@ -201,9 +229,30 @@ async fn read_loop(
                 }
             },
         };
-        let end = matches!(item, Incoming::Closed(_));
-        if tx.send(item).await.is_err() || end {
+        if !deliver(tx, item).await {
             return;
         }
+    }
+}
+
+impl Item for Incoming {
+    type Reply = Reply;
+
+    fn reply_to(self, id: &RequestId) -> Result<Result<Reply, ErrorResponse>, Self> {
+        match self {
+            Incoming::Reply(got, result) if &got == id => Ok(result),
+            other => Err(other),
+        }
+    }
+
+    fn ended(&self) -> Option<Error> {
+        match self {
+            Incoming::Closed(why) => Some(Error::Closed(why.clone())),
+            _ => None,
+        }
+    }
+
+    fn closed(why: Option<String>) -> Self {
+        Incoming::Closed(why)
     }
 }

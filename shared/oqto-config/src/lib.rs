@@ -55,6 +55,8 @@ pub struct Timeouts {
     pub ready: Duration,
     /// Between SIGTERM and SIGKILL when stopping a harness.
     pub shutdown_grace: Duration,
+    /// A terminal with no client attached for this long is closed.
+    pub terminal_idle: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -64,6 +66,7 @@ impl Default for Timeouts {
             silence: Some(Duration::from_secs(5 * 60)),
             ready: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(3),
+            terminal_idle: None,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct Limits {
     pub subscriber_queue: usize,
     /// Harness processes alive at once.
     pub max_sessions: usize,
+    /// Output bytes each terminal keeps for clients that attach later (its scrollback).
+    pub terminal_scrollback: usize,
 }
 
 impl Default for Limits {
@@ -91,6 +96,7 @@ impl Default for Limits {
             ring_bytes: 8 << 20,
             subscriber_queue: 1024,
             max_sessions: 64,
+            terminal_scrollback: 1 << 20,
         }
     }
 }

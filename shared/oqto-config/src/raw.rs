@@ -38,6 +38,8 @@ pub(super) const RUNNER_KEYS: &[&str] = &[
     "sandbox_command",
     "allow_uids",
     "allow_groups",
+    "terminal_scrollback",
+    "terminal_idle_timeout",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +61,8 @@ pub(super) struct RawRunner {
     pub sandbox_command: Option<Spanned<String>>,
     pub allow_uids: Option<Vec<Spanned<i64>>>,
     pub allow_groups: Option<Vec<Spanned<Scalar>>>,
+    pub terminal_scrollback: Option<Spanned<Scalar>>,
+    pub terminal_idle_timeout: Option<Spanned<Scalar>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

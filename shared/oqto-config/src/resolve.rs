@@ -210,6 +210,16 @@ impl Ctx<'_> {
                 d.shutdown_grace,
                 Duration::from_secs(600),
             )?,
+            terminal_idle: match &r.terminal_idle_timeout {
+                Some(value) => self.duration(
+                    "runner.terminal_idle_timeout",
+                    Some(value),
+                    Duration::ZERO,
+                    30 * day,
+                    true,
+                )?,
+                None => d.terminal_idle,
+            },
         })
     }
 
@@ -287,6 +297,12 @@ impl Ctx<'_> {
                 r.max_sessions.as_ref(),
                 d.max_sessions,
                 1..=4096,
+            )?,
+            terminal_scrollback: self.size(
+                "runner.terminal_scrollback",
+                r.terminal_scrollback.as_ref(),
+                d.terminal_scrollback,
+                (64 << 10)..=(256 << 20),
             )?,
         })
     }

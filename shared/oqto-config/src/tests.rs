@@ -83,6 +83,7 @@ fn defaults_without_a_file() {
             silence: mins(5),
             ready: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(3),
+            terminal_idle: None,
         }
     );
     assert_eq!(
@@ -93,6 +94,7 @@ fn defaults_without_a_file() {
             ring_bytes: 8 * 1024 * 1024,
             subscriber_queue: 1024,
             max_sessions: 64,
+            terminal_scrollback: 1 << 20,
         }
     );
     assert_eq!(config.access, Access::default());
@@ -142,6 +144,10 @@ fn the_documented_example_parses() {
     assert_eq!(config.timeouts.ready, Duration::from_secs(20));
     assert_eq!(config.timeouts.shutdown_grace, Duration::from_secs(5));
     assert_eq!(
+        config.timeouts.terminal_idle,
+        Some(Duration::from_secs(12 * 3600))
+    );
+    assert_eq!(
         config.limits,
         Limits {
             max_line: 32 << 20,
@@ -149,6 +155,7 @@ fn the_documented_example_parses() {
             ring_bytes: 16 << 20,
             subscriber_queue: 2048,
             max_sessions: 16,
+            terminal_scrollback: 4 << 20,
         }
     );
     assert_eq!(config.access.allow_uids, [991]);
@@ -306,6 +313,19 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         "[runner]\nring_bytes = 0\n",
         "runner.toml:2:14: ",
         &["runner.ring_bytes", "must be between 64KiB and 1GiB, got 0"],
+    ),
+    (
+        "[runner]\nterminal_scrollback = \"1KiB\"\n",
+        "runner.toml:2:23: ",
+        &[
+            "runner.terminal_scrollback",
+            "must be between 64KiB and 256MiB, got `1KiB`",
+        ],
+    ),
+    (
+        "[runner]\nterminal_idle_timeout = 30\n",
+        "runner.toml:2:25: ",
+        &["runner.terminal_idle_timeout", "got the integer 30"],
     ),
     (
         "[runner]\nmax_sessions = \"ten\"\n",

@@ -8,11 +8,14 @@
 //! - [`socket`]: a private socket directory, binding with stale-socket detection, peer
 //!   credentials, and the one access policy for peers ([`socket::Access`]);
 //! - [`spawn`]: the one place processes are started (explicit environment, own process
-//!   group) and stopped (the whole tree, `setsid` descendants included).
+//!   group) and stopped (the whole tree, `setsid` descendants included);
+//! - [`pty`]: starting a child on a new pseudo-terminal ([`Spawn::spawn_pty`]) and the
+//!   terminal's master side under tokio ([`pty::Pty`]).
 //!
 //! Linux only: process trees and peer groups are read from `/proc`.
 
 pub mod framing;
+pub mod pty;
 pub mod queue;
 pub mod socket;
 pub mod spawn;

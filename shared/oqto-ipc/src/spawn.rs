@@ -156,11 +156,16 @@ impl Spawn {
     /// The configured `std::process::Command`: cleared environment plus the named variables,
     /// own process group.
     pub fn std_command(self) -> Command {
+        let mut cmd = self.command_in_any_group();
+        cmd.process_group(0);
+        cmd
+    }
+
+    /// The command without its process group set: [`Spawn::spawn_pty`] gives the child a
+    /// session of its own instead (which makes it a group leader as well).
+    pub(crate) fn command_in_any_group(self) -> Command {
         let mut cmd = new_command(&self.program);
-        cmd.args(&self.args)
-            .env_clear()
-            .envs(&self.env)
-            .process_group(0);
+        cmd.args(&self.args).env_clear().envs(&self.env);
         if let Some(dir) = self.cwd {
             cmd.current_dir(dir);
         }

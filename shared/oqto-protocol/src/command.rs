@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MessageId, Millis, RequestId, Seq, SessionId};
+use crate::ids::{MessageId, Millis, RequestId, Seq, SessionId, TerminalId};
 use crate::message::{ImageInput, Role};
 use crate::session::{State, ThinkingLevel};
 
@@ -159,6 +159,52 @@ pub enum Command {
     /// Stop every harness and exit.
     #[serde(rename = "runner.shutdown")]
     RunnerShutdown {},
+    /// Start a shell (or `command`) on a new terminal of `cols` x `rows`, in `session`'s
+    /// workspace under its sandbox policy, or in `cwd` under the default policy.
+    #[serde(rename = "terminal.open")]
+    TerminalOpen {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        session: Option<SessionId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        cwd: Option<String>,
+        cols: u16,
+        rows: u16,
+        /// The program and its arguments; by default the user's shell.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        command: Option<Vec<String>>,
+    },
+    /// Receive the terminal's output (raw frames) and its end. With `after_offset`, first
+    /// every byte after it that the ring still holds; without, only new output.
+    #[serde(rename = "terminal.attach")]
+    TerminalAttach {
+        terminal: TerminalId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+        after_offset: Option<u64>,
+    },
+    #[serde(rename = "terminal.detach")]
+    TerminalDetach { terminal: TerminalId },
+    /// Exactly `len` raw bytes follow the line: keystrokes for the program.
+    #[serde(rename = "terminal.input")]
+    TerminalInput {
+        terminal: TerminalId,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        len: u64,
+    },
+    #[serde(rename = "terminal.resize")]
+    TerminalResize {
+        terminal: TerminalId,
+        cols: u16,
+        rows: u16,
+    },
+    /// End the program (its whole process group) and the terminal.
+    #[serde(rename = "terminal.close")]
+    TerminalClose { terminal: TerminalId },
+    #[serde(rename = "terminal.list")]
+    TerminalList {},
 }
 
 impl Command {
@@ -186,7 +232,22 @@ impl Command {
         "history.import",
         "runner.status",
         "runner.shutdown",
+        "terminal.open",
+        "terminal.attach",
+        "terminal.detach",
+        "terminal.input",
+        "terminal.resize",
+        "terminal.close",
+        "terminal.list",
     ];
+
+    /// Raw bytes that follow this request's line: `len` of `terminal.input`, else 0.
+    pub fn frame_len(&self) -> u64 {
+        match self {
+            Command::TerminalInput { len, .. } => *len,
+            _ => 0,
+        }
+    }
 
     /// This command's wire name.
     pub fn name(&self) -> &'static str {
@@ -213,6 +274,13 @@ impl Command {
             Command::HistoryImport { .. } => 19,
             Command::RunnerStatus {} => 20,
             Command::RunnerShutdown {} => 21,
+            Command::TerminalOpen { .. } => 22,
+            Command::TerminalAttach { .. } => 23,
+            Command::TerminalDetach { .. } => 24,
+            Command::TerminalInput { .. } => 25,
+            Command::TerminalResize { .. } => 26,
+            Command::TerminalClose { .. } => 27,
+            Command::TerminalList {} => 28,
         };
         Self::NAMES[index]
     }
@@ -236,7 +304,14 @@ impl Command {
             | Command::Compact { session, .. }
             | Command::Fork { session, .. }
             | Command::GetMessages { session, .. } => Some(session),
+            Command::TerminalOpen { session, .. } => session.as_ref(),
             Command::SessionCreate { .. }
+            | Command::TerminalAttach { .. }
+            | Command::TerminalDetach { .. }
+            | Command::TerminalInput { .. }
+            | Command::TerminalResize { .. }
+            | Command::TerminalClose { .. }
+            | Command::TerminalList {}
             | Command::SessionList { .. }
             | Command::HistorySearch { .. }
             | Command::HistoryImport { .. }

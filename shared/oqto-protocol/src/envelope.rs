@@ -13,6 +13,7 @@ use crate::command::{Command, Request};
 use crate::event::{Event, EventKind};
 use crate::ids::RequestId;
 use crate::response::{ErrorCode, ErrorResponse, Hello, OkResponse, Welcome};
+use crate::terminal::TerminalEvent;
 
 /// A line from a client to the runner.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +31,8 @@ pub enum ServerMessage {
     Ok(OkResponse),
     Error(ErrorResponse),
     Event(Event),
+    /// About an attached terminal; a `terminal.output` header is followed by its raw bytes.
+    Terminal(TerminalEvent),
 }
 
 /// Serializes `value` as `{"type": tag, ...value's fields}`.
@@ -217,6 +220,7 @@ impl Serialize for ServerMessage {
             ServerMessage::Ok(ok) => serialize_tagged(serializer, "ok", ok),
             ServerMessage::Error(e) => serialize_tagged(serializer, "error", e),
             ServerMessage::Event(ev) => ev.serialize(serializer),
+            ServerMessage::Terminal(ev) => ev.serialize(serializer),
         }
     }
 }
@@ -233,6 +237,9 @@ impl<'de> Deserialize<'de> for ServerMessage {
             "welcome" => ServerMessage::Welcome(from_value(rest(&mut map))?),
             "ok" => ServerMessage::Ok(from_value(rest(&mut map))?),
             "error" => ServerMessage::Error(from_value(rest(&mut map))?),
+            kind if TerminalEvent::NAMES.contains(&kind) => {
+                ServerMessage::Terminal(from_value(Value::Object(std::mem::take(&mut map)))?)
+            }
             _ => ServerMessage::Event(Event::from_object(&mut map).map_err(D::Error::custom)?),
         };
         Ok(msg)

@@ -58,6 +58,11 @@ id_type!(
     PartId
 );
 id_type!(
+    /// A terminal the runner owns, e.g. `term_0195f3a2c1d0_1`. Never reused, also not
+    /// by a later runner: an id from before a restart names nothing.
+    TerminalId
+);
+id_type!(
     /// A client-chosen request id, echoed in the one response to that request.
     RequestId
 );

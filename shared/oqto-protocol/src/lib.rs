@@ -9,7 +9,9 @@
 //!    or an `error` with [`ErrorCode::ProtocolMismatch`] and closes;
 //! 2. the client sends [`Request`]s (`{"type": command, "id": ..}`); each gets exactly one
 //!    [`OkResponse`] or [`ErrorResponse`] with the same id, in any order;
-//! 3. after `session.subscribe`, [`Event`]s of that session arrive with a per-session `seq`.
+//! 3. after `session.subscribe`, [`Event`]s of that session arrive with a per-session `seq`;
+//!    after `terminal.attach`, [`TerminalEvent`]s of that terminal, its output as raw frames
+//!    (see [`terminal`]).
 //!
 //! The file server (`oqto-files`) speaks its own set of operations over the same framing,
 //! with the same `hello`, [`OkResponse`] (carrying a [`FilesReply`]) and [`ErrorResponse`]:
@@ -25,6 +27,7 @@ pub mod message;
 pub mod relay;
 pub mod response;
 pub mod session;
+pub mod terminal;
 #[cfg(feature = "ts")]
 pub mod ts;
 
@@ -37,7 +40,7 @@ pub use files::{
     SearchLimit, SearchMatch, SearchMode, SortKey,
 };
 pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
-pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, now_millis};
+pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, TerminalId, now_millis};
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
@@ -47,6 +50,7 @@ pub use response::{
     Welcome,
 };
 pub use session::{Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel};
+pub use terminal::{TerminalEvent, TerminalInfo};
 
 /// The protocol version this build speaks. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{MessageId, Millis, RequestId, Seq, SessionId};
 use crate::message::{Message, Role};
 use crate::session::{HarnessInfo, ModelInfo, SessionInfo};
+use crate::terminal::TerminalInfo;
 
 /// First line a client sends on every connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +103,15 @@ pub enum Reply {
     Status {
         status: RunnerStatus,
     },
+    /// `terminal.open` and `terminal.attach`: the terminal as it is now. After
+    /// `terminal.attach`, its output frames follow.
+    Terminal {
+        terminal: TerminalInfo,
+    },
+    /// `terminal.list`: every live terminal, oldest first.
+    Terminals {
+        terminals: Vec<TerminalInfo>,
+    },
 }
 
 /// One `history.search` hit.
@@ -189,6 +199,8 @@ pub enum ErrorCode {
     HarnessFailed,
     /// Runner: the history store failed (disk full, read-only database).
     Storage,
+    /// Runner: no terminal with that id (it ended, or the runner restarted since).
+    TerminalNotFound,
     /// Files: an absolute path, a `..` component, a NUL byte, or an empty name where one is
     /// needed.
     InvalidPath,
@@ -249,6 +261,7 @@ impl ErrorCode {
         ErrorCode::Unsupported,
         ErrorCode::HarnessFailed,
         ErrorCode::Storage,
+        ErrorCode::TerminalNotFound,
         ErrorCode::InvalidPath,
         ErrorCode::NameTooLong,
         ErrorCode::OutsideRoot,
@@ -285,6 +298,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::HarnessFailed => "harness_failed",
             ErrorCode::Storage => "storage",
+            ErrorCode::TerminalNotFound => "terminal_not_found",
             ErrorCode::InvalidPath => "invalid_path",
             ErrorCode::NameTooLong => "name_too_long",
             ErrorCode::OutsideRoot => "outside_root",

@@ -12,7 +12,7 @@ use crate::files::{
     SortKey,
 };
 use crate::harness::{AgentCommand, AgentOk, AgentReply, AgentRequest};
-use crate::ids::{MessageId, PartId, RequestId, SessionId};
+use crate::ids::{MessageId, PartId, RequestId, SessionId, TerminalId};
 use crate::message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
@@ -24,6 +24,7 @@ use crate::response::{
 use crate::session::{
     Capability, HarnessInfo, ModelInfo, Phase, SessionInfo, State, ThinkingLevel,
 };
+use crate::terminal::{TerminalEvent, TerminalInfo};
 
 macro_rules! decls {
     ($cfg:expr, $($ty:ty),* $(,)?) => {
@@ -68,6 +69,9 @@ pub fn typescript() -> String {
         SearchHit,
         ImportSkipped,
         RunnerStatus,
+        TerminalId,
+        TerminalInfo,
+        TerminalEvent,
         ErrorCode,
         OkResponse,
         ErrorResponse,
@@ -110,12 +114,13 @@ pub fn typescript() -> String {
     out.push_str(
         "/** A line from a client to the runner. */\n\
          export type ClientMessage = ({ type: \"hello\" } & Hello) | Request;\n\n\
-         /** A line from the runner to a client. */\n\
+         /** A line from the runner to a client. A `terminal.output` header is followed by `len` raw bytes. */\n\
          export type ServerMessage =\n  \
            | ({ type: \"welcome\" } & Welcome)\n  \
            | ({ type: \"ok\" } & OkResponse)\n  \
            | ({ type: \"error\" } & ErrorResponse)\n  \
-           | Event;\n\n\
+           | Event\n  \
+           | TerminalEvent;\n\n\
          /** A text frame of the relay's WebSocket (`terminal` is not carried yet). */\n\
          export type RelayFrame =\n  \
            | { ch: \"relay\"; msg: RelayMessage }\n  \

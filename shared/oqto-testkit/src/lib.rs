@@ -1,6 +1,8 @@
 //! Test-only helpers: an isolated environment per test, polling with deadlines, and
 //! locating the binaries the tests drive. Never a dependency of a shipped binary.
 
+pub mod other_user;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

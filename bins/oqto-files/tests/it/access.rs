@@ -5,81 +5,27 @@
 //! runs as root. The other user's client is a few lines of perl, which every Debian system
 //! has.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Stdio;
-
 use oqto_ipc::Spawn;
-use oqto_testkit::TestEnv;
+use oqto_testkit::{TestEnv, other_user};
 use serde_json::json;
 
 use crate::support::{Client, Server, bin};
 
-// SIGPIPE is ignored: a refused client may find the connection already closed when it
-// writes its hello; the answer is still there to read.
-const CLIENT: &str = r#"
-use IO::Socket::UNIX;
-$SIG{PIPE} = 'IGNORE';
-my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0]) or die "connect: $!";
-print $s qq({"type":"hello","protocol":1,"client":"other-user"}\n);
-my $line = <$s>;
-print $line;
-"#;
-
-/// What a client running as `nobody` (uid and gid 65534), with `groups` as its
-/// supplementary groups, reads first from the server.
-fn first_line_as_nobody(env: &TestEnv, server: &Server, groups: &str) -> String {
-    // Let `nobody` reach the socket through the file system; the server itself must decide.
-    for dir in [
-        env.root(),
-        &env.runtime_dir(),
-        server.socket.parent().unwrap(),
-    ] {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).unwrap();
-    }
-    std::fs::set_permissions(&server.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let groups = if groups.is_empty() {
-        "--clear-groups".to_owned()
-    } else {
-        format!("--groups={groups}")
-    };
-    let out = Spawn::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            &groups,
-            "/usr/bin/perl",
-            "-e",
-            CLIENT,
-        ])
-        .arg(&server.socket)
-        .env_inherit(["PATH"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .std_command()
-        .output()
-        .expect("run setpriv");
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn is_root() -> bool {
-    oqto_ipc::socket::current_uid() == 0 && Path::new("/usr/bin/perl").exists()
+/// What a client running as `nobody`, with `groups` as its supplementary groups, reads
+/// first from the server.
+fn first_line_as_nobody(env: &TestEnv, server: &Server, groups: &[u32]) -> String {
+    other_user::first_line_as_nobody(env, &server.socket, groups)
 }
 
 #[test]
 fn another_user_is_refused_unless_allowed() {
-    if !is_root() {
+    if !other_user::available() {
         eprintln!("skipped: needs root and /usr/bin/perl to act as another user");
         return;
     }
     let env = TestEnv::new();
     let server = Server::start(&env, &[]);
-    let line = first_line_as_nobody(&env, &server, "");
+    let line = first_line_as_nobody(&env, &server, &[]);
     assert!(line.contains("\"permission_denied\""), "{line}");
     assert!(
         line.contains("uid 65534 may not use this file server"),
@@ -93,10 +39,10 @@ fn another_user_is_refused_unless_allowed() {
     drop(server);
 
     for (args, groups) in [
-        (&["--allow-uid", "65534"][..], ""),
-        (&["--allow-group", "65534"][..], ""),
+        (&["--allow-uid", "65534"][..], &[][..]),
+        (&["--allow-group", "65534"][..], &[][..]),
         // A supplementary group, given by name.
-        (&["--allow-group", "daemon"][..], "1"),
+        (&["--allow-group", "daemon"][..], &[1][..]),
     ] {
         let env = TestEnv::new();
         let server = Server::start(&env, args);
@@ -106,7 +52,7 @@ fn another_user_is_refused_unless_allowed() {
     // Another uid and a group the client is not in are still refused.
     let env = TestEnv::new();
     let server = Server::start(&env, &["--allow-uid", "1", "--allow-group", "daemon"]);
-    let line = first_line_as_nobody(&env, &server, "");
+    let line = first_line_as_nobody(&env, &server, &[]);
     assert!(line.contains("\"permission_denied\""), "{line}");
 }
 

@@ -43,6 +43,10 @@ async fn bad_frames_get_typed_errors_and_the_connection_lives() {
         .request(json!({"id":"after","type":"session.list"}), &mut events)
         .await;
     assert_eq!(reply["type"], "ok", "{reply}");
+    // Terminals (raw bytes after their header lines) are not carried through `agent`.
+    ws.send(&json!({"ch":"agent","msg":{"id":"t1","type":"terminal.open","cwd":"/"}}))
+        .await;
+    expect_error(&mut ws, "unsupported").await;
     // A message written over several lines reaches the runner as one line.
     ws.send_text("{\"ch\":\"agent\",\"msg\":{\n\"id\":\"pretty\",\n\"type\":\"session.list\"}}")
         .await;

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::context::{Context, now_millis};
 use crate::harness::adapter::{ModelChoice, Op, OpError};
 use crate::session::{Actor, ActorMsg, Loaded, SessionHandle};
+use crate::terminal::Terminals;
 
 mod history;
 mod sessions;
@@ -40,6 +41,7 @@ pub struct Runner {
     started_at: Millis,
     socket: PathBuf,
     shutdown: watch::Sender<bool>,
+    pub terminals: Terminals,
 }
 
 impl Runner {
@@ -54,6 +56,7 @@ impl Runner {
             started_at: now_millis(),
             socket: socket.to_owned(),
             shutdown: watch::channel(false).0,
+            terminals: Terminals::default(),
         });
         for record in records {
             runner.insert(runner.adopt(record));
@@ -171,8 +174,9 @@ impl Runner {
         self.shutdown.send_replace(true);
     }
 
-    /// Stops every session's harness and records its state.
+    /// Stops every terminal and every session's harness, and records their state.
     pub async fn stop_all(&self) {
+        self.terminals.close_all().await;
         let handles: Vec<SessionHandle> = self
             .sessions
             .lock()
@@ -296,11 +300,87 @@ impl Runner {
                 self.request_shutdown();
                 Ok(Reply::Empty)
             }
-            Command::SessionSubscribe { .. } | Command::SessionUnsubscribe { .. } => Err((
+            Command::TerminalOpen {
+                session,
+                cwd,
+                cols,
+                rows,
+                command,
+            } => self.open_terminal(session, cwd, cols, rows, command),
+            Command::TerminalList {} => Ok(Reply::Terminals {
+                terminals: self.terminals.list(),
+            }),
+            Command::TerminalResize {
+                terminal,
+                cols,
+                rows,
+            } => self
+                .terminals
+                .resize(&terminal, cols, rows)
+                .await
+                .map(|()| Reply::Empty),
+            Command::TerminalClose { terminal } => self
+                .terminals
+                .close(&terminal, format!("closed by {client}"))
+                .await
+                .map(|()| Reply::Empty),
+            Command::SessionSubscribe { .. }
+            | Command::SessionUnsubscribe { .. }
+            | Command::TerminalAttach { .. }
+            | Command::TerminalDetach { .. }
+            | Command::TerminalInput { .. } => Err((
                 ErrorCode::Internal,
-                "subscriptions are handled by the connection".into(),
+                "subscriptions and input are handled by the connection".into(),
             )),
         }
+    }
+
+    /// `terminal.open`: in a session's workspace under its sandbox profile, or in `cwd`
+    /// under the default profile.
+    fn open_terminal(
+        &self,
+        session: Option<SessionId>,
+        cwd: Option<String>,
+        cols: u16,
+        rows: u16,
+        command: Option<Vec<String>>,
+    ) -> Result<Reply, Failure> {
+        let (cwd, profile) = match (&session, cwd) {
+            (Some(id), None) => {
+                let info = self.session(id)?.info();
+                let profile = info
+                    .sandbox_profile
+                    .clone()
+                    .unwrap_or_else(|| self.ctx.config.default_sandbox_profile.clone());
+                (PathBuf::from(info.cwd), profile)
+            }
+            (None, Some(cwd)) if Path::new(&cwd).is_absolute() => (
+                PathBuf::from(cwd),
+                self.ctx.config.default_sandbox_profile.clone(),
+            ),
+            (None, Some(cwd)) => {
+                return Err((
+                    ErrorCode::BadRequest,
+                    format!("terminal.open: `cwd` must be an absolute path, got `{cwd}`"),
+                ));
+            }
+            _ => {
+                return Err((
+                    ErrorCode::BadRequest,
+                    "terminal.open: give either `session` or `cwd`".into(),
+                ));
+            }
+        };
+        let spec = crate::terminal::OpenSpec {
+            session,
+            cwd,
+            profile,
+            cols,
+            rows,
+            command,
+        };
+        let terminal = self.terminals.open(&self.ctx, spec)?;
+        Ok(Reply::Terminal { terminal })
     }
 
     fn status(&self) -> RunnerStatus {

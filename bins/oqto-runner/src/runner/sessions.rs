@@ -59,6 +59,7 @@ impl Runner {
 
     pub(super) async fn delete(&self, session: &SessionId) -> Result<Reply, Failure> {
         let handle = self.session(session)?;
+        self.terminals.close_session(session).await;
         handle
             .ask(|reply| ActorMsg::Delete { reply })
             .await

@@ -10,3 +10,4 @@ mod replay;
 mod sandbox;
 mod storage;
 mod support;
+mod terminals;

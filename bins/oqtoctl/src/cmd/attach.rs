@@ -91,7 +91,7 @@ pub async fn run(args: AttachArgs, target: &Target) -> anyhow::Result<Exit> {
                             };
                         }
                     }
-                    Incoming::Reply(..) => {}
+                    Incoming::Reply(..) | Incoming::Terminal(..) => {}
                     Incoming::Error(err) => tracing::warn!("the runner said: {err}"),
                     Incoming::Closed(why) => break why,
                 },

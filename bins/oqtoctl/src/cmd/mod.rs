@@ -8,6 +8,8 @@ pub mod prompt;
 pub mod relay;
 pub mod runner;
 pub mod sessions;
+pub mod shell;
+pub mod terminals;
 pub mod token;
 pub mod web;
 

@@ -188,7 +188,7 @@ async fn follow(
                 Incoming::Reply(id, Err(err)) if id == *prompt_id => {
                     return Err(reply_error(&err).into());
                 }
-                Incoming::Reply(..) => {}
+                Incoming::Reply(..) | Incoming::Terminal(..) => {}
                 Incoming::Error(err) => tracing::warn!("the runner said: {err}"),
                 Incoming::Closed(why) => return Err(runner_gone(why.as_deref()).into()),
             },

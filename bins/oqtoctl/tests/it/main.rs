@@ -6,5 +6,6 @@ mod autostart;
 mod commands;
 mod completions;
 mod prompt;
+mod shell;
 mod support;
 mod web;

@@ -136,7 +136,7 @@ async fn resumes_after_a_seq_and_after_a_runner_restart_without_gaps_or_repeats(
         {
             Incoming::Event(e, _) => replayed.push(e.seq),
             Incoming::Closed(why) => panic!("closed: {why:?}"),
-            Incoming::Reply(..) | Incoming::Error(_) => {}
+            Incoming::Reply(..) | Incoming::Error(_) | Incoming::Terminal(..) => {}
         }
     }
     assert_eq!(replayed, ((middle + 1)..=seen).collect::<Vec<_>>());
@@ -215,4 +215,101 @@ async fn without_autostart_an_absent_runner_is_an_absent_error() {
         .await
         .unwrap_err();
     assert!(err.is_absent(), "{err:?}");
+}
+
+/// A terminal through `Client`: raw input frames out, output frames (with their bytes,
+/// any bytes) in, and the end; and the same through `RawClient`, as the relay uses it.
+#[tokio::test]
+async fn a_terminal_round_trips_raw_bytes_through_both_clients() {
+    use oqto_protocol::{TerminalEvent, TerminalId};
+    let f = Fixture::new();
+    let mut client = f.runner.connect().await.unwrap();
+    let reply = client
+        .request(Command::TerminalOpen {
+            session: None,
+            cwd: Some(f.work()),
+            cols: 80,
+            rows: 24,
+            command: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "stty -echo; echo go; head -c 3 | od -An -tx1; printf 'A\\377\\000B'".into(),
+            ]),
+        })
+        .await
+        .unwrap();
+    let Reply::Terminal { terminal } = reply else {
+        panic!("{reply:?}")
+    };
+    let id: TerminalId = terminal.id;
+    client
+        .request(Command::TerminalAttach {
+            terminal: id.clone(),
+            after_offset: Some(0),
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut sent = false;
+    loop {
+        match tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("output")
+        {
+            Incoming::Terminal(TerminalEvent::Output { offset, len, .. }, bytes) => {
+                assert_eq!(offset, out.len() as u64);
+                assert_eq!(len, bytes.len() as u64);
+                out.extend_from_slice(&bytes);
+                if !sent && out.windows(2).any(|w| w == b"go") {
+                    client
+                        .terminal_input(id.clone(), b"\xfe\x00\n")
+                        .await
+                        .unwrap();
+                    sent = true;
+                }
+            }
+            Incoming::Terminal(TerminalEvent::Closed { .. }, _) => break,
+            Incoming::Closed(why) => panic!("closed: {why:?}"),
+            _ => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("fe 00 0a"), "{text}");
+    assert!(out.ends_with(b"A\xff\x00B"), "{out:?}");
+
+    // The raw pass-through: a frame out, a header line in, then its bytes.
+    let mut raw = RawClient::connect(f.runner.socket(), "it/raw")
+        .await
+        .unwrap();
+    let open = r#"{"id":"o1","type":"terminal.open","cwd":"CWD","cols":80,"rows":24,"command":["/bin/cat"]}"#
+        .replace("CWD", &f.work());
+    raw.sender.send_line(&open).await.unwrap();
+    let line = raw.receiver.next_line().await.unwrap().unwrap();
+    let Ok(ServerMessage::Ok(ok)) = ServerMessage::parse(&line) else {
+        panic!("{line}")
+    };
+    let Reply::Terminal { terminal } = ok.result else {
+        panic!("{line}")
+    };
+    let attach = format!(
+        r#"{{"id":"a1","type":"terminal.attach","terminal":"{}"}}"#,
+        terminal.id
+    );
+    raw.sender.send_line(&attach).await.unwrap();
+    let input = format!(
+        r#"{{"id":"i1","type":"terminal.input","terminal":"{}","len":4}}"#,
+        terminal.id
+    );
+    raw.sender.send_frame(&input, b"\xffz\x00\n").await.unwrap();
+    let mut got = Vec::new();
+    while !got.windows(3).any(|w| w == b"\xffz\x00") {
+        let line = tokio::time::timeout(WAIT, raw.receiver.next_line())
+            .await
+            .expect("a line")
+            .unwrap()
+            .expect("open");
+        if let Ok(ServerMessage::Terminal(event)) = ServerMessage::parse(&line) {
+            got.extend(raw.receiver.next_bytes(event.frame_len()).await.unwrap());
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use oqto_protocol::{
     AgentCommand, AgentMessage, AgentReply, ClientMessage, Command, ErrorCode, EventKind, Message,
-    Part, Reply, ServerMessage, SessionInfo,
+    Part, Reply, ServerMessage, SessionInfo, TerminalEvent,
 };
 use serde::Serialize;
 
@@ -18,6 +18,7 @@ struct Seen {
     commands: BTreeSet<&'static str>,
     agent_commands: BTreeSet<&'static str>,
     events: BTreeSet<&'static str>,
+    terminal_events: BTreeSet<&'static str>,
     agent_events: BTreeSet<&'static str>,
     replies: BTreeSet<&'static str>,
     agent_replies: BTreeSet<&'static str>,
@@ -74,6 +75,9 @@ impl Seen {
                     seen.events.insert(ev.kind.name());
                     seen.event(&ev.kind);
                 }
+                ServerMessage::Terminal(ev) => {
+                    seen.terminal_events.insert(ev.name());
+                }
             }
         }
         for (_, req) in support::harness_in() {
@@ -118,6 +122,8 @@ impl Seen {
             Reply::Sessions { sessions } => sessions.iter().for_each(|s| self.info(s)),
             Reply::Messages { messages, .. } => messages.iter().for_each(|m| self.message(m)),
             Reply::Empty
+            | Reply::Terminal { .. }
+            | Reply::Terminals { .. }
             | Reply::Subscribed { .. }
             | Reply::Models { .. }
             | Reply::Model { .. }
@@ -262,6 +268,11 @@ fn every_command_has_a_golden_line() {
 fn every_event_has_a_golden_line() {
     let seen = Seen::collect();
     assert_all("events", EventKind::NAMES, &seen.events);
+    assert_all(
+        "terminal events",
+        TerminalEvent::NAMES,
+        &seen.terminal_events,
+    );
     let agent_stream = [
         "state",
         "message.start",

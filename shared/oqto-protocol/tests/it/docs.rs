@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use oqto_protocol::{
     AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, EventKind,
     FilesClientMessage, FilesCommand, FilesEvent, FilesServerMessage, RelayMessage, ServerMessage,
+    TerminalEvent,
 };
 
 use crate::support::{self, tags};
@@ -101,7 +102,11 @@ fn every_name_is_documented() {
             .skip_while(|l| !l.starts_with("## Native harness")),
     );
     let mut missing = Vec::new();
-    for name in Command::NAMES.iter().chain(EventKind::NAMES) {
+    for name in Command::NAMES
+        .iter()
+        .chain(EventKind::NAMES)
+        .chain(TerminalEvent::NAMES)
+    {
         if !all_headings.contains(*name) {
             missing.push(format!("heading for `{name}`"));
         }

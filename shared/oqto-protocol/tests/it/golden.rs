@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use oqto_protocol::{
     AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, Event, EventKind,
-    RelayMessage, Request, ServerMessage,
+    RelayMessage, Request, ServerMessage, TerminalEvent,
 };
 
 use crate::support::{self, Line, tags};
@@ -134,6 +134,10 @@ fn names_agree_with_serialized_type() {
                 assert!(EventKind::NAMES.contains(&ev.kind.name()), "{line}");
                 ev.kind.name()
             }
+            ServerMessage::Terminal(ev) => {
+                assert!(TerminalEvent::NAMES.contains(&ev.name()), "{line}");
+                ev.name()
+            }
         };
         assert_eq!(line.type_tag(), expected, "{line}");
     }
@@ -178,7 +182,13 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         | Command::FollowUp { .. }
         | Command::Abort { .. }
         | Command::SetThinkingLevel { .. }
-        | Command::RunnerShutdown {} => &["empty"],
+        | Command::RunnerShutdown {}
+        | Command::TerminalDetach { .. }
+        | Command::TerminalInput { .. }
+        | Command::TerminalResize { .. }
+        | Command::TerminalClose { .. } => &["empty"],
+        Command::TerminalOpen { .. } | Command::TerminalAttach { .. } => &["terminal"],
+        Command::TerminalList {} => &["terminals"],
         Command::SetModel { .. } => &["model"],
         Command::GetModels { .. } => &["models"],
         Command::Compact { .. } => &["compacted"],
@@ -225,7 +235,9 @@ fn every_request_gets_exactly_one_fitting_response() {
         let (id, reply, code) = match &msg {
             ServerMessage::Ok(ok) => (Some(&ok.id), Some(tags::reply(&ok.result)), None),
             ServerMessage::Error(e) => (e.id.as_ref(), None, Some(e.code.as_str())),
-            ServerMessage::Welcome(_) | ServerMessage::Event(_) => continue,
+            ServerMessage::Welcome(_) | ServerMessage::Event(_) | ServerMessage::Terminal(_) => {
+                continue;
+            }
         };
         let Some(id) = id else { continue };
         if let Some(first) = answered.insert(id.as_str().to_owned(), line.clone()) {

@@ -227,6 +227,8 @@ pub mod tags {
         SearchResults => "search_results",
         Imported => "imported",
         Status => "status",
+        Terminal => "terminal",
+        Terminals => "terminals",
     });
 
     tags!(fn agent_reply(AgentReply) -> AGENT_REPLIES {
@@ -254,6 +256,7 @@ pub mod tags {
         Unsupported => "unsupported",
         HarnessFailed => "harness_failed",
         Storage => "storage",
+        TerminalNotFound => "terminal_not_found",
         InvalidPath => "invalid_path",
         NameTooLong => "name_too_long",
         OutsideRoot => "outside_root",
@@ -288,6 +291,7 @@ pub mod tags {
         "too_large",
         "permission_denied",
         "storage",
+        "terminal_not_found",
         "timeout",
         "internal",
     ];
