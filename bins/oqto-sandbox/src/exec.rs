@@ -190,6 +190,15 @@ pub fn run_bwrap(
     status.finish(&mut forwarder);
     Ok(match status.exit_code {
         Some(code) => Outcome::Exited(u8::try_from(code & 0xff).unwrap_or(1)),
+        // A signal passed on just as the command was being started (forked, not yet
+        // exec'd) ends it there: bwrap then exits 128 + N without an exit-code line. The
+        // sandbox was set up; the command was stopped as asked.
+        None if forwarder
+            .delivered
+            .is_some_and(|signal| exited.code() == Some(128 + signal as i32)) =>
+        {
+            Outcome::Exited(u8::try_from(exited.code().unwrap_or(1) & 0xff).unwrap_or(1))
+        }
         None => Outcome::SetupFailed(exited),
     })
 }
@@ -313,6 +322,8 @@ struct Forwarder {
     target: Option<(i32, bool)>,
     /// Signals that arrived before the target was known.
     pending: Vec<Signal>,
+    /// The last signal passed on to the command.
+    delivered: Option<Signal>,
 }
 
 impl Forwarder {
@@ -334,6 +345,7 @@ impl Forwarder {
             sleep_mask: None,
             target: None,
             pending: Vec::new(),
+            delivered: None,
         })
     }
 
@@ -422,6 +434,7 @@ impl Forwarder {
             for target in &targets {
                 let _ = kill(Pid::from_raw(*target), signal);
             }
+            self.delivered = Some(signal);
         }
     }
 }
