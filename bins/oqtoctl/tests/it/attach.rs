@@ -33,6 +33,10 @@ fn printed(out: &std::process::Output) -> (Vec<Value>, Vec<String>) {
 fn attach_until_idle_on_a_session_at_rest_replays_and_exits() {
     let ctl = Ctl::new();
     let id = ctl.ok(&["prompt", "-d", "first"]).trim().to_owned();
+    // `prompt -d` returns once the turn runs: let it end before the next prompt (a prompt
+    // to a working session is refused).
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle", "-o", "final"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     ctl.ok(&["prompt", "-s", &id, "-o", "final", "second"]);
     // Both turns are over: everything after seq 0, then exit (it used to wait for a turn
     // that might never come).
