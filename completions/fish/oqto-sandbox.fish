@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oqto_sandbox_global_optspecs
-    string join \n v/verbose q/quiet profile= config= workspace= expose= deny= pass-env= print json h/help V/version
+    string join \n v/verbose q/quiet profile= config= workspace= expose= deny= pass-env= tty print json h/help V/version
 end
 
 function __fish_oqto_sandbox_needs_command
@@ -32,6 +32,7 @@ complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l deny -d 'Hide
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l pass-env -d 'Pass this environment variable in (repeatable; an exact name), after the merge: for variables the caller set for the command itself' -r
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -s q -l quiet -d 'Only errors on stderr'
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l tty -d 'Keep the caller\'s session and make the terminal on the command\'s standard input its controlling terminal, with the command in the foreground (job control, Ctrl-C, window size changes). Only for a terminal the caller made for this command alone (a runner terminal)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l print -d 'Print the bwrap command line (one argument per line) instead of running it'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -l json -d 'With --print: print a JSON object (argv, and the names of the passed variables)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -49,6 +50,7 @@ complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l wo
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l expose -d 'Make this absolute path visible read-only (repeatable), after the merge: for the caller\'s own needs, such as the directory a harness is installed in. Denied paths stay hidden' -r -F
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l deny -d 'Hide this absolute path (repeatable), like a `deny_read` rule' -r -F
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l pass-env -d 'Pass this environment variable in (repeatable; an exact name), after the merge: for variables the caller set for the command itself' -r
+complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l tty -d 'Keep the caller\'s session and make the terminal on the command\'s standard input its controlling terminal, with the command in the foreground (job control, Ctrl-C, window size changes). Only for a terminal the caller made for this command alone (a runner terminal)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -l json -d 'Print a JSON object instead of text'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-sandbox -n "__fish_oqto_sandbox_using_subcommand explain" -s q -l quiet -d 'Only errors on stderr'

@@ -262,6 +262,7 @@ fn probe(bwrap: &Path, host: &Host) -> Item {
         mounts,
         isolate_network: true,
         isolate_pid: true,
+        new_session: true,
         env: vec![("PATH".into(), crate::host::DEFAULT_PATH.into())],
         cwd: "/".into(),
     };

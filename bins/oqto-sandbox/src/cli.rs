@@ -68,6 +68,7 @@ fn read_run_form(args: &[OsString]) -> Option<Cli> {
             "--expose" => policy.expose.push(value()?.into()),
             "--deny" => policy.deny.push(value()?.into()),
             "--pass-env" => policy.pass_env.push(value()?),
+            "--tty" if !policy.tty => policy.tty = true,
             _ => return None,
         }
     }
@@ -141,6 +142,7 @@ mod tests {
             expose: vec!["/opt/pi".into()],
             deny: vec!["/run/user/1000/oqto".into()],
             pass_env: vec!["PI_CODING_AGENT_DIR".into()],
+            tty: true,
         };
         let mut argv = os(&["oqto-sandbox"]);
         argv.extend(policy.to_args());
@@ -171,6 +173,7 @@ mod tests {
         "--expose",
         "--deny",
         "--pass-env",
+        "--tty",
         "--print",
         "--json",
         "-v",
@@ -231,6 +234,7 @@ mod tests {
             expose: vec!["/srv/pi".into(), "/opt/node".into()],
             deny: vec!["/home/u/.local/state/oqto".into()],
             pass_env: vec!["OQTO_X".into()],
+            tty: true,
         };
         let mut argv: Vec<OsString> = vec!["oqto-sandbox".into()];
         argv.extend(wanted.to_args());
@@ -243,5 +247,6 @@ mod tests {
         assert_eq!(back.expose, wanted.expose);
         assert_eq!(back.deny, wanted.deny);
         assert_eq!(back.pass_env, wanted.pass_env);
+        assert_eq!(back.tty, wanted.tty);
     }
 }

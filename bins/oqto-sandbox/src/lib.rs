@@ -12,6 +12,7 @@
 pub mod check;
 mod cli;
 pub mod exec;
+pub mod foreground;
 pub mod seccomp;
 
 pub use oqto_sandbox_core::{explain, explain_json, host, paths, plan, policy};
@@ -193,6 +194,10 @@ fn run_command(run: &RunArgs, log: &LogArgs) -> anyhow::Result<u8> {
                 effective.enabled.from
             );
         }
+        if effective.tty {
+            let (program, args) = foreground::wrap_unconfined(&resolved, rest);
+            return exec::run_unconfined(&program, &args, host.vars.clone());
+        }
         return exec::run_unconfined(&resolved, rest, host.vars.clone());
     }
 
@@ -201,6 +206,15 @@ fn run_command(run: &RunArgs, log: &LogArgs) -> anyhow::Result<u8> {
     let resolved = plan::resolve(&plan, program).map_err(unrunnable)?;
     let mut command = vec![resolved.into_os_string()];
     command.extend(rest.iter().cloned());
+    // Kept open (and inheritable) until bwrap has started: the sandbox runs it.
+    let own_exe = if effective.tty {
+        let exe =
+            foreground::own_executable().map_err(|e| setup_error(&host, &format!("{e:#}")))?;
+        command = foreground::wrap(&exe, command);
+        Some(exe)
+    } else {
+        None
+    };
 
     let filter = seccomp::program().context("compiling the seccomp filter")?;
     let fds = Fds::new(&filter).map_err(|e| setup_error(&host, &e.to_string()))?;
@@ -216,7 +230,9 @@ fn run_command(run: &RunArgs, log: &LogArgs) -> anyhow::Result<u8> {
     let Some(bwrap) = bwrap else {
         return Err(setup_error(&host, "bwrap was not found"));
     };
-    match exec::run_bwrap(&bwrap, bwrap_args, plan.env.clone(), fds, plan.isolate_pid)? {
+    let outcome = exec::run_bwrap(&bwrap, bwrap_args, plan.env.clone(), fds, plan.isolate_pid)?;
+    drop(own_exe);
+    match outcome {
         Outcome::Exited(code) => Ok(code),
         Outcome::SetupFailed(status) => {
             if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {

@@ -1,4 +1,8 @@
 fn main() -> std::process::ExitCode {
+    // `--tty`'s first step inside the sandbox (see `foreground.rs`).
+    if let Some(code) = oqto_sandbox::foreground::run_if_asked() {
+        return code;
+    }
     let cli = oqto_sandbox::Cli::from_env();
     // Every harness start runs this program, and installing a subscriber is a measurable
     // part of its start-up: logging is set up only when asked for. Its one warning (the

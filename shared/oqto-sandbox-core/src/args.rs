@@ -31,6 +31,12 @@ pub struct PolicyArgs {
     /// variables the caller set for the command itself
     #[arg(long, value_name = "NAME")]
     pub pass_env: Vec<String>,
+    /// Keep the caller's session and make the terminal on the command's standard input its
+    /// controlling terminal, with the command in the foreground (job control, Ctrl-C,
+    /// window size changes). Only for a terminal the caller made for this command alone
+    /// (a runner terminal)
+    #[arg(long)]
+    pub tty: bool,
 }
 
 impl PolicyArgs {
@@ -54,6 +60,9 @@ impl PolicyArgs {
         }
         for name in &self.pass_env {
             out.extend(["--pass-env".into(), name.into()]);
+        }
+        if self.tty {
+            out.push("--tty".into());
         }
         out
     }

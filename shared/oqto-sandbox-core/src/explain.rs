@@ -109,7 +109,7 @@ pub fn explained(effective: &Effective) -> Explained<'_> {
             workspace_oqto_read_only: effective.workspace.join(".oqto"),
             private_tmp: "/tmp",
             capabilities: "all dropped",
-            new_session: true,
+            new_session: !effective.tty,
             die_with_parent: true,
             namespaces_always: vec!["mount", "ipc", "uts", "cgroup (when available)"],
             seccomp_blocked_syscalls: BLOCKED
@@ -206,15 +206,25 @@ fn write_text(out: &mut impl Write, e: &Effective) -> std::io::Result<()> {
     for (pattern, from) in &p.env_allow {
         writeln!(out, "  {pattern}  [{}]", origins(from))?;
     }
+    write_always(out, e.tty)
+}
+
+/// What every sandbox gets, whatever the policy.
+fn write_always(out: &mut impl Write, tty: bool) -> std::io::Result<()> {
     writeln!(out, "always:")?;
     writeln!(
         out,
         "  read-only system directories: {}",
         SYSTEM_DIRS.join(" ")
     )?;
+    let session = if tty {
+        "the caller's session (--tty: the terminal is the command's)"
+    } else {
+        "new session (no terminal)"
+    };
     writeln!(
         out,
-        "  private /tmp, minimal /dev, new session (no terminal), all capabilities dropped"
+        "  private /tmp, minimal /dev, {session}, all capabilities dropped"
     )?;
     writeln!(
         out,

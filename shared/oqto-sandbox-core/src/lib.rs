@@ -85,6 +85,7 @@ pub fn load(host: &Host, args: &PolicyArgs, exit: Exit) -> anyhow::Result<Effect
             expose: args.expose.clone(),
             deny: args.deny.clone(),
             pass_env: args.pass_env.clone(),
+            tty: args.tty,
         },
     };
     let vars = Vars::new(host, &workspace);

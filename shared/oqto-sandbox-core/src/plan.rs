@@ -103,6 +103,8 @@ pub struct Plan {
     pub mounts: Vec<Mount>,
     pub isolate_network: bool,
     pub isolate_pid: bool,
+    /// Run the command in a new session (`--new-session`): always, except under `--tty`.
+    pub new_session: bool,
     /// The environment inside, in order.
     pub env: Vec<(OsString, OsString)>,
     /// The working directory inside.
@@ -171,6 +173,7 @@ impl Plan {
             mounts: Vec::new(),
             isolate_network: policy.isolate_network.value,
             isolate_pid: policy.isolate_pid.value,
+            new_session: !effective.tty,
             env: Vec::new(),
             cwd: workspace.clone(),
         };
@@ -298,16 +301,11 @@ impl Plan {
         status_fd: Option<i32>,
         command: &[OsString],
     ) -> Vec<OsString> {
-        let mut args: Vec<OsString> = [
-            "--die-with-parent",
-            "--new-session",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
+        let mut args: Vec<OsString> = vec!["--die-with-parent".into()];
+        if self.new_session {
+            args.push("--new-session".into());
+        }
+        args.extend(["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"].map(OsString::from));
         if self.isolate_pid {
             args.push("--unshare-pid".into());
         }

@@ -5,3 +5,4 @@ mod escapes;
 mod exit;
 mod pi;
 mod support;
+mod tty;

@@ -75,7 +75,7 @@ pub struct Sources {
     pub configs: Vec<PathBuf>,
     /// The workspace (its `.oqto/sandbox.toml` is read when it exists).
     pub workspace: PathBuf,
-    /// The caller's additions (`--expose`, `--deny`, `--pass-env`).
+    /// The caller's additions (`--expose`, `--deny`, `--pass-env`, `--tty`).
     pub caller: Caller,
 }
 
@@ -91,6 +91,9 @@ pub struct Caller {
     pub deny: Vec<PathBuf>,
     /// Variables passed in, by exact name.
     pub pass_env: Vec<String>,
+    /// The command keeps the caller's session, for a terminal made for it alone (no
+    /// `--new-session`).
+    pub tty: bool,
 }
 
 impl Caller {
@@ -160,6 +163,9 @@ pub struct Effective {
     /// The profile layers without their own `profile` start from, and where it was chosen.
     pub base_profile: (String, Origin),
     pub workspace: PathBuf,
+    /// `--tty`: the command stays in the caller's session (no `--new-session`), so the
+    /// terminal the caller made for it alone can be its controlling terminal.
+    pub tty: bool,
 }
 
 /// The workspace policy file of `workspace`.
@@ -560,6 +566,7 @@ pub fn load(sources: &Sources, vars: &Vars) -> Result<Effective, LoadError> {
         layers: infos,
         base_profile,
         workspace: sources.workspace.clone(),
+        tty: sources.caller.tty,
     })
 }
 

@@ -77,6 +77,7 @@ fn the_caller_exposes_denies_and_passes_after_the_merge() {
         expose: vec!["/srv/pi".into(), "/home/u/.ssh/keys".into()],
         deny: vec!["/home/u/.local/state/oqto".into()],
         pass_env: vec!["OQTO_FAKE_SCRIPT".into()],
+        tty: false,
     };
     let e = load(&sources, &vars(&sources.workspace)).unwrap();
     // Strict hides home and /srv: the caller's exposure still shows its install dir.
