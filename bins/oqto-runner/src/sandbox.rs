@@ -65,6 +65,9 @@ pub struct Request<'a> {
     pub runner_env: &'a Environment,
     /// Names of variables the runner sets for the harness itself.
     pub pass_env: Vec<String>,
+    /// `--tty`: the command runs on a terminal the runner made for it (a terminal, never a
+    /// harness, whose stdio are pipes), and keeps it as its controlling terminal.
+    pub tty: bool,
 }
 
 /// Wraps the harness command line; `Err` is a message for the session's `reason`.
@@ -102,6 +105,7 @@ pub fn confine(config: &Config, mut req: Request<'_>) -> Result<Confined, String
         expose,
         deny,
         pass_env: req.pass_env,
+        tty: req.tty,
     };
     let vars: Vec<(OsString, OsString)> = req
         .env

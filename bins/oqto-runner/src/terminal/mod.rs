@@ -202,6 +202,7 @@ impl Terminals {
                 env: terminal_env(ctx),
                 runner_env: &ctx.env,
                 pass_env: vec!["TERM".into()],
+                tty: true,
             },
         )
         .map_err(|why| {

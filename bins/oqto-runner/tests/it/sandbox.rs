@@ -124,6 +124,8 @@ fn a_session_profile_is_enforced_and_an_unknown_one_fails_clearly() {
     let info = c.ok(json!({"type":"session.get","session":id}));
     assert_eq!(info["sandbox"]["profile"]["name"], "strict");
     assert_eq!(info["sandbox"]["isolate_network"]["value"], true, "{info}");
+    // A harness never gets the terminal option: its command runs in a new session.
+    assert_eq!(info["sandbox"]["fixed"]["new_session"], true, "{info}");
 
     let (code, message) = c.error(json!({
         "type":"session.create","harness":"fake","cwd":work,"sandbox_profile":"nope"

@@ -166,7 +166,12 @@ impl Term {
 
     /// Reads until the output holds `want`.
     fn output_until(&mut self, want: &[u8]) {
-        let mut from = 0;
+        self.output_since(0, want);
+    }
+
+    /// Reads until the output from byte `start` on holds `want`.
+    fn output_since(&mut self, start: usize, want: &[u8]) {
+        let mut from = start;
         while !contains(&self.out[from..], want) {
             from = self.out.len().saturating_sub(want.len());
             let item = self.read_item();
@@ -214,6 +219,16 @@ fn processes_with(marker: &str) -> Vec<i32> {
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
         })
         .collect()
+}
+
+/// Whether `pid`'s process group is the foreground group of its terminal (fields 5 and 8
+/// of `/proc/PID/stat`, after the command name in parentheses).
+fn in_foreground(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[2] == fields[5]
 }
 
 fn list(t: &mut Term) -> Vec<Value> {
@@ -594,14 +609,153 @@ fn ctrl_c_leaves_the_shell_running() {
     t.attach(&id, Some(0));
     t.input(&id, b"echo one-$((1+1))\n");
     t.output_until(b"one-2");
+    let before = t.out.len();
     t.input(&id, b"\x03");
-    // The shell gets SIGINT (through oqto-sandbox) and prompts again.
-    t.output_until(b"^C");
-    let after = t.out.len();
+    // The shell gets SIGINT from the terminal and prompts again. The prompt may come in
+    // the same frame as the echoed `^C`: it is looked for from just after the `^C`.
+    t.output_since(before, b"^C");
+    let after = before + t.out[before..].windows(2).position(|w| w == b"^C").unwrap() + 2;
     while !(contains(&t.out[after..], b"# ") || contains(&t.out[after..], b"$ ")) {
         assert!(t.read_item().is_some(), "closed: {}", t.text());
     }
     t.input(&id, b"echo two-$((2+2))\n");
     t.output_until(b"two-4");
     assert_eq!(list(&mut t).len(), 1);
+}
+
+/// The prompt of [`interactive_bash`]; set as `'tty-''prompt> '` so that the echo of the
+/// command setting it does not hold it.
+const PROMPT: &[u8] = b"tty-prompt> ";
+
+/// An interactive bash without start-up files on a new terminal, at its first prompt.
+fn interactive_bash(runner: &Runner, t: &mut Term) -> String {
+    let id = t.open(
+        &runner.work(),
+        &["/bin/bash", "--norc", "--noprofile", "-i"],
+    );
+    t.attach(&id, Some(0));
+    t.input(&id, b"PS1='tty-''prompt> '\n");
+    t.output_until(PROMPT);
+    id
+}
+
+#[test]
+fn ctrl_c_interrupts_the_foreground_command_and_the_shell_prompts_again() {
+    let runner = Runner::start("");
+    let mut t = Term::connect(&runner.socket);
+    let id = interactive_bash(&runner, &mut t);
+    // A controlling terminal: no "no job control" complaint at start-up.
+    assert!(!t.text().contains("job control"), "{}", t.text());
+    t.input(&id, b"sleep 2718\n");
+    let marker = "sleep\u{0}2718";
+    assert!(
+        wait_until(WAIT, || !processes_with(marker).is_empty()),
+        "sleep never ran: {}",
+        t.text()
+    );
+    let sleep = processes_with(marker)[0];
+    assert!(wait_until(WAIT, || in_foreground(sleep)), "{}", t.text());
+    let before = t.out.len();
+    t.input(&id, b"\x03");
+    // The terminal sends SIGINT to its foreground process group, the shell's job.
+    t.output_since(before, PROMPT);
+    assert!(
+        wait_until(WAIT, || processes_with(marker).is_empty()),
+        "sleep survived Ctrl-C: {}",
+        t.text()
+    );
+    let before = t.out.len();
+    t.input(&id, b"echo status-$?\n");
+    t.output_since(before, b"status-130");
+    assert_eq!(list(&mut t).len(), 1);
+}
+
+#[test]
+fn a_resize_sends_sigwinch_to_the_foreground_program() {
+    let runner = Runner::start("");
+    let mut t = Term::connect(&runner.socket);
+    let id = interactive_bash(&runner, &mut t);
+    // A foreground job of the shell, as a full-screen program would be. (Expansions make
+    // the words looked for differ from the echo of what was typed.)
+    t.input(
+        &id,
+        b"sh -c 'trap \"echo got-$((6*7)); exit 0\" WINCH; echo armed-$((1+1)); while :; do sleep 1; done'\n",
+    );
+    t.output_until(b"armed-2");
+    let before = t.out.len();
+    t.ok(json!({"type":"terminal.resize","terminal":id,"cols":100,"rows":30}));
+    t.output_since(before, b"got-42");
+    t.output_since(before, PROMPT);
+    // The shell itself sees it too, at its prompt.
+    let before = t.out.len();
+    t.input(&id, b"trap 'echo shell-win''ch' WINCH; echo set-$((4+4))\n");
+    t.output_since(before, b"set-8");
+    let before = t.out.len();
+    t.ok(json!({"type":"terminal.resize","terminal":id,"cols":90,"rows":20}));
+    t.output_since(before, b"shell-winch");
+    let before = t.out.len();
+    t.input(&id, b"stty size\n");
+    t.output_since(before, b"20 90");
+}
+
+#[test]
+fn job_control_works_in_a_terminal() {
+    let runner = Runner::start("");
+    let mut t = Term::connect(&runner.socket);
+    let id = interactive_bash(&runner, &mut t);
+    t.input(&id, b"sleep 3141 &\n");
+    let marker = "sleep\u{0}3141";
+    assert!(
+        wait_until(WAIT, || !processes_with(marker).is_empty()),
+        "sleep never ran: {}",
+        t.text()
+    );
+    let before = t.out.len();
+    t.input(&id, b"jobs\n");
+    t.output_since(before, b"Running");
+    t.output_since(before, b"sleep 3141 &");
+    // Brought to the foreground, it is the one Ctrl-C interrupts.
+    let sleep = processes_with(marker)[0];
+    assert!(!in_foreground(sleep), "{}", t.text());
+    let before = t.out.len();
+    t.input(&id, b"fg\n");
+    t.output_since(before, b"sleep 3141\r\n");
+    assert!(
+        wait_until(WAIT, || in_foreground(sleep)),
+        "fg did not give the terminal to the job: {}",
+        t.text()
+    );
+    let before = t.out.len();
+    t.input(&id, b"\x03");
+    t.output_since(before, PROMPT);
+    assert!(
+        wait_until(WAIT, || processes_with(marker).is_empty()),
+        "sleep survived Ctrl-C: {}",
+        t.text()
+    );
+    let before = t.out.len();
+    t.input(&id, b"jobs; echo listed-$((3+3))\n");
+    t.output_since(before, b"listed-6");
+    assert!(!contains(&t.out[before..], b"Running"), "{}", t.text());
+}
+
+#[test]
+fn ctrl_c_reaches_a_command_run_without_a_shell() {
+    let runner = Runner::start("");
+    let mut t = Term::connect(&runner.socket);
+    let id = t.open(
+        &runner.work(),
+        &["/bin/sh", "-c", "echo armed-$((2+3)); exec sleep 1618"],
+    );
+    t.attach(&id, Some(0));
+    t.output_until(b"armed-5");
+    assert!(
+        wait_until(WAIT, || !processes_with("sleep\u{0}1618").is_empty()),
+        "sleep never ran: {}",
+        t.text()
+    );
+    t.input(&id, b"\x03");
+    let exit = t.event("terminal.exit");
+    assert!(exit["code"] == 130 || exit["signal"] == 2, "{exit}");
+    t.event("terminal.closed");
 }

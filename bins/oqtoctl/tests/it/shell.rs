@@ -107,6 +107,53 @@ async fn shell_attaches_this_terminal_detaches_and_comes_back() {
 }
 
 #[tokio::test]
+async fn ctrl_c_in_the_shell_interrupts_the_foreground_command_only() {
+    let ctl = Ctl::new();
+    let work = ctl.env.work();
+    let (mut child, pty) = ctl
+        .command(&[
+            "shell",
+            "--cwd",
+            work.to_str().unwrap(),
+            "--",
+            "/bin/bash",
+            "--norc",
+            "--noprofile",
+            "-i",
+        ])
+        .spawn_pty(80, 24)
+        .unwrap();
+    let mut seen = Vec::new();
+    // Typed through oqtoctl in raw mode: Ctrl-C is the byte 0x03 on the runner's terminal.
+    write(&pty, b"sleep 2719; echo not-$((1+1))-interrupted\r").await;
+    let running = oqto_testkit::wait_until(WAIT, || {
+        std::fs::read_dir("/proc").unwrap().any(|e| {
+            std::fs::read(e.unwrap().path().join("cmdline"))
+                .is_ok_and(|c| c == b"sleep\x002719\x00")
+        })
+    });
+    assert!(
+        running,
+        "sleep never ran: {:?}",
+        String::from_utf8_lossy(&seen)
+    );
+    write(&pty, b"\x03").await;
+    read_until(&pty, &mut seen, "^C").await;
+    write(&pty, b"echo status-$?\r").await;
+    read_until(&pty, &mut seen, "status-130").await;
+    write(&pty, b"exit 0\r").await;
+    read_until(&pty, &mut seen, "exit").await;
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert!(!text.contains("not-2-interrupted"), "{text}");
+    assert!(!text.contains("no job control"), "{text}");
+}
+
+#[tokio::test]
 async fn shell_on_a_pipe_runs_the_input_and_ends_with_the_program() {
     let ctl = Ctl::new();
     let out = ctl.run_input(

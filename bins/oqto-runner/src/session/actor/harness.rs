@@ -136,6 +136,7 @@ impl Actor {
                 env,
                 runner_env: &self.ctx.env,
                 pass_env,
+                tty: false,
             },
         )?;
         self.set_sandbox_policy(&confined.policy);
