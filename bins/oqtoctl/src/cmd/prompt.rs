@@ -33,6 +33,7 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         session: session.clone(),
         text,
         images: Vec::new(),
+        client_msg_id: None,
     };
     if args.detach {
         detach(&mut conn, &session, prompt).await?;

@@ -271,9 +271,17 @@ pub async fn queue(args: IdText, follow_up: bool, target: &Target) -> anyhow::Re
     };
     let session = SessionId(args.id);
     let command = if follow_up {
-        Command::FollowUp { session, text }
+        Command::FollowUp {
+            session,
+            text,
+            client_msg_id: None,
+        }
     } else {
-        Command::Steer { session, text }
+        Command::Steer {
+            session,
+            text,
+            client_msg_id: None,
+        }
     };
     let mut conn = target.connect().await?;
     conn.request(command).await?;
