@@ -321,6 +321,7 @@ impl<W: Write> Agent<W> {
                 model,
                 usage: None,
                 stop_reason: None,
+                client_msg_id: None,
             },
             open: None,
         })

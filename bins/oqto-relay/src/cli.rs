@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use oqto_cli::LogArgs;
+use oqto_cli::{LogArgs, TokenCommand};
 
 /// The HTTP and WebSocket relay for the web UI
 #[derive(Debug, Parser)]
@@ -44,28 +44,4 @@ pub enum Command {
     /// Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)
     #[command(subcommand)]
     Token(TokenCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create a token and print it once (only its hash is kept)
-    Create {
-        /// A name to recognise it by in `list` and to revoke it with
-        #[arg(long, default_value = "token")]
-        name: String,
-        /// Make it expire after this long (e.g. `30d`, `12h`); default: never
-        #[arg(long, value_name = "DURATION")]
-        expires: Option<String>,
-    },
-    /// List tokens: id, name, created, expires, last used (never the tokens)
-    List {
-        /// One JSON object per line
-        #[arg(long)]
-        json: bool,
-    },
-    /// Revoke tokens by id or name
-    Revoke {
-        /// The token's id (`tok_…`) or name
-        id: String,
-    },
 }

@@ -9,9 +9,9 @@ use oqto_cli::{CliError, Exit};
 use serde::Serialize;
 
 use crate::Places;
-use crate::cli::TokenCommand;
 use crate::local;
 use crate::store::{Millis, Store};
+use oqto_cli::TokenCommand;
 
 fn open(places: &Places) -> anyhow::Result<Store> {
     Store::open(&places.store).with_context(|| format!("opening {}", places.store.display()))

@@ -29,8 +29,9 @@ use clap::CommandFactory;
 use oqto_cli::{Exit, ManExtra};
 use oqto_client::Runner;
 
-pub use cli::{Cli, Command, ServeArgs, TokenCommand};
+pub use cli::{Cli, Command, ServeArgs};
 pub use config::RelayConfig;
+pub use oqto_cli::TokenCommand;
 pub use server::{Relay, Setup};
 
 /// The clap definition, for man pages and completions.

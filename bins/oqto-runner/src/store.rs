@@ -22,7 +22,8 @@ type Call = Box<dyn FnOnce(&mut Store) + Send>;
 enum Job {
     Call(Call),
     Put {
-        message: Message,
+        /// Boxed: a message is several times the size of the other job.
+        message: Box<Message>,
         seq: Seq,
         done: oneshot::Sender<Result<(), StoreError>>,
     },
@@ -94,7 +95,15 @@ impl StoreHandle {
     /// possibly together with other sessions' messages queued at the same moment.
     pub async fn put_message(&self, message: Message, seq: Seq) -> Result<(), StoreError> {
         let (done, rx) = oneshot::channel();
-        if self.tx.send(Job::Put { message, seq, done }).is_err() {
+        if self
+            .tx
+            .send(Job::Put {
+                message: Box::new(message),
+                seq,
+                done,
+            })
+            .is_err()
+        {
             return Err(gone());
         }
         rx.await.unwrap_or_else(|_| Err(gone()))
@@ -141,12 +150,12 @@ fn run(store: &mut Store, rx: &mpsc::Receiver<Job>) {
         match job {
             Job::Call(call) => call(store),
             Job::Put { message, seq, done } => {
-                let mut batch = vec![(message, Some(seq))];
+                let mut batch = vec![(*message, Some(seq))];
                 let mut waiting = vec![done];
                 while batch.len() < GROUP_COMMIT {
                     match rx.try_recv() {
                         Ok(Job::Put { message, seq, done }) => {
-                            batch.push((message, Some(seq)));
+                            batch.push((*message, Some(seq)));
                             waiting.push(done);
                         }
                         Ok(other) => {

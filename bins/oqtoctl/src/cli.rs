@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use oqto_cli::LogArgs;
+use oqto_cli::{LogArgs, TokenCommand};
 
 use crate::render::{ColorChoice, Output};
 
@@ -87,30 +87,6 @@ pub struct WebArgs {
     /// Also open the link in a browser (xdg-open)
     #[arg(long)]
     pub open: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create a token and print it once (only its hash is kept)
-    Create {
-        /// A name to recognise it by in `list` and to revoke it with
-        #[arg(long, default_value = "token")]
-        name: String,
-        /// Make it expire after this long (e.g. `30d`, `12h`); default: never
-        #[arg(long, value_name = "DURATION")]
-        expires: Option<String>,
-    },
-    /// List tokens: id, name, created, expires, last used (never the tokens)
-    List {
-        /// One JSON object per line
-        #[arg(long)]
-        json: bool,
-    },
-    /// Revoke tokens by id or name
-    Revoke {
-        /// The token's id (`tok_…`) or name
-        id: String,
-    },
 }
 
 #[derive(Debug, Args)]

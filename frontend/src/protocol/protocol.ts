@@ -62,7 +62,12 @@ export type Message = { id: MessageId, session: SessionId, role: Role, parts: Ar
 /**
  * Why an assistant message ended; absent for user messages and messages in flight.
  */
-stop_reason?: StopReason, };
+stop_reason?: StopReason, 
+/**
+ * The `client_msg_id` of the `prompt`, `steer` or `follow_up` that this user message
+ * carries, so a client can match the message to what it sent.
+ */
+client_msg_id?: ClientMsgId, };
 
 export type State = "starting" | "idle" | "working" | "error" | "stopped";
 
@@ -118,7 +123,19 @@ export type Command = { "type": "session.create", harness: string, cwd: string, 
 /**
  * Only sessions whose cwd is this directory or below it.
  */
-cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, } | { "type": "steer", session: SessionId, text: string, } | { "type": "follow_up", session: SessionId, text: string, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
+cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, 
+/**
+ * The client's id of this send: a repeat gets the first answer, not a second run.
+ */
+client_msg_id?: ClientMsgId, } | { "type": "steer", session: SessionId, text: string, 
+/**
+ * The client's id of this send: a repeat gets the first answer, not a second run.
+ */
+client_msg_id?: ClientMsgId, } | { "type": "follow_up", session: SessionId, text: string, 
+/**
+ * The client's id of this send: a repeat gets the first answer, not a second run.
+ */
+client_msg_id?: ClientMsgId, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
 /**
  * The harness's own directory (for pi, its agent directory); by default the one
  * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
@@ -133,7 +150,19 @@ export type Request = { id: RequestId, } & ({ "type": "session.create", harness:
 /**
  * Only sessions whose cwd is this directory or below it.
  */
-cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, } | { "type": "steer", session: SessionId, text: string, } | { "type": "follow_up", session: SessionId, text: string, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
+cwd?: string, } | { "type": "session.get", session: SessionId, } | { "type": "session.close", session: SessionId, } | { "type": "session.delete", session: SessionId, } | { "type": "session.rename", session: SessionId, title: string, } | { "type": "session.subscribe", session: SessionId, after_seq?: number, } | { "type": "session.unsubscribe", session: SessionId, } | { "type": "prompt", session: SessionId, text: string, images?: Array<ImageInput>, 
+/**
+ * The client's id of this send: a repeat gets the first answer, not a second run.
+ */
+client_msg_id?: ClientMsgId, } | { "type": "steer", session: SessionId, text: string, 
+/**
+ * The client's id of this send: a repeat gets the first answer, not a second run.
+ */
+client_msg_id?: ClientMsgId, } | { "type": "follow_up", session: SessionId, text: string, 
+/**
+ * The client's id of this send: a repeat gets the first answer, not a second run.
+ */
+client_msg_id?: ClientMsgId, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
 /**
  * The harness's own directory (for pi, its agent directory); by default the one
  * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).

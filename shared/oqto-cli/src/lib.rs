@@ -17,10 +17,12 @@
 mod exit;
 mod logging;
 mod report;
+mod token;
 
 pub use exit::{Exit, ExitInfo};
 pub use logging::{LogArgs, init_logging};
 pub use report::{CliError, finish, is_broken_pipe};
+pub use token::TokenCommand;
 
 /// Environment variables every Oqto program reads, for man pages.
 pub const COMMON_ENV: &[(&str, &str)] = &[

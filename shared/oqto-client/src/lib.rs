@@ -19,9 +19,11 @@ mod inbox;
 mod ondemand;
 mod raw;
 mod runner;
+mod send_id;
 
 pub use error::Error;
 pub use files::{FilesClient, FilesIncoming, ReadFile};
 pub use ondemand::{RUNNER_BIN_VAR, Runner, log_tail, runner_bin, sibling_bin};
 pub use raw::{RawClient, RawReceiver, RawSender};
 pub use runner::{Client, Incoming};
+pub use send_id::new_client_msg_id;

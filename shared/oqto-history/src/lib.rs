@@ -37,6 +37,7 @@
 //!         model: None,
 //!         usage: None,
 //!         stop_reason: None,
+//!         client_msg_id: None,
 //!     },
 //!     Some(7),
 //! )?;

@@ -1,6 +1,6 @@
 //! Message rows and their parts: upsert, paging, fork copies.
 
-use oqto_protocol::{Message, MessageId, Part, PartId, Role, Seq, SessionId};
+use oqto_protocol::{ClientMsgId, Message, MessageId, Part, PartId, Role, Seq, SessionId};
 use rusqlite::{Connection, OptionalExtension as _, Row, TransactionBehavior, params};
 
 use crate::codec::{
@@ -24,14 +24,21 @@ pub struct Page {
 }
 
 /// The columns of a message row, in the order [`RawMessage::read`] expects.
-const MESSAGE_COLUMNS: &str =
-    "pk, id, session, role, created_at, model_provider, model_id, usage, stop_reason";
+const MESSAGE_COLUMNS: &str = "pk, id, session, role, created_at, model_provider, model_id, \
+                               usage, stop_reason, client_msg_id";
+/// The same for a file older than schema version 4, which has no `client_msg_id`.
+const MESSAGE_COLUMNS_V3: &str = "pk, id, session, role, created_at, model_provider, \
+                                  model_id, usage, stop_reason, NULL";
 
 /// The newest `?3` messages of session `?1` below ordinal `?2`, newest first: a range
 /// scan of the `(session, ordinal)` index, whatever the session's length.
 const PAGE_SQL: &str = "SELECT pk, id, session, role, created_at, model_provider, model_id, \
-                        usage, stop_reason FROM messages \
+                        usage, stop_reason, client_msg_id FROM messages \
                         WHERE session = ?1 AND ordinal < ?2 ORDER BY ordinal DESC LIMIT ?3";
+/// [`PAGE_SQL`] for a file older than schema version 4.
+const PAGE_SQL_V3: &str = "SELECT pk, id, session, role, created_at, model_provider, \
+                           model_id, usage, stop_reason, NULL FROM messages \
+                           WHERE session = ?1 AND ordinal < ?2 ORDER BY ordinal DESC LIMIT ?3";
 
 /// A message row as `SQLite` returns it, before it is checked and given its parts.
 struct RawMessage {
@@ -44,6 +51,7 @@ struct RawMessage {
     model_id: Option<String>,
     usage: Option<String>,
     stop_reason: Option<String>,
+    client_msg_id: Option<String>,
 }
 
 impl RawMessage {
@@ -58,6 +66,7 @@ impl RawMessage {
             model_id: row.get(6)?,
             usage: row.get(7)?,
             stop_reason: row.get(8)?,
+            client_msg_id: row.get(9)?,
         })
     }
 
@@ -76,6 +85,7 @@ impl RawMessage {
                 .stop_reason
                 .map(|s| parse_wire(&s, "stop_reason"))
                 .transpose()?,
+            client_msg_id: self.client_msg_id.map(ClientMsgId),
         })
     }
 }
@@ -135,7 +145,12 @@ impl Store {
             None => i64::MAX,
         };
         let limit = limit.min(MAX_PAGE);
-        let mut stmt = self.conn.prepare_cached(PAGE_SQL).ctx("reading messages")?;
+        let sql = if self.client_msg_ids {
+            PAGE_SQL
+        } else {
+            PAGE_SQL_V3
+        };
+        let mut stmt = self.conn.prepare_cached(sql).ctx("reading messages")?;
         // One more than asked for tells whether there are older messages.
         let rows = stmt
             .query_map(
@@ -154,6 +169,28 @@ impl Store {
             messages.push(raw.decode(&self.conn)?);
         }
         Ok(Page { messages, has_more })
+    }
+
+    /// Whether `session` holds a message carrying `client_msg_id`: a send with that id was
+    /// carried out (its user message was stored). `Err(SessionNotFound)`.
+    pub fn has_client_msg_id(
+        &self,
+        session: &SessionId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<bool, StoreError> {
+        require_session(&self.conn, session)?;
+        if !self.client_msg_ids {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM messages \
+                 WHERE session = ?1 AND client_msg_id = ?2)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([session.as_str(), client_msg_id.as_str()], |row| row.get(0))
+            })
+            .ctx("looking up a client_msg_id")
     }
 
     /// The user messages of `session`, oldest first, each with its text: its `text` parts
@@ -239,8 +276,10 @@ impl Store {
         };
         let mut writer = Writer::new(&tx);
         for pk in &pks {
-            let mut message = load_message(&tx, *pk)?;
+            let mut message = load_message(&tx, *pk, true)?;
             message.id = new_message_id();
+            // An id names one send in one session; the fork's copy was not sent there.
+            message.client_msg_id = None;
             message.session = to.clone();
             for part in &mut message.parts {
                 *part.id_mut() = new_part_id();
@@ -267,12 +306,20 @@ fn ordinal_of(conn: &Connection, session: &SessionId, id: &MessageId) -> Result<
         })
 }
 
-/// The message with row key `pk`, with its parts.
-pub(crate) fn load_message(conn: &Connection, pk: i64) -> Result<Message, StoreError> {
+/// The message with row key `pk`, with its parts. `client_msg_ids`: the file has that
+/// column ([`Store::client_msg_ids`](crate::Store)).
+pub(crate) fn load_message(
+    conn: &Connection,
+    pk: i64,
+    client_msg_ids: bool,
+) -> Result<Message, StoreError> {
+    let columns = if client_msg_ids {
+        MESSAGE_COLUMNS
+    } else {
+        MESSAGE_COLUMNS_V3
+    };
     let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE pk = ?1"
-        ))
+        .prepare_cached(&format!("SELECT {columns} FROM messages WHERE pk = ?1"))
         .and_then(|mut stmt| stmt.query_row([pk], RawMessage::read))
         .ctx("reading a message")?;
     raw.decode(conn)
@@ -302,7 +349,7 @@ mod tests {
     use crate::Store;
     use crate::test_support::session;
 
-    fn batch(session: &str, n: usize) -> Vec<(Message, Option<u64>)> {
+    pub(super) fn batch(session: &str, n: usize) -> Vec<(Message, Option<u64>)> {
         (0..n)
             .map(|i| {
                 let message = Message {
@@ -317,6 +364,7 @@ mod tests {
                     model: None,
                     usage: None,
                     stop_reason: None,
+                    client_msg_id: None,
                 };
                 (message, None)
             })
@@ -363,5 +411,70 @@ mod tests {
             .unwrap();
         assert_eq!(page.messages.len(), 3);
         assert!(!page.has_more);
+    }
+}
+
+#[cfg(test)]
+use tests::batch as tests_batch;
+
+#[cfg(test)]
+mod client_msg_id_tests {
+    use oqto_protocol::{ClientMsgId, MessageId, SessionId};
+
+    use crate::Store;
+    use crate::test_support::session;
+
+    #[test]
+    fn a_message_keeps_its_client_msg_id_and_the_session_finds_it() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.insert_session(&session("a")).unwrap();
+        store.insert_session(&session("b")).unwrap();
+        let mut batch = super::tests_batch("a", 3);
+        let id = ClientMsgId::new("4f9a1c2e-8b3d-4e6f-a1c7-0d5e9b2f3a68");
+        batch[1].0.client_msg_id = Some(id.clone());
+        store.put_messages(&batch).unwrap();
+
+        let a = SessionId::new("a");
+        let page = store.messages(&a, None, 10).unwrap();
+        assert_eq!(page.messages[0].client_msg_id, None);
+        assert_eq!(page.messages[1].client_msg_id, Some(id.clone()));
+        assert!(store.has_client_msg_id(&a, &id).unwrap());
+        assert!(
+            !store
+                .has_client_msg_id(&a, &ClientMsgId::new("other"))
+                .unwrap()
+        );
+        assert!(
+            !store.has_client_msg_id(&SessionId::new("b"), &id).unwrap(),
+            "ids belong to their session"
+        );
+
+        // A fork's copies were not sent in the new session.
+        let (mut n, mut k) = (0, 0);
+        store
+            .copy_messages_before(
+                &a,
+                &SessionId::new("b"),
+                &MessageId::new("a_msg_2"),
+                &mut || {
+                    n += 1;
+                    MessageId::new(format!("copy_{n}"))
+                },
+                &mut || {
+                    k += 1;
+                    oqto_protocol::PartId::new(format!("copy_prt_{k}"))
+                },
+            )
+            .unwrap();
+        let copies = store.messages(&SessionId::new("b"), None, 10).unwrap();
+        assert_eq!(copies.messages.len(), 2);
+        assert!(copies.messages.iter().all(|m| m.client_msg_id.is_none()));
+        assert!(!store.has_client_msg_id(&SessionId::new("b"), &id).unwrap());
+
+        let mut batch = super::tests_batch("a", 3);
+        batch[1].0.client_msg_id = None;
+        // Replacing a message replaces its id too.
+        store.put_messages(&batch).unwrap();
+        assert!(!store.has_client_msg_id(&a, &id).unwrap());
     }
 }

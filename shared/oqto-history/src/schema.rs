@@ -106,12 +106,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         policy          TEXT NOT NULL
     ) STRICT;
     ",
+    // 4: the `client_msg_id` a user message carries (the client's id of the prompt, steer
+    // or follow-up it came from), indexed by session so that a runner, also after a
+    // restart, finds a repeated send without scanning the session.
+    "
+    ALTER TABLE messages ADD COLUMN client_msg_id TEXT;
+    CREATE INDEX messages_by_client_msg_id ON messages (session, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    ",
 ];
+
+/// The first schema version with `messages.client_msg_id`. A read-only store on an older
+/// file reads every message without one.
+pub(crate) const CLIENT_MSG_ID_SINCE: i64 = 4;
 
 /// Schema versions that this build can read without migrating them: a read-only store
 /// ([`Store::open_read_only`](crate::Store::open_read_only)) accepts a database at any of
 /// these. Migration 2 changed only settings of the index, not what is stored; migration 3
-/// added `session_sandbox`, which a read of an older file finds missing and treats as empty.
+/// added `session_sandbox`, which a read of an older file finds missing and treats as empty;
+/// migration 4 added `messages.client_msg_id`, which such a read takes as absent.
 pub(crate) const READABLE_SINCE: i64 = 1;
 
 /// Page size of a new database file. Larger pages mean fewer b-tree pages, splits and
@@ -220,7 +233,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreErro
 
 /// For a read-only store: checks that the database is ours and that this build can read
 /// its schema as it is. Errors from `SQLite` are `StoreError::Open`.
-pub(crate) fn check_readable(conn: &Connection, path: &str) -> Result<(), StoreError> {
+pub(crate) fn check_readable(conn: &Connection, path: &str) -> Result<i64, StoreError> {
     let open_err = |source| StoreError::Open {
         path: path.to_owned(),
         source,
@@ -252,7 +265,7 @@ pub(crate) fn check_readable(conn: &Connection, path: &str) -> Result<(), StoreE
             "{path} has schema version {version}, which cannot be read without migrating it"
         )));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Whether the database holds any table, index, view or trigger.
@@ -290,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_version_1_database_is_migrated_on_open_and_keeps_its_data() {
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.db");
         version_1_database(&path);
@@ -307,6 +320,16 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+        // Migration 4's column is missing there: messages read without a client_msg_id.
+        let page = old.messages(&SessionId::new("ses_old"), None, 10).unwrap();
+        assert_eq!(page.messages[0].client_msg_id, None);
+        assert!(
+            !old.has_client_msg_id(
+                &SessionId::new("ses_old"),
+                &oqto_protocol::ClientMsgId::new("x")
+            )
+            .unwrap()
         );
         drop(old);
 
@@ -341,6 +364,19 @@ mod tests {
             .search("written", &SearchFilters::default(), None)
             .unwrap();
         assert_eq!(hits.len(), 2);
+        // Migration 4: messages keep their client_msg_id.
+        let mut sent = page.messages[0].clone();
+        sent.id = oqto_protocol::MessageId::new("msg_sent");
+        sent.client_msg_id = Some(oqto_protocol::ClientMsgId::new("cmid-1"));
+        store.put_message(&sent, None).unwrap();
+        assert!(
+            store
+                .has_client_msg_id(
+                    &SessionId::new("ses_old"),
+                    &oqto_protocol::ClientMsgId::new("cmid-1")
+                )
+                .unwrap()
+        );
         // Migration 3: the sandbox policy table exists and is empty.
         assert_eq!(
             store.sandbox_policy(&SessionId::new("ses_old")).unwrap(),

@@ -24,6 +24,9 @@ pub struct Store {
     /// Opened with [`Store::open_read_only`]: every write fails with
     /// [`StoreError::ReadOnly`].
     pub(crate) read_only: bool,
+    /// The file has `messages.client_msg_id` (always, except a read-only store on a file
+    /// older than schema version 4).
+    pub(crate) client_msg_ids: bool,
 }
 
 // The runner moves the store to a thread of its own.
@@ -81,6 +84,7 @@ impl Store {
             scratch,
             label,
             read_only: false,
+            client_msg_ids: true,
         })
     }
 
@@ -109,8 +113,8 @@ impl Store {
         })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        let conn = match schema::check_readable(&conn, &label) {
-            Ok(()) => conn,
+        let (conn, version) = match schema::check_readable(&conn, &label) {
+            Ok(version) => (conn, version),
             // The WAL index cannot be created next to the file: read it as immutable, but
             // only when no WAL holds transactions the file does not have yet.
             // (SQLITE_READONLY_CANTINIT, or SQLITE_CANTOPEN from older SQLite versions.)
@@ -126,8 +130,8 @@ impl Store {
                     flags | OpenFlags::SQLITE_OPEN_URI,
                 )
                 .map_err(open_err)?;
-                schema::check_readable(&conn, &label)?;
-                conn
+                let version = schema::check_readable(&conn, &label)?;
+                (conn, version)
             }
             Err(e) => return Err(e),
         };
@@ -142,6 +146,7 @@ impl Store {
             scratch,
             label,
             read_only: true,
+            client_msg_ids: version >= schema::CLIENT_MSG_ID_SINCE,
         })
     }
 
@@ -178,6 +183,7 @@ impl Store {
             scratch,
             label,
             read_only: false,
+            client_msg_ids: true,
         })
     }
 
@@ -397,6 +403,7 @@ mod tests {
                     model: None,
                     usage: None,
                     stop_reason: None,
+                    client_msg_id: None,
                 };
                 (message, None)
             })

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use oqto_protocol::{Message, Part, Seq, SessionId};
+use oqto_protocol::{ClientMsgId, Message, Part, Seq, SessionId};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::codec::{
@@ -212,8 +212,8 @@ impl<'a> MessageRow<'a> {
         let inserted = conn
             .prepare_cached(
                 "INSERT INTO messages (id, session, ordinal, role, created_at, model_provider, \
-                 model_id, usage, stop_reason, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 model_id, usage, stop_reason, seq, client_msg_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                  ON CONFLICT (id) DO NOTHING",
             )?
             .execute(params![
@@ -227,6 +227,7 @@ impl<'a> MessageRow<'a> {
                 self.usage,
                 self.stop_reason,
                 self.seq,
+                self.client_msg_id(),
             ])?;
         Ok(inserted == 1)
     }
@@ -236,8 +237,8 @@ impl<'a> MessageRow<'a> {
     fn replace(&self, conn: &Connection, pk: i64) -> rusqlite::Result<()> {
         conn.prepare_cached(
             "UPDATE messages SET role = ?2, created_at = ?3, model_provider = ?4, \
-             model_id = ?5, usage = ?6, stop_reason = ?7, seq = coalesce(?8, seq) \
-             WHERE pk = ?1",
+             model_id = ?5, usage = ?6, stop_reason = ?7, seq = coalesce(?8, seq), \
+             client_msg_id = ?9 WHERE pk = ?1",
         )?
         .execute(params![
             pk,
@@ -248,10 +249,15 @@ impl<'a> MessageRow<'a> {
             self.usage,
             self.stop_reason,
             self.seq,
+            self.client_msg_id(),
         ])?;
         conn.prepare_cached("DELETE FROM parts WHERE message = ?1")?
             .execute([pk])?;
         Ok(())
+    }
+
+    fn client_msg_id(&self) -> Option<&str> {
+        self.m.client_msg_id.as_ref().map(ClientMsgId::as_str)
     }
 
     /// Inserts the parts of row `pk`.

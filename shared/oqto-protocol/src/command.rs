@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MessageId, Millis, RequestId, Seq, SessionId, TerminalId};
+use crate::ids::{ClientMsgId, MessageId, Millis, RequestId, Seq, SessionId, TerminalId};
 use crate::message::{ImageInput, Role};
 use crate::session::{State, ThinkingLevel};
 
@@ -81,13 +81,31 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         #[cfg_attr(feature = "ts", ts(as = "Option<Vec<ImageInput>>", optional))]
         images: Vec<ImageInput>,
+        /// The client's id of this send: a repeat gets the first answer, not a second run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        client_msg_id: Option<ClientMsgId>,
     },
     /// Redirect a running turn: delivered after the current tool calls finish.
     #[serde(rename = "steer")]
-    Steer { session: SessionId, text: String },
+    Steer {
+        session: SessionId,
+        text: String,
+        /// The client's id of this send: a repeat gets the first answer, not a second run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        client_msg_id: Option<ClientMsgId>,
+    },
     /// Queue a message delivered when the agent would otherwise stop.
     #[serde(rename = "follow_up")]
-    FollowUp { session: SessionId, text: String },
+    FollowUp {
+        session: SessionId,
+        text: String,
+        /// The client's id of this send: a repeat gets the first answer, not a second run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        client_msg_id: Option<ClientMsgId>,
+    },
     /// Stop the running turn.
     #[serde(rename = "abort")]
     Abort { session: SessionId },
@@ -283,6 +301,16 @@ impl Command {
             Command::TerminalList {} => 28,
         };
         Self::NAMES[index]
+    }
+
+    /// The `client_msg_id` of a `prompt`, `steer` or `follow_up`, if it has one.
+    pub fn client_msg_id(&self) -> Option<&ClientMsgId> {
+        match self {
+            Command::Prompt { client_msg_id, .. }
+            | Command::Steer { client_msg_id, .. }
+            | Command::FollowUp { client_msg_id, .. } => client_msg_id.as_ref(),
+            _ => None,
+        }
     }
 
     /// The session this command addresses, if any.

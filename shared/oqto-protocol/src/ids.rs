@@ -66,6 +66,34 @@ id_type!(
     /// A client-chosen request id, echoed in the one response to that request.
     RequestId
 );
+id_type!(
+    /// A client-chosen id of one send (`prompt`, `steer`, `follow_up`), e.g. a UUID: a
+    /// repeat with the same id in the same session gets the first answer and is not carried
+    /// out again. 1 to [`MAX_CLIENT_MSG_ID_BYTES`] bytes, no control characters.
+    ClientMsgId
+);
+
+/// The longest `client_msg_id` the runner accepts, in bytes (a UUID has 36).
+pub const MAX_CLIENT_MSG_ID_BYTES: usize = 128;
+
+impl ClientMsgId {
+    /// Why this id is not acceptable, if it is not: empty, longer than
+    /// [`MAX_CLIENT_MSG_ID_BYTES`], or holding a control character.
+    pub fn problem(&self) -> Option<String> {
+        if self.0.is_empty() {
+            Some("`client_msg_id` is empty".into())
+        } else if self.0.len() > MAX_CLIENT_MSG_ID_BYTES {
+            Some(format!(
+                "`client_msg_id` is {} bytes long; at most {MAX_CLIENT_MSG_ID_BYTES} are allowed",
+                self.0.len()
+            ))
+        } else if self.0.chars().any(char::is_control) {
+            Some("`client_msg_id` holds a control character".into())
+        } else {
+            None
+        }
+    }
+}
 
 /// Milliseconds since the Unix epoch (UTC).
 pub type Millis = u64;

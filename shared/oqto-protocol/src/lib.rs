@@ -40,7 +40,10 @@ pub use files::{
     SearchLimit, SearchMatch, SearchMode, SortKey,
 };
 pub use harness::{AgentCommand, AgentMessage, AgentOk, AgentReply, AgentRequest};
-pub use ids::{MessageId, Millis, PartId, RequestId, Seq, SessionId, TerminalId, now_millis};
+pub use ids::{
+    ClientMsgId, MAX_CLIENT_MSG_ID_BYTES, MessageId, Millis, PartId, RequestId, Seq, SessionId,
+    TerminalId, now_millis,
+};
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };

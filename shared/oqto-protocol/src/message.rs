@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MessageId, Millis, PartId, SessionId};
+use crate::ids::{ClientMsgId, MessageId, Millis, PartId, SessionId};
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,6 +45,11 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub stop_reason: Option<StopReason>,
+    /// The `client_msg_id` of the `prompt`, `steer` or `follow_up` that this user message
+    /// carries, so a client can match the message to what it sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub client_msg_id: Option<ClientMsgId>,
 }
 
 /// Why the model stopped writing a message.

@@ -20,6 +20,7 @@ use crate::session::{Actor, ActorMsg, Loaded, SessionHandle};
 use crate::terminal::Terminals;
 
 mod history;
+mod sends;
 mod sessions;
 
 /// How far a session's seq jumps when the runner did not stop cleanly, so that a number
@@ -258,9 +259,24 @@ impl Runner {
                 session,
                 text,
                 images,
-            } => self.op(&session, Op::Prompt { text, images }).await,
-            Command::Steer { session, text } => self.op(&session, Op::Steer { text }).await,
-            Command::FollowUp { session, text } => self.op(&session, Op::FollowUp { text }).await,
+                client_msg_id,
+            } => {
+                self.send(&session, Op::Prompt { text, images }, client_msg_id)
+                    .await
+            }
+            Command::Steer {
+                session,
+                text,
+                client_msg_id,
+            } => self.send(&session, Op::Steer { text }, client_msg_id).await,
+            Command::FollowUp {
+                session,
+                text,
+                client_msg_id,
+            } => {
+                self.send(&session, Op::FollowUp { text }, client_msg_id)
+                    .await
+            }
             Command::Abort { session } => self.op(&session, Op::Abort).await,
             Command::SetModel {
                 session,

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use oqto_history::SessionRecord;
-use oqto_protocol::{ErrorCode, MessageId, ModelRef, Reply, SessionId, SessionInfo, State};
+use oqto_protocol::{
+    ClientMsgId, ErrorCode, MessageId, ModelRef, Reply, SessionId, SessionInfo, State,
+};
 
 use super::{Failure, Runner, not_found, op_failure, record_of, store_failure};
 use crate::context::now_millis;
@@ -92,23 +94,7 @@ impl Runner {
 
     pub(super) async fn op(&self, session: &SessionId, op: Op) -> Result<Reply, Failure> {
         let handle = self.session(session)?;
-        let done = handle
-            .ask(|reply| ActorMsg::Op { op, reply })
-            .await
-            .map_err(|_| not_found(session))?
-            .map_err(op_failure)?;
-        Ok(match done {
-            Done::Empty | Done::Forked { .. } => Reply::Empty,
-            Done::Models(models) => Reply::Models { models },
-            Done::Model(model) => Reply::Model { model },
-            Done::Compacted {
-                summary,
-                tokens_before,
-            } => Reply::Compacted {
-                summary,
-                tokens_before,
-            },
-        })
+        send_op(&handle, op, None).await
     }
 
     #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
@@ -256,7 +242,11 @@ impl Runner {
             text,
         };
         let done = handle
-            .ask(|reply| ActorMsg::Op { op, reply })
+            .ask(|reply| ActorMsg::Op {
+                op,
+                client_msg_id: None,
+                reply,
+            })
             .await
             .map_err(|_| not_found(session))?
             .map_err(op_failure)?;
@@ -322,6 +312,36 @@ fn is_within(path: &str, dir: &str) -> bool {
             .strip_prefix(dir)
             .is_some_and(|rest| rest.starts_with('/'))
         || dir.is_empty()
+}
+
+/// Asks the session's actor to carry out `op` and turns its answer into a reply.
+pub(super) async fn send_op(
+    handle: &SessionHandle,
+    op: Op,
+    client_msg_id: Option<ClientMsgId>,
+) -> Result<Reply, Failure> {
+    let session = &handle.id;
+    let done = handle
+        .ask(|reply| ActorMsg::Op {
+            op,
+            client_msg_id,
+            reply,
+        })
+        .await
+        .map_err(|_| not_found(session))?
+        .map_err(op_failure)?;
+    Ok(match done {
+        Done::Empty | Done::Forked { .. } => Reply::Empty,
+        Done::Models(models) => Reply::Models { models },
+        Done::Model(model) => Reply::Model { model },
+        Done::Compacted {
+            summary,
+            tokens_before,
+        } => Reply::Compacted {
+            summary,
+            tokens_before,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 
 mod actor;
 pub mod process;
+pub mod sent;
 pub mod transcript;
 
 use std::sync::{Arc, Mutex};
 
-use oqto_protocol::{Capability, Seq, SessionId, SessionInfo};
+use oqto_protocol::{Capability, ClientMsgId, Seq, SessionId, SessionInfo};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use actor::Actor;
@@ -27,6 +28,9 @@ pub enum ActorMsg {
     /// A harness command; a stopped session's harness is started first.
     Op {
         op: Op,
+        /// The client's id of a `prompt`, `steer` or `follow_up`: the user message it
+        /// becomes carries it.
+        client_msg_id: Option<ClientMsgId>,
         reply: oneshot::Sender<Result<Done, OpError>>,
     },
     Subscribe {
@@ -63,6 +67,8 @@ pub struct Shared {
     /// JSON text: about 12 kB, where a parsed `serde_json::Value` of it held about ten
     /// times that per session (docs/benchmarks.md). Parsed when `session.get` asks.
     pub sandbox: Mutex<Option<Arc<str>>>,
+    /// The `client_msg_id`s sent to this session and their answers (the newest ones).
+    pub sent: Mutex<sent::Sent>,
 }
 
 /// A cheap, cloneable handle to a session actor.

@@ -72,6 +72,7 @@ impl Transcript {
                     model: model.clone(),
                     usage: None,
                     stop_reason: None,
+                    client_msg_id: None,
                 });
                 None
             }

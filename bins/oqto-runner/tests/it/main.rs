@@ -8,6 +8,7 @@ mod pi;
 mod protocol;
 mod replay;
 mod sandbox;
+mod sends;
 mod storage;
 mod support;
 mod terminals;

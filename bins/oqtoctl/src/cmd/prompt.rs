@@ -29,10 +29,14 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         let info = create_session(&mut conn, &args, target).await?;
         (info.id, Some(0))
     };
+    // One id per invocation: a repeat of this prompt (a retry after a reconnect) is
+    // answered by the runner without running it again.
+    let client_msg_id = oqto_client::new_client_msg_id().context("making an id for the prompt")?;
     let prompt = Command::Prompt {
         session: session.clone(),
         text,
         images: Vec::new(),
+        client_msg_id: Some(client_msg_id),
     };
     if args.detach {
         detach(&mut conn, &session, prompt).await?;

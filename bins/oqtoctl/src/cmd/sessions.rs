@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use anyhow::Context as _;
 use oqto_cli::Exit;
 use oqto_protocol::{Command, MessageId, Reply, SessionId, SessionInfo, State};
 
@@ -270,10 +271,20 @@ pub async fn queue(args: IdText, follow_up: bool, target: &Target) -> anyhow::Re
         args.text
     };
     let session = SessionId(args.id);
+    let client_msg_id =
+        Some(oqto_client::new_client_msg_id().context("making an id for the send")?);
     let command = if follow_up {
-        Command::FollowUp { session, text }
+        Command::FollowUp {
+            session,
+            text,
+            client_msg_id,
+        }
     } else {
-        Command::Steer { session, text }
+        Command::Steer {
+            session,
+            text,
+            client_msg_id,
+        }
     };
     let mut conn = target.connect().await?;
     conn.request(command).await?;

@@ -5,28 +5,13 @@ use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context as _;
-use oqto_cli::Exit;
+use oqto_cli::{Exit, TokenCommand};
 
-use crate::cli::TokenCommand;
 use crate::cmd::relay;
 
 pub fn run(command: &TokenCommand, socket: Option<&Path>) -> anyhow::Result<Exit> {
     let mut args = vec!["token"];
-    match command {
-        TokenCommand::Create { name, expires } => {
-            args.extend(["create", "--name", name]);
-            if let Some(expires) = expires {
-                args.extend(["--expires", expires]);
-            }
-        }
-        TokenCommand::List { json } => {
-            args.push("list");
-            if *json {
-                args.push("--json");
-            }
-        }
-        TokenCommand::Revoke { id } => args.extend(["revoke", id]),
-    }
+    args.extend(command.to_args());
     let program = relay::program()?;
     let status = relay::command(&program, socket, &args)
         .stdin(Stdio::null())

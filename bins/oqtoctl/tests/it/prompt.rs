@@ -255,3 +255,29 @@ fn ctrl_c_twice_quits_without_waiting_for_the_turn() {
     assert_eq!(child.wait().unwrap().code(), Some(7));
     assert!(rest.contains("quit without waiting"), "{rest}");
 }
+
+#[test]
+fn each_prompt_carries_its_own_client_msg_id() {
+    let ctl = Ctl::new();
+    let id = ctl.ok(&["prompt", "--detach", "first"]).trim().to_owned();
+    // Let the detached turn end: a prompt to a working session is refused.
+    let out = ctl.run_within_wait(&["attach", &id, "--until-idle", "-o", "final"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let out = ctl.run(&["prompt", "--session", &id, "first"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let messages = ctl.ok(&["messages", &id, "--json"]);
+    let sent: Vec<String> = messages
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|m| m["role"] == "user")
+        .map(|m| {
+            m["client_msg_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no client_msg_id on {m}"))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "the same text twice is two sends");
+    assert_ne!(sent[0], sent[1]);
+    assert!(sent.iter().all(|id| id.len() == 36), "{sent:?}");
+}

@@ -34,6 +34,7 @@ async fn prompt(client: &mut Client, session: &SessionId, text: &str) {
             session: session.clone(),
             text: text.to_owned(),
             images: Vec::new(),
+            client_msg_id: None,
         })
         .await
         .expect("prompt");

@@ -251,6 +251,7 @@ impl Iterator for SessionMessages<'_> {
             model: None,
             usage: None,
             stop_reason: None,
+            client_msg_id: None,
         };
         if prompt {
             message.parts.push(Part::Text {

@@ -94,7 +94,7 @@ impl Store {
         let mut changed = Vec::new();
         for message in messages {
             let same = match stored.get(message.id.as_str()) {
-                Some(&pk) => load_message(&self.conn, pk)? == *message,
+                Some(&pk) => load_message(&self.conn, pk, self.client_msg_ids)? == *message,
                 None => false,
             };
             if !same {

@@ -49,6 +49,7 @@ pub fn text_message(session: &str, id: &str, role: Role, created_at: u64, text: 
         model: None,
         usage: None,
         stop_reason: None,
+        client_msg_id: None,
     }
 }
 
@@ -123,6 +124,7 @@ pub fn message_with_every_part(session: &str, id: &str) -> Message {
             cost: Some(0.1514),
         }),
         stop_reason: Some(StopReason::Error),
+        client_msg_id: None,
     }
 }
 

@@ -15,6 +15,7 @@ impl Actor {
     /// a message (from a harness line), use [`publish_stored`](Self::publish_stored), which
     /// writes the message first; here such a message is written without waiting.
     pub(super) fn publish(&mut self, kind: EventKind) {
+        let kind = self.tag(kind);
         let prepared = self.prepare(&kind);
         if let Some(message) = prepared.stored.clone() {
             let seq = prepared.seq;
@@ -29,6 +30,7 @@ impl Actor {
     /// store before the event goes out (persist as you go: a crash loses at most the message
     /// in flight). The actor does nothing else meanwhile; other sessions go on.
     pub(super) async fn publish_stored(&mut self, kind: EventKind) {
+        let kind = self.tag(kind);
         let prepared = self.prepare(&kind);
         let store_error = match prepared.stored.clone() {
             Some(message) => self.store_message(message, prepared.seq).await,

@@ -226,6 +226,7 @@ impl Actor {
             self.publish_stored(EventKind::ToolEnd { message_id, part })
                 .await;
         }
+        self.tags.clear();
         let error = OpError::new(ErrorCode::HarnessFailed, reason);
         for (_, pending) in self.pending.drain() {
             let _ = pending.reply.send(Err(error.clone()));
@@ -257,6 +258,7 @@ impl Actor {
         for event in self.transcript().abandon(reason, part_id) {
             self.publish_stored(event).await;
         }
+        self.tags.clear();
         let error = OpError::new(ErrorCode::HarnessFailed, reason);
         for (_, pending) in self.pending.drain() {
             let _ = pending.reply.send(Err(error.clone()));
@@ -270,7 +272,7 @@ impl Actor {
                 Waiting::Start(reply) => {
                     let _ = reply.send(Err(error.clone()));
                 }
-                Waiting::Op(_, reply) => {
+                Waiting::Op(_, _, reply) => {
                     let _ = reply.send(Err(error.clone()));
                 }
             }

@@ -17,7 +17,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oqto_protocol::{Capability, ErrorCode, EventKind, Message, Part, Role, SessionInfo, State};
+use oqto_protocol::{
+    Capability, ClientMsgId, ErrorCode, EventKind, Message, Part, Role, SessionInfo, State,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -30,6 +32,7 @@ use crate::harness::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, R
 
 mod events;
 mod harness;
+mod tags;
 mod timers;
 
 /// How long the harness must be quiet before [`Adapter::quiet`] is called.
@@ -59,13 +62,19 @@ pub struct Loaded {
 
 struct PendingOp {
     name: &'static str,
+    /// The client's id of the send, forgotten by the tags if the send fails.
+    client_msg_id: Option<ClientMsgId>,
     reply: oneshot::Sender<Result<Done, OpError>>,
     deadline: Option<Instant>,
 }
 
 enum Waiting {
     Start(oneshot::Sender<Result<(), OpError>>),
-    Op(Op, oneshot::Sender<Result<Done, OpError>>),
+    Op(
+        Op,
+        Option<ClientMsgId>,
+        oneshot::Sender<Result<Done, OpError>>,
+    ),
 }
 
 /// A running harness and its adapter.
@@ -102,6 +111,8 @@ pub(crate) struct Actor {
     fail_reason: Option<String>,
     /// The last message write failed (a `session.error` was sent; not repeated).
     store_failing: bool,
+    /// The `client_msg_id`s of sends waiting for their user message.
+    tags: tags::Tags,
 }
 
 /// An event taken in by the session's view, not yet numbered and sent.
@@ -133,6 +144,7 @@ impl Actor {
             info: std::sync::Mutex::new(loaded.info.clone()),
             capabilities: std::sync::Mutex::new(capabilities.clone()),
             sandbox: std::sync::Mutex::new(loaded.sandbox.clone()),
+            sent: std::sync::Mutex::new(super::sent::Sent::default()),
         });
         let limits = RingLimits {
             max_events: ctx.config.limits.ring_events,
@@ -162,6 +174,7 @@ impl Actor {
             idle_since: None,
             fail_reason: None,
             store_failing: false,
+            tags: tags::Tags::default(),
             info: loaded.info,
         };
         let created = loaded.created;
@@ -211,7 +224,11 @@ impl Actor {
                     self.ensure_started();
                 }
             }
-            ActorMsg::Op { op, reply } => self.on_op(op, reply),
+            ActorMsg::Op {
+                op,
+                client_msg_id,
+                reply,
+            } => self.on_op(op, client_msg_id, reply),
             ActorMsg::Subscribe {
                 id,
                 tx,
@@ -245,6 +262,7 @@ impl Actor {
                                     token,
                                     PendingOp {
                                         name: "rename",
+                                        client_msg_id: None,
                                         reply: tx,
                                         deadline: None,
                                     },
@@ -284,7 +302,12 @@ impl Actor {
         Flow::Continue
     }
 
-    fn on_op(&mut self, op: Op, reply: oneshot::Sender<Result<Done, OpError>>) {
+    fn on_op(
+        &mut self,
+        op: Op,
+        client_msg_id: Option<ClientMsgId>,
+        reply: oneshot::Sender<Result<Done, OpError>>,
+    ) {
         if let Some(needed) = op.needs() {
             if !self.capabilities.contains(&needed) {
                 let _ = reply.send(Err(OpError::unsupported(&self.info.harness, &op)));
@@ -321,14 +344,25 @@ impl Actor {
             _ => {}
         }
         if running {
-            self.send_op(op, reply);
+            self.send_op(op, client_msg_id, reply);
         } else {
-            self.waiting.push(Waiting::Op(op, reply));
+            self.waiting.push(Waiting::Op(op, client_msg_id, reply));
             self.ensure_started();
         }
     }
 
-    fn send_op(&mut self, op: Op, reply: oneshot::Sender<Result<Done, OpError>>) {
+    fn send_op(
+        &mut self,
+        op: Op,
+        client_msg_id: Option<ClientMsgId>,
+        reply: oneshot::Sender<Result<Done, OpError>>,
+    ) {
+        // Before the harness has it: its user message may come before its answer.
+        if let Some(id) = &client_msg_id {
+            if self.harness.is_some() {
+                self.tags.sent(&op, id.clone());
+            }
+        }
         let Some(h) = &mut self.harness else {
             let _ = reply.send(Err(OpError::new(
                 ErrorCode::HarnessFailed,
@@ -347,6 +381,7 @@ impl Actor {
                     token,
                     PendingOp {
                         name,
+                        client_msg_id,
                         reply,
                         deadline,
                     },
@@ -354,6 +389,9 @@ impl Actor {
                 self.apply(outputs);
             }
             Err(e) => {
+                if let Some(id) = &client_msg_id {
+                    self.tags.failed(id);
+                }
                 let _ = reply.send(Err(e));
             }
         }
@@ -387,6 +425,9 @@ impl Actor {
                 }
                 Output::Done { token, result } => {
                     if let Some(pending) = self.pending.remove(&token) {
+                        if let (Err(_), Some(id)) = (&result, &pending.client_msg_id) {
+                            self.tags.failed(id);
+                        }
                         let _ = pending.reply.send(result);
                     }
                 }
@@ -436,7 +477,7 @@ impl Actor {
                 Waiting::Start(reply) => {
                     let _ = reply.send(Ok(()));
                 }
-                Waiting::Op(op, reply) => self.send_op(op, reply),
+                Waiting::Op(op, client_msg_id, reply) => self.send_op(op, client_msg_id, reply),
             }
         }
     }

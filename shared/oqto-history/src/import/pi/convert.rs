@@ -211,6 +211,7 @@ impl<'a> Converter<'a> {
             model: a.model.or_else(|| self.model.clone()),
             usage: a.usage.as_ref().map(PiUsage::to_usage),
             stop_reason,
+            client_msg_id: None,
         });
     }
 
@@ -289,6 +290,7 @@ impl<'a> Converter<'a> {
             model: None,
             usage: None,
             stop_reason: None,
+            client_msg_id: None,
         });
     }
 

@@ -316,6 +316,7 @@ impl<I: IdSource> Translator<I> {
                             model: None,
                             usage: None,
                             stop_reason: None,
+                            client_msg_id: None,
                         },
                     },
                 );
@@ -424,6 +425,7 @@ impl<I: IdSource> Translator<I> {
                     model: flight.model,
                     usage: usage.map(PiUsage::to_usage),
                     stop_reason,
+                    client_msg_id: None,
                 },
             },
         );
