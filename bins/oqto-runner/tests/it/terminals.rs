@@ -686,12 +686,15 @@ fn a_resize_sends_sigwinch_to_the_foreground_program() {
     t.ok(json!({"type":"terminal.resize","terminal":id,"cols":100,"rows":30}));
     t.output_since(before, b"got-42");
     t.output_since(before, PROMPT);
-    // The shell itself sees it too, at its prompt.
+    // The shell itself gets it too: bash runs the trap at its prompt, or at the latest
+    // once the next command is done.
     let before = t.out.len();
     t.input(&id, b"trap 'echo shell-win''ch' WINCH; echo set-$((4+4))\n");
     t.output_since(before, b"set-8");
     let before = t.out.len();
     t.ok(json!({"type":"terminal.resize","terminal":id,"cols":90,"rows":20}));
+    t.input(&id, b"echo next-$((5+5))\n");
+    t.output_since(before, b"next-10");
     t.output_since(before, b"shell-winch");
     let before = t.out.len();
     t.input(&id, b"stty size\n");
