@@ -9,6 +9,8 @@ export type PartId = string;
 
 export type RequestId = string;
 
+export type ClientMsgId = string;
+
 export type Role = "user" | "assistant" | "system";
 
 export type StopReason = "stop" | "tool_use" | "length" | "aborted" | "error";

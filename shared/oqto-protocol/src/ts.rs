@@ -12,7 +12,7 @@ use crate::files::{
     SortKey,
 };
 use crate::harness::{AgentCommand, AgentOk, AgentReply, AgentRequest};
-use crate::ids::{MessageId, PartId, RequestId, SessionId, TerminalId};
+use crate::ids::{ClientMsgId, MessageId, PartId, RequestId, SessionId, TerminalId};
 use crate::message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
@@ -43,6 +43,7 @@ pub fn typescript() -> String {
         MessageId,
         PartId,
         RequestId,
+        ClientMsgId,
         Role,
         StopReason,
         ModelRef,
