@@ -314,6 +314,7 @@ async fn root_first_lets_the_root_stop_its_own_tree() {
         r#"sh -c 'trap "echo clean > {done}; exit 0" USR1; trap "" TERM; echo $$; while :; do sleep 0.05; done' &
 c=$!
 trap 'kill -USR1 $c; wait $c; exit 7' TERM
+echo ready
 read -r line < /dev/null
 wait $c"#,
         done = done.display()
@@ -325,7 +326,16 @@ wait $c"#,
         .unwrap();
     let pid = pid_of(child.id());
     let mut lines = AsyncBufReader::new(child.stdout.take().unwrap()).lines();
-    let grandchild: i32 = next_line(&mut lines).await.parse().unwrap();
+    // The grandchild's pid and the root's `ready` (its TERM trap is set), in either order:
+    // a SIGTERM before the trap would kill the root, which is not what this tests.
+    let (first, second) = (next_line(&mut lines).await, next_line(&mut lines).await);
+    let grandchild: i32 = if first == "ready" { &second } else { &first }
+        .parse()
+        .unwrap();
+    assert!(
+        first == "ready" || second == "ready",
+        "{first:?} {second:?}"
+    );
     let _cleanup = Cleanup(vec![pid, grandchild]);
     let status = terminate_root_first(&mut child, DEADLINE).await.unwrap();
     assert_eq!(exit_code_of(status), 7, "the root's own exit, not a signal");
