@@ -19,7 +19,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::inbox::{Inbox, Item, deliver};
+use crate::inbox::{Inbox, Item, deliver, frame_bytes};
 
 /// Items the reader task may queue before it waits for the caller (a queued `data` frame
 /// holds at most `max_chunk` bytes).
@@ -254,25 +254,9 @@ async fn read_loop(
             }
             Ok(Some(line)) => match FilesServerMessage::parse(&line) {
                 Ok(FilesServerMessage::Data(header)) => {
-                    if header.len > max_chunk {
-                        // The bytes that follow cannot be told from lines: stop here.
-                        FilesIncoming::Closed(Some(format!(
-                            "a data frame of {} bytes, over the announced max_chunk {max_chunk}",
-                            header.len
-                        )))
-                    } else {
-                        let mut bytes =
-                            Vec::with_capacity(usize::try_from(header.len).unwrap_or(0));
-                        match reader
-                            .read_raw(header.len, |piece| {
-                                bytes.extend_from_slice(piece);
-                                Ok::<(), std::convert::Infallible>(())
-                            })
-                            .await
-                        {
-                            Ok(_) => FilesIncoming::Data(header, bytes),
-                            Err(e) => FilesIncoming::Closed(Some(e.to_string())),
-                        }
+                    match frame_bytes(reader, header.len, max_chunk).await {
+                        Ok(bytes) => FilesIncoming::Data(header, bytes),
+                        Err(why) => FilesIncoming::Closed(Some(why)),
                     }
                 }
                 Ok(FilesServerMessage::Ok(ok)) => FilesIncoming::Reply(ok.id, Ok(ok.result)),

@@ -4,7 +4,9 @@
 
 use std::collections::VecDeque;
 
+use oqto_ipc::framing::AsyncLineReader;
 use oqto_protocol::{ErrorResponse, RequestId};
+use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
 
 use crate::Error;
@@ -82,4 +84,26 @@ impl<T: Item> Inbox<T> {
 pub(crate) async fn deliver<T: Item>(tx: &mpsc::Sender<T>, item: T) -> bool {
     let end = item.ended().is_some();
     tx.send(item).await.is_ok() && !end
+}
+
+/// Reads the `len` raw bytes that follow a frame header. A frame over `max` bytes is an
+/// error: its bytes cannot be told from lines, so the connection cannot go on.
+pub(crate) async fn frame_bytes<R: AsyncBufRead + Unpin>(
+    reader: &mut AsyncLineReader<R>,
+    len: u64,
+    max: u64,
+) -> Result<Vec<u8>, String> {
+    if len > max {
+        return Err(format!("a frame of {len} bytes, over the limit of {max}"));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    reader
+        .read_raw(len, |piece| {
+            bytes.extend_from_slice(piece);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|never| match never {});
+    Ok(bytes)
 }

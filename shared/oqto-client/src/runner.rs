@@ -18,7 +18,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::inbox::{Inbox, Item, deliver};
+use crate::inbox::{Inbox, Item, deliver, frame_bytes};
 
 /// Items the reader task may queue before it waits for the caller.
 const QUEUE: usize = 1024;
@@ -199,7 +199,12 @@ async fn read_loop(
     loop {
         let item = match reader.read_line().await {
             Ok(None) => Incoming::Closed(None),
-            Err(e) => Incoming::Closed(Some(e.to_string())),
+            Err(e) if e.closes_connection() => Incoming::Closed(Some(e.to_string())),
+            // A line over the limit was skipped whole: the connection goes on.
+            Err(e) => {
+                tracing::warn!("skipping an unreadable line from the runner: {e}");
+                continue;
+            }
             Ok(Some(line)) => match ServerMessage::parse(&line) {
                 Ok(ServerMessage::Event(event)) => Incoming::Event(Box::new(event), line),
                 Ok(ServerMessage::Ok(ok)) => Incoming::Reply(ok.id, Ok(ok.result)),
@@ -208,17 +213,11 @@ async fn read_loop(
                     None => Incoming::Error(err),
                 },
                 Ok(ServerMessage::Terminal(event)) => {
-                    let mut bytes = Vec::new();
-                    let len = event.frame_len();
-                    match reader
-                        .read_raw(len, |chunk| {
-                            bytes.extend_from_slice(chunk);
-                            Ok::<(), std::convert::Infallible>(())
-                        })
-                        .await
-                    {
-                        Ok(_) => Incoming::Terminal(event, bytes),
-                        Err(e) => Incoming::Closed(Some(e.to_string())),
+                    // Terminal output comes in chunks far below a line's maximum.
+                    let max = reader.max() as u64;
+                    match frame_bytes(reader, event.frame_len(), max).await {
+                        Ok(bytes) => Incoming::Terminal(event, bytes),
+                        Err(why) => Incoming::Closed(Some(why)),
                     }
                 }
                 Ok(ServerMessage::Welcome(_)) => continue,
