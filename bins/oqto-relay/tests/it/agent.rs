@@ -323,7 +323,7 @@ async fn a_client_that_stops_reading_is_told_to_resync() {
         )
         .await;
     assert_eq!(reply["type"], "ok");
-    ws.send(&json!({"ch":"agent","msg":{"id":"p","type":"prompt","session":session,"text":"stream:20000@0"}}))
+    ws.send(&json!({"ch":"agent","msg":{"id":"p","type":"prompt","session":session,"text":"stream:100000@0"}}))
         .await;
     watcher
         .until_idle(&session, false, &mut seen_by_watcher)
