@@ -121,6 +121,11 @@ impl Files {
         Ok(())
     }
 
+    /// Whether an `upload.chunk` waits for its binary frame.
+    pub fn awaiting_bytes(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The bytes of the pending `upload.chunk`. `Err` is a frame to answer with.
     pub async fn bytes(&mut self, bytes: &[u8]) -> Result<(), String> {
         let Some((root, header, len)) = self.pending.take() else {

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use oqto_testkit::{TestEnv, wait_until};
+use oqto_testkit::{TestEnv, contains, proc_kib, seq_text, wait_until};
 use serde_json::{Value, json};
 
 use crate::support::{Runner, WAIT};
@@ -205,10 +205,6 @@ impl Term {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
@@ -306,16 +302,6 @@ fn input_from_one_client_arrives_in_order() {
     let want = format!("go\r\n{}", seq_text(1, 200));
     t.output_until(b"\r\n200\r\n");
     assert_eq!(t.text(), want);
-}
-
-/// The expected output of `seq FROM TO` on a terminal (LF becomes CR LF).
-fn seq_text(from: u32, to: u32) -> String {
-    let mut out = String::new();
-    for n in from..=to {
-        out.push_str(&n.to_string());
-        out.push_str("\r\n");
-    }
-    out
 }
 
 #[test]
@@ -552,16 +538,6 @@ fn an_escape_from_the_terminal_fails_as_for_the_agent() {
     );
 }
 
-/// Peak resident memory of a process, in KiB.
-fn peak_rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_client_that_never_reads_is_detached_and_another_gets_every_byte() {
     // A ring far smaller than the output: the reader gets every byte only because the
@@ -594,7 +570,7 @@ fn a_client_that_never_reads_is_detached_and_another_gets_every_byte() {
         .take(1)
         .collect();
     assert_eq!(stuck_events.len(), 1, "the stuck client was detached");
-    let peak = peak_rss_kib(runner.pid());
+    let peak = proc_kib(u32::try_from(runner.pid()).unwrap(), "VmHWM");
     assert!(
         peak < 200 * 1024,
         "runner peak RSS {peak} KiB for 50 MB of output"
