@@ -738,3 +738,27 @@ fn ctrl_c_reaches_a_command_run_without_a_shell() {
     assert!(exit["code"] == 130 || exit["signal"] == 2, "{exit}");
     t.event("terminal.closed");
 }
+
+#[test]
+fn max_terminals_caps_open_and_a_closed_one_frees_its_place() {
+    let runner = Runner::start("[runner]\nmax_terminals = 2\n");
+    let mut t = Term::connect(&runner.socket);
+    let work = runner.work();
+    let first = t.open(&work, &["/bin/cat"]);
+    t.open(&work, &["/bin/cat"]);
+    let answer = t.request(
+        json!({"type":"terminal.open","cwd":work,"cols":80,"rows":24,"command":["/bin/cat"]}),
+    );
+    assert_eq!(answer["code"], "invalid_state", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_terminals = 2"),
+        "{answer}"
+    );
+    assert_eq!(list(&mut t).len(), 2, "the refused one started nothing");
+    t.ok(json!({"type":"terminal.close","terminal":first}));
+    t.open(&work, &["/bin/cat"]);
+    assert_eq!(list(&mut t).len(), 2);
+}
