@@ -762,3 +762,42 @@ fn max_terminals_caps_open_and_a_closed_one_frees_its_place() {
     t.open(&work, &["/bin/cat"]);
     assert_eq!(list(&mut t).len(), 2);
 }
+
+#[test]
+fn a_slow_reader_of_100_mb_gets_every_byte_and_the_runner_stays_small() {
+    const SIZE: usize = 100_000_000;
+    let runner = Runner::start("");
+    let mut t = Term::connect(&runner.socket);
+    let id = t.open(
+        &runner.work(),
+        &[
+            "/bin/sh",
+            "-c",
+            &format!(
+                "stty -echo; echo go; read x; head -c {SIZE} /dev/zero | tr '\\0' a; echo; echo END"
+            ),
+        ],
+    );
+    t.attach(&id, Some(0));
+    t.output_until(b"go\r\n");
+    t.input(&id, b"\n");
+    // A client slower than the program: it takes 64 KiB, then looks away for 4 ms
+    // (about 16 MB/s), so the program outruns it the whole time.
+    let mut next_pause = 64 << 10;
+    while !t.out.ends_with(b"\r\nEND\r\n") {
+        assert!(t.read_item().is_some(), "closed early");
+        if t.out.len() >= next_pause {
+            std::thread::sleep(std::time::Duration::from_millis(4));
+            next_pause += 64 << 10;
+        }
+    }
+    // Every byte, in order, once (offsets are checked on every frame).
+    assert_eq!(t.out.len(), 4 + SIZE + 7);
+    assert!(t.out[4..4 + SIZE].iter().all(|b| *b == b'a'));
+    assert!(t.events.iter().all(|e| e["type"] != "terminal.truncated"));
+    let peak = proc_kib(u32::try_from(runner.pid()).unwrap(), "VmHWM");
+    assert!(
+        peak < 64 * 1024,
+        "runner peak RSS {peak} KiB for 100 MB to a slow client"
+    );
+}
