@@ -191,16 +191,6 @@ impl Terminals {
     }
 }
 
-/// The WebSocket message for a frame of the terminal queue.
-pub fn message(item: Upstream) -> Option<axum::extract::ws::Message> {
-    use axum::extract::ws::Message;
-    match item {
-        Upstream::Binary(bytes) => Some(Message::Binary(bytes.into())),
-        Upstream::Frame(frame) => Some(Message::Text(frame.into())),
-        Upstream::Welcome(_) => None,
-    }
-}
-
 /// Moves lines both ways until the WebSocket drops its side or the runner goes away.
 async fn run(client: RawClient, mut lines: mpsc::Receiver<ToRunner>, out: mpsc::Sender<Upstream>) {
     let RawClient {

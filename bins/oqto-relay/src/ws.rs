@@ -39,9 +39,6 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let mut welcomed = false;
     let mut files = Files::default();
     let mut terminals = Terminals::default();
-    // A files `data` header was written and its binary frame not yet: no terminal binary
-    // frame may come between them.
-    let mut files_bytes_due = false;
 
     let close = loop {
         tokio::select! {
@@ -69,36 +66,26 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                 }
             }
             item = out_rx.recv() => {
-                let frame = match item {
-                    Some(Upstream::Frame(frame)) => {
-                        files_bytes_due = is_files_data_header(&frame);
-                        frame
+                let sent = match item {
+                    Some(Upstream::Welcome(line)) => {
+                        let frame = if let Some(w) = welcome(&state, &line) {
+                            welcomed = true;
+                            RelayMessage::Welcome(w).to_frame()
+                        } else {
+                            relay_error(ErrorCode::Internal, "the runner's first line was not a welcome")
+                        };
+                        send(&mut sink, frame).await
                     }
-                    Some(Upstream::Binary(bytes)) => {
-                        files_bytes_due = false;
-                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                            break None;
-                        }
-                        continue;
-                    }
-                    Some(Upstream::Welcome(line)) => if let Some(w) = welcome(&state, &line) {
-                        welcomed = true;
-                        RelayMessage::Welcome(w).to_frame()
-                    } else {
-                        RelayMessage::error(
-                            ErrorCode::Internal,
-                            "the runner's first line was not a welcome",
-                        ).to_frame()
-                    },
+                    Some(item) => write(&mut sink, item).await,
                     None => continue,
                 };
-                if send(&mut sink, frame).await.is_err() {
+                if sent.is_err() {
                     break None;
                 }
             }
-            item = term_rx.recv(), if !files_bytes_due => {
-                let Some(message) = item.and_then(terminal::message) else { continue };
-                if sink.send(message).await.is_err() {
+            item = term_rx.recv() => {
+                let Some(item) = item else { continue };
+                if write(&mut sink, item).await.is_err() {
                     break None;
                 }
             }
@@ -153,6 +140,22 @@ async fn send(
     frame: String,
 ) -> Result<(), axum::Error> {
     sink.send(Message::Text(frame.into())).await
+}
+
+/// Writes a queued item: a text frame, a binary frame, or a `data` header and its bytes
+/// back to back.
+async fn write(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    item: Upstream,
+) -> Result<(), axum::Error> {
+    match item {
+        Upstream::Frame(frame) | Upstream::Welcome(frame) => send(sink, frame).await,
+        Upstream::Binary(bytes) => sink.send(Message::Binary(bytes.into())).await,
+        Upstream::Data(frame, bytes) => {
+            send(sink, frame).await?;
+            sink.send(Message::Binary(bytes.into())).await
+        }
+    }
 }
 
 /// A `relay` channel error frame.
@@ -355,20 +358,6 @@ async fn on_frame(
             format!("the `{}` channel was not routed", frame.ch.name()),
         )),
     }
-}
-
-/// Whether `frame` is a files `data` header, which one binary frame follows.
-fn is_files_data_header(frame: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Kind<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: Option<&'a str>,
-    }
-    frame.starts_with("{\"ch\":\"files\"")
-        && Frame::parse(frame)
-            .ok()
-            .and_then(|f| serde_json::from_str::<Kind>(f.msg.get()).ok())
-            .is_some_and(|k| k.kind == Some("data"))
 }
 
 /// The relay's welcome around the runner's.

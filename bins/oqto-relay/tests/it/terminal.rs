@@ -5,7 +5,7 @@ use oqto_protocol::TerminalBytes;
 use oqto_testkit::{contains, proc_kib, seq_text};
 use serde_json::{Value, json};
 
-use crate::support::{Relay, WAIT, Ws};
+use crate::support::{Relay, WAIT, Ws, create_session};
 
 /// A WebSocket used for terminals: output bytes in order, checked for gaps and overlaps.
 struct Tab {
@@ -285,4 +285,51 @@ async fn a_tab_that_stops_reading_holds_the_program_not_the_relay_and_is_detache
     }
     tab.ok(json!({"type":"terminal.close","terminal":id})).await;
     tab.event("terminal.closed").await;
+}
+
+#[tokio::test]
+async fn file_bytes_and_terminal_output_share_a_socket_without_mixing() {
+    let relay = Relay::start();
+    let content: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
+    std::fs::write(relay.env.work().join("data.bin"), &content).unwrap();
+    let work = relay.env.work().display().to_string();
+    let mut tab = Tab::open(&relay).await;
+    let session = create_session(&mut tab.ws, &work).await;
+    // A terminal streaming as fast as it can on the same socket.
+    let id = tab
+        .open_terminal(&work, &["/bin/sh", "-c", "stty -echo; exec yes"])
+        .await;
+    tab.attach(&id, 0).await;
+    for n in 0..10 {
+        let rid = format!("f{n}");
+        tab.ws
+            .send(&json!({"ch":"files","root":session,"msg":{"id":rid,"type":"read","path":"data.bin"}}))
+            .await;
+        let mut file = Vec::new();
+        loop {
+            match tab.ws.next_any().await {
+                Ok(frame) if frame["ch"] == "files" && frame["msg"]["type"] == "data" => {
+                    // The header's bytes come next, whatever the terminal writes.
+                    let bytes = tab
+                        .ws
+                        .next_any()
+                        .await
+                        .expect_err("the data's binary frame");
+                    assert_eq!(bytes.len() as u64, frame["msg"]["len"].as_u64().unwrap());
+                    file.extend_from_slice(&bytes);
+                }
+                Ok(frame) if frame["ch"] == "files" && frame["msg"]["id"] == rid.as_str() => {
+                    assert_eq!(frame["msg"]["type"], "ok", "{frame}");
+                    break;
+                }
+                Ok(_) => {}
+                Err(bytes) => {
+                    let decoded = TerminalBytes::decode(&bytes).expect("a terminal frame");
+                    assert!(matches!(decoded, TerminalBytes::Output { .. }));
+                }
+            }
+        }
+        assert!(file == content, "read {n}: not the file's bytes");
+    }
+    tab.ok(json!({"type":"terminal.close","terminal":id})).await;
 }
