@@ -32,9 +32,11 @@ impl Tab {
         }
     }
 
-    /// Reads one frame: output is appended, anything else returned.
+    /// Reads one frame: output is appended, a terminal channel message returned, anything
+    /// else (the relay channel, agent events) dropped.
     async fn read(&mut self) -> Option<Value> {
         match self.ws.next_any().await {
+            Ok(frame) if frame["ch"] != "terminal" => None,
             Ok(frame) => {
                 if frame["ch"] == "terminal" && frame["msg"]["type"] == "terminal.truncated" {
                     self.expect = frame["msg"]["offset"].as_u64();
@@ -331,5 +333,41 @@ async fn file_bytes_and_terminal_output_share_a_socket_without_mixing() {
         }
         assert!(file == content, "read {n}: not the file's bytes");
     }
+    // The output read above by hand was not counted: offsets are not checked from here.
+    tab.expect = None;
     tab.ok(json!({"type":"terminal.close","terminal":id})).await;
+}
+
+#[tokio::test]
+async fn a_killed_runner_ends_the_terminals_and_a_new_one_says_so() {
+    let relay = Relay::start();
+    let work = relay.env.work().display().to_string();
+    let mut tab = Tab::open(&relay).await;
+    let id = tab
+        .open_terminal(&work, &["/bin/sh", "-c", "echo ready; exec cat"])
+        .await;
+    tab.attach(&id, 0).await;
+    tab.output_until(b"ready").await;
+    let pid = relay.runner_pid().expect("a runner");
+    crate::support::signal(pid, nix::sys::signal::Signal::SIGKILL);
+    // The terminal channel says its runner connection is gone (the relay channel says so
+    // too, for the agent connection).
+    let lost = tab.event("error").await;
+    assert_eq!(lost["code"], "runner_unavailable", "{lost}");
+    assert!(lost["id"].is_null(), "{lost}");
+    // The next terminal request connects again (to a runner started on demand), which
+    // knows nothing of the old terminal.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let answer = loop {
+        let answer = tab
+            .request(json!({"type":"terminal.attach","terminal":id,"after_offset":0}))
+            .await;
+        if answer["code"] != "runner_unavailable" {
+            break answer;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer["code"], "terminal_not_found", "{answer}");
+    assert_ne!(relay.runner_pid(), Some(pid));
 }
