@@ -48,6 +48,9 @@ enum ToRunner {
 pub struct Terminals {
     to_runner: Option<mpsc::Sender<ToRunner>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// A line the runner connection's queue had no room for: the WebSocket reads nothing
+    /// more until [`Terminals::flush`] has queued it, and goes on writing meanwhile.
+    pending: Option<ToRunner>,
 }
 
 impl Drop for Terminals {
@@ -184,10 +187,37 @@ impl Terminals {
             self.to_runner = Some(tx);
         }
         let tx = self.to_runner.as_ref().expect("connected above");
-        // Waits when the runner is slow to read: backpressure reaches the client.
-        tx.send(item)
-            .await
-            .map_err(|_| "the runner connection ended; its terminals are gone".to_owned())
+        match tx.try_send(item) {
+            Ok(()) => Ok(()),
+            // The runner is slow to read: the WebSocket stops reading until the line is
+            // queued (backpressure reaches the client), but not writing, since the
+            // runner may be waiting for this socket to take its output first.
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                self.pending = Some(item);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err("the runner connection ended; its terminals are gone".to_owned())
+            }
+        }
+    }
+
+    /// Whether a line waits for room in the runner connection's queue.
+    pub fn blocked(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Queues the waiting line once there is room (never completes when none waits). A
+    /// connection that ended meanwhile drops it: the client was told the runner is gone.
+    pub async fn flush(&mut self) {
+        let (Some(tx), Some(_)) = (&self.to_runner, &self.pending) else {
+            return std::future::pending().await;
+        };
+        let permit = tx.reserve().await;
+        if let (Ok(permit), Some(item)) = (permit, self.pending.take()) {
+            permit.send(item);
+        }
+        self.pending = None;
     }
 }
 

@@ -42,7 +42,10 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
 
     let close = loop {
         tokio::select! {
-            incoming = stream.next() => {
+            // While a terminal line waits for the runner, read nothing more (and keep
+            // writing: the runner may wait for this socket to take its output first).
+            () = terminals.flush(), if terminals.blocked() => {}
+            incoming = stream.next(), if !terminals.blocked() => {
                 let Some(Ok(message)) = incoming else { break None };
                 heard = Instant::now();
                 let reply = match message {

@@ -371,3 +371,49 @@ async fn a_killed_runner_ends_the_terminals_and_a_new_one_says_so() {
     assert_eq!(answer["code"], "terminal_not_found", "{answer}");
     assert_ne!(relay.runner_pid(), Some(pid));
 }
+
+#[tokio::test]
+async fn input_the_runner_cannot_take_yet_does_not_stop_the_output() {
+    let relay = Relay::start();
+    let work = relay.env.work().display().to_string();
+    let mut tab = Tab::open(&relay).await;
+    let id = tab
+        .open_terminal(&work, &["/bin/sh", "-c", "stty -echo; read x; exec yes"])
+        .await;
+    tab.attach(&id, 0).await;
+    tab.input(&id, b"\n").await;
+    // This tab reads nothing until every queue between it and the terminal is full: the
+    // runner stops reading the terminal, and its offset stands still.
+    let mut watcher = Tab::open(&relay).await;
+    let mut last = None;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = watcher.ok(json!({"type":"terminal.list"})).await;
+        let offset = listed["terminals"][0]["offset"].as_u64();
+        if offset > Some(0) && offset == last {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{listed}");
+        last = offset;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Input for a terminal that does not exist: the runner answers each with an error,
+    // which waits behind the output; the relay must go on writing meanwhile.
+    let n = 3000;
+    for _ in 0..n {
+        tab.input("term_gone_1", b"x").await;
+    }
+    let mut errors = 0;
+    while errors < n {
+        if let Some(msg) = tab.read().await {
+            if msg["msg"]["type"] == "error" {
+                assert_eq!(msg["msg"]["code"], "terminal_not_found", "{msg}");
+                assert_eq!(msg["msg"]["id"], "input:term_gone_1", "{msg}");
+                errors += 1;
+            }
+        }
+        if tab.out.len() > 1 << 20 {
+            tab.out.clear();
+        }
+    }
+}
