@@ -529,8 +529,11 @@ async fn read_ws(ws: &mut Ws, sessions: &[String], keep: bool) -> anyhow::Result
 
 fn events_throughput(bins: &Bins) -> anyhow::Result<()> {
     let stack = Stack::start(bins)?;
-    println!("  | sessions | deltas each | path | events | events/s | relay / direct |");
-    println!("  |---|---|---|---|---|---|");
+    println!(
+        "  | sessions | deltas each | path | events | events/s | relay / direct | CPU s: runner / relay / client |"
+    );
+    println!("  |---|---|---|---|---|---|---|");
+    let runner = stack.runner_pid().context("no runner")?;
     for (n, k) in [(1usize, 100_000u32), (100, 2_000)] {
         let mut direct_rate = 0.0;
         for path in ["direct", "relay"] {
@@ -541,6 +544,11 @@ fn events_throughput(bins: &Bins) -> anyhow::Result<()> {
                 .enumerate()
                 .map(|(i, s)| json!({"type":"prompt","id":format!("p{i}"),"session":s,"text":text}))
                 .collect();
+            let cpu_before = [
+                cpu_s(runner),
+                cpu_s(stack.relay_pid()),
+                cpu_s(std::process::id()),
+            ];
             let (t0, tally) = if path == "direct" {
                 let mut direct = stack.direct()?;
                 for s in &sessions {
@@ -569,6 +577,11 @@ fn events_throughput(bins: &Bins) -> anyhow::Result<()> {
                 })?
             };
             let secs = tally.end.unwrap_or_else(Instant::now).duration_since(t0);
+            let cpu = [
+                cpu_s(runner) - cpu_before[0],
+                cpu_s(stack.relay_pid()) - cpu_before[1],
+                cpu_s(std::process::id()) - cpu_before[2],
+            ];
             let rate = tally.events as f64 / secs.as_secs_f64();
             let ratio = if path == "direct" {
                 direct_rate = rate;
@@ -577,8 +590,11 @@ fn events_throughput(bins: &Bins) -> anyhow::Result<()> {
                 format!("{:.0}%", 100.0 * rate / direct_rate)
             };
             println!(
-                "  | {n} | {k} | {path} | {} | {rate:.0} | {ratio} |{}",
+                "  | {n} | {k} | {path} | {} | {rate:.0} | {ratio} | {:.2} / {:.2} / {:.2} |{}",
                 tally.events,
+                cpu[0],
+                cpu[1],
+                cpu[2],
                 if tally.resyncs > 0 {
                     format!(" ({} resyncs)", tally.resyncs)
                 } else {
@@ -834,6 +850,25 @@ async fn download_relay(stack: &Stack, session: &str) -> anyhow::Result<(u64, f6
 }
 
 // ----- idle connections and connect time ------------------------------------------------------
+
+/// CPU time (user + system) of process `pid`, in seconds; 0 when it cannot be read.
+fn cpu_s(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): utime and stime are the
+    // 12th and 13th of them.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    ticks as f64 / hz as f64
+}
 
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
