@@ -71,6 +71,7 @@
 //! shutdown future completes. `--log FILE` ([`Config::request_log`]) appends every request body
 //! as one JSON line, for tests that assert what the client sent.
 
+pub mod agents;
 pub mod anthropic;
 mod background;
 mod config;
