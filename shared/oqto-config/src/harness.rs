@@ -311,6 +311,30 @@ impl Harness {
         };
     }
 
+    /// Directories the harness writes its own state to, which must exist before it starts:
+    /// the sandbox makes them writable only if they exist, and keeps the home directory
+    /// around them read-only. opencode: its data, state and cache directories.
+    pub fn state_dirs(&self, env: &Environment) -> Vec<PathBuf> {
+        let is_opencode = self.kind == HarnessKind::Acp
+            && self
+                .program
+                .as_ref()
+                .is_ok_and(|p| p.path.file_name().is_some_and(|n| n == OPENCODE));
+        let Some(home) = env.home().filter(|_| is_opencode) else {
+            return Vec::new();
+        };
+        let xdg = |var: &str, default: &str| {
+            env.var_nonempty(var)
+                .map_or_else(|| home.join(default), PathBuf::from)
+                .join(OPENCODE)
+        };
+        vec![
+            xdg("XDG_DATA_HOME", ".local/share"),
+            home.join(".local/state").join(OPENCODE),
+            xdg("XDG_CACHE_HOME", ".cache"),
+        ]
+    }
+
     /// Enabled and its program found.
     pub fn available(&self) -> bool {
         self.enabled && self.program.is_ok()

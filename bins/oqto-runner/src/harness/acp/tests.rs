@@ -305,7 +305,21 @@ fn a_permission_is_asked_and_answered_with_the_agents_id_zero() {
         },
     );
     assert_eq!(again.unwrap_err().code, oqto_protocol::ErrorCode::UnknownId);
-    // The tool runs and ends; its output is kept.
+}
+
+#[test]
+fn a_granted_tool_keeps_its_output_and_diff_and_the_answer_is_a_new_message() {
+    let mut a = ready(PermissionPolicy::default());
+    tool_turn(&mut a);
+    a.command(
+        3,
+        Op::PermissionReply {
+            request: "perm_1".into(),
+            option: "once".into(),
+            client: "oqtoctl".into(),
+        },
+    )
+    .unwrap();
     let mut evs = events(&a.feed(
         &update(&json!({"sessionUpdate": "tool_call_update", "toolCallId": "call_1", "status": "in_progress", "rawInput": {"command": "cat a.txt"}})),
         3,
@@ -327,6 +341,25 @@ fn a_permission_is_asked_and_answered_with_the_agents_id_zero() {
         matches!(part, Part::ToolCall { status: ToolStatus::Done, output: Some(o), is_error: false, .. } if o == "hi\n")
     );
     assert!(evs.iter().any(|e| matches!(e, EventKind::PartEnd { part: Part::Diff { path, new_text, .. }, .. } if path == "/tmp/ws/a.txt" && new_text == "b")));
+    // The answer to the tool's result is a message of its own, even though the tool's
+    // message had no agent message id.
+    evs.extend(events(&a.feed(
+        &update(&json!({"sessionUpdate": "agent_message_chunk", "messageId": "msg_b", "content": {"type": "text", "text": "done: hi"}})),
+        5,
+    )));
+    evs.extend(events(&a.feed(
+        r#"{"jsonrpc":"2.0","id":3,"result":{"stopReason":"end_turn"}}"#,
+        6,
+    )));
+    let messages = ended(&evs);
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].stop_reason, Some(StopReason::ToolUse));
+    assert!(matches!(
+        &messages[0].parts[..],
+        [Part::ToolCall { .. }, Part::Diff { .. }]
+    ));
+    assert!(matches!(&messages[1].parts[..], [Part::Text { text, .. }] if text == "done: hi"));
+    assert_eq!(messages[1].stop_reason, Some(StopReason::Stop));
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! when a chunk names another message id; chunks without an id continue the open message.
 //! Text and thought chunks append to the open part of their kind (a kind change ends the
 //! part). Tool calls carry no message id: they join the open message (one is opened when
-//! none is). A message ends when the next one starts or the turn ends, and is stored then.
+//! none is), and a chunk after a finished tool call starts the next message (the model
+//! answers the tool's result in a new message). A message ends when the next one starts
+//! or the turn ends, and is stored then.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -98,10 +100,13 @@ impl Turn {
         now: Millis,
         out: &mut Vec<EventKind>,
     ) {
-        let switch = matches!(
-            (&self.open, &chunk.message_id),
-            (Some(open), Some(id)) if open.agent_id.as_ref().is_some_and(|a| a != id)
-        );
+        let switch = match (&self.open, &chunk.message_id) {
+            (Some(open), Some(id)) if open.agent_id.as_ref().is_some_and(|a| a != id) => true,
+            // Text after a finished tool call is the model's next answer: the call's
+            // result went back to it. (Tool calls carry no message id to say so.)
+            (Some(open), _) => self.tools.values().any(|t| t.ended && t.message == open.id),
+            (None, _) => false,
+        };
         if switch {
             self.end_message(None, now, out);
         }

@@ -54,6 +54,11 @@ impl Actor {
             self.fail_waiting(&OpError::new(ErrorCode::InvalidState, why));
             return;
         };
+        for dir in config.state_dirs(&config.environment(&self.ctx.env)) {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                tracing::warn!(session = %self.info.id, dir = %dir.display(), "creating the harness's state directory: {e}");
+            }
+        }
         let mut adapter = self.ctx.adapter(config.kind, self.info.id.clone());
         let spec = StartSpec {
             cwd: self.info.cwd.clone(),
