@@ -64,6 +64,9 @@ final\t'Only the final assistant message\'s text, once the turn ends'"
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand prompt" -l color -d 'Colour in human output' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is unset'
 always\t''
 never\t''"
+complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand prompt" -l approve -d 'How to answer the agent\'s permission requests without asking (default: ask on a terminal; refuse on a pipe, with an error naming this flag)' -r -f -a "all\t'Allow every tool call the agent asks about'
+none\t'Refuse every one'
+read-only\t'Allow reading, searching and thinking; refuse the rest'"
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand prompt" -l socket -d 'Talk to the runner on this socket (default: as the runner resolves it)' -r -F
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand prompt" -l new -d 'Start a new session (the default)'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand prompt" -s d -l detach -d 'Print the session id and return; the turn goes on in the runner'

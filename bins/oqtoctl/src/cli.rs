@@ -128,8 +128,12 @@ pub struct PromptArgs {
     #[arg(long, value_enum, default_value_t)]
     pub color: ColorChoice,
     /// Print the session id and return; the turn goes on in the runner
-    #[arg(long, short = 'd', conflicts_with_all = ["output", "timeout"])]
+    #[arg(long, short = 'd', conflicts_with_all = ["output", "timeout", "approve"])]
     pub detach: bool,
+    /// How to answer the agent's permission requests without asking (default: ask on a
+    /// terminal; refuse on a pipe, with an error naming this flag)
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub approve: Option<crate::cmd::approve::Approve>,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,8 @@ pub enum HarnessKind {
     Pi,
     /// Any program speaking Oqto's native harness sub-protocol on stdio.
     Native,
+    /// An Agent Client Protocol agent (JSON-RPC 2.0 on stdio), e.g. `opencode acp`.
+    Acp,
 }
 
 impl HarnessKind {
@@ -27,6 +29,7 @@ impl HarnessKind {
         match self {
             HarnessKind::Pi => "pi",
             HarnessKind::Native => "native",
+            HarnessKind::Acp => "acp",
         }
     }
 }
@@ -45,7 +48,11 @@ pub const PI_BIN_VAR: &str = "OQTO_PI_BIN";
 /// served by the runner itself on 127.0.0.1): no API key needed, clearly not a real model.
 pub const DEMO_HARNESS: &str = "demo";
 /// The built-in harnesses, present without any file.
-pub const BUILTIN_HARNESSES: &[&str] = &["pi", DEMO_HARNESS, "fake"];
+pub const BUILTIN_HARNESSES: &[&str] = &["pi", DEMO_HARNESS, "fake", OPENCODE];
+/// The built-in ACP harness for opencode (`opencode acp`).
+pub const OPENCODE: &str = "opencode";
+/// Where `scripts/setup` installs the ACP agents, below the repository.
+pub const AGENTS_PREFIX: &str = ".local/agents";
 /// The program name of the built-in `fake` harness.
 pub const FAKE_AGENT: &str = "oqto-fake-agent";
 /// The program every harness is started through.
@@ -101,15 +108,32 @@ pub const PI_ENV_INHERIT: &[&str] = &[
     "AWS_BEARER_TOKEN_BEDROCK",
 ];
 
+/// Added for `kind = "acp"`: where the agents keep their configuration (opencode reads
+/// `OPENCODE_CONFIG`, `OPENCODE_CONFIG_DIR` and the XDG directories), so the user's own
+/// configuration and keys keep working; the provider keys are [`PI_ENV_INHERIT`]'s.
+pub const ACP_ENV_INHERIT: &[&str] = &[
+    "OPENCODE_*",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_STATE_HOME",
+];
+
 /// The default `env_inherit` of a harness of this kind.
 pub fn default_env_inherit(kind: HarnessKind) -> Vec<String> {
     let extra: &[&str] = match kind {
         HarnessKind::Pi => PI_ENV_INHERIT,
         HarnessKind::Native => &[],
+        HarnessKind::Acp => ACP_ENV_INHERIT,
+    };
+    let keys: &[&str] = match kind {
+        HarnessKind::Acp => &PI_ENV_INHERIT[3..],
+        HarnessKind::Pi | HarnessKind::Native => &[],
     };
     BASE_ENV_INHERIT
         .iter()
         .chain(extra)
+        .chain(keys)
         .map(|s| (*s).to_owned())
         .collect()
 }
@@ -247,11 +271,7 @@ pub struct Harness {
 impl Harness {
     /// A built-in harness with its defaults, its program looked up in `env`.
     pub fn builtin(name: &str, env: &Environment) -> Option<Self> {
-        let kind = match name {
-            "pi" | DEMO_HARNESS => HarnessKind::Pi,
-            "fake" => HarnessKind::Native,
-            _ => return None,
-        };
+        let kind = builtin_kind(name)?;
         let mut harness = Self {
             name: name.to_owned(),
             kind,
@@ -262,7 +282,7 @@ impl Harness {
                 program: String::new(),
                 tried: Vec::new(),
             }),
-            args: Vec::new(),
+            args: builtin_args(name),
             env: HarnessEnv::default(),
             env_inherit: default_env_inherit(kind),
         };
@@ -278,12 +298,41 @@ impl Harness {
             (HarnessKind::Native, "fake", command) if self.builtin => {
                 resolve_fake_agent(command.as_ref(), env)
             }
-            (HarnessKind::Native, _, Some(command)) => resolve_command(command, env),
-            (HarnessKind::Native, name, None) => Err(ProgramNotFound {
+            (HarnessKind::Acp, OPENCODE, command) if self.builtin => {
+                resolve_agent(OPENCODE, command.as_ref(), env)
+            }
+            (HarnessKind::Native | HarnessKind::Acp, _, Some(command)) => {
+                resolve_command(command, env)
+            }
+            (HarnessKind::Native | HarnessKind::Acp, name, None) => Err(ProgramNotFound {
                 program: name.to_owned(),
                 tried: vec!["nothing (no command configured)".into()],
             }),
         };
+    }
+
+    /// Directories the harness writes its own state to, which must exist before it starts:
+    /// the sandbox makes them writable only if they exist, and keeps the home directory
+    /// around them read-only. opencode: its data, state and cache directories.
+    pub fn state_dirs(&self, env: &Environment) -> Vec<PathBuf> {
+        let is_opencode = self.kind == HarnessKind::Acp
+            && self
+                .program
+                .as_ref()
+                .is_ok_and(|p| p.path.file_name().is_some_and(|n| n == OPENCODE));
+        let Some(home) = env.home().filter(|_| is_opencode) else {
+            return Vec::new();
+        };
+        let xdg = |var: &str, default: &str| {
+            env.var_nonempty(var)
+                .map_or_else(|| home.join(default), PathBuf::from)
+                .join(OPENCODE)
+        };
+        vec![
+            xdg("XDG_DATA_HOME", ".local/share"),
+            home.join(".local/state").join(OPENCODE),
+            xdg("XDG_CACHE_HOME", ".cache"),
+        ]
     }
 
     /// Enabled and its program found.
@@ -308,7 +357,7 @@ impl Harness {
         let program = self.program.as_ref().ok()?;
         let base: &[&str] = match self.kind {
             HarnessKind::Pi => PI_RPC_ARGS,
-            HarnessKind::Native => &[],
+            HarnessKind::Native | HarnessKind::Acp => &[],
         };
         Some(
             std::iter::once(program.path.clone().into_os_string())
@@ -345,6 +394,24 @@ impl Harness {
     /// configuration, such as pi's agent directory or a provider key set in `runner.toml`.
     pub fn environment(&self, env: &Environment) -> Environment {
         env.clone().with_vars(self.child_env(env))
+    }
+}
+
+/// The kind of the built-in harness `name`, if it is one.
+pub fn builtin_kind(name: &str) -> Option<HarnessKind> {
+    match name {
+        "pi" | DEMO_HARNESS => Some(HarnessKind::Pi),
+        "fake" => Some(HarnessKind::Native),
+        OPENCODE => Some(HarnessKind::Acp),
+        _ => None,
+    }
+}
+
+/// The arguments a built-in harness runs with when `runner.toml` sets none.
+pub fn builtin_args(name: &str) -> Vec<String> {
+    match name {
+        OPENCODE => vec!["acp".into()],
+        _ => Vec::new(),
     }
 }
 
@@ -429,6 +496,54 @@ pub fn resolve_pi(
         tried.push(candidate.display().to_string());
     }
     Err(not_found(tried))
+}
+
+/// Finds an ACP agent installed by `scripts/setup`: `command` from `runner.toml` > `name`
+/// on `PATH` > the project-local prefix `<repo>/.local/agents/bin/<name>`, where the runner
+/// runs from `<repo>/target/<profile>/` (or its `deps/`).
+pub fn resolve_agent(
+    name: &str,
+    configured: Option<&Command>,
+    env: &Environment,
+) -> Result<Program, ProgramNotFound> {
+    if let Some(command) = configured {
+        return resolve_command(command, env);
+    }
+    let mut tried = Vec::new();
+    match find_on_path(name, env) {
+        Ok(path) => {
+            return Ok(Program {
+                path,
+                source: ProgramSource::Path,
+            });
+        }
+        Err(t) => tried.push(t),
+    }
+    let target = env.current_exe().and_then(Path::parent).map(|dir| {
+        if dir.ends_with("deps") {
+            dir.parent()
+        } else {
+            Some(dir)
+        }
+    });
+    if let Some(repo) = target
+        .flatten()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+    {
+        let candidate = repo.join(AGENTS_PREFIX).join("bin").join(name);
+        if is_executable(&candidate) {
+            return Ok(Program {
+                path: candidate,
+                source: ProgramSource::LocalPrefix,
+            });
+        }
+        tried.push(candidate.display().to_string());
+    }
+    Err(ProgramNotFound {
+        program: name.to_owned(),
+        tried,
+    })
 }
 
 /// The program named by the variable `var`, when it is set: `Err` says what was tried. A

@@ -102,7 +102,7 @@ fn defaults_without_a_file() {
     assert_eq!(config.default_sandbox_profile, "development");
     assert_eq!(
         config.harnesses.keys().collect::<Vec<_>>(),
-        ["demo", "fake", "pi"]
+        ["demo", "fake", "opencode", "pi"]
     );
     let pi = config.harness("pi").unwrap();
     assert_eq!(
@@ -162,7 +162,7 @@ fn the_documented_example_parses() {
     assert_eq!(config.access.allow_groups, [990, 1001]);
     assert_eq!(
         config.harnesses.keys().collect::<Vec<_>>(),
-        ["demo", "fake", "my-agent", "pi", "pi-work"]
+        ["demo", "fake", "my-agent", "opencode", "pi", "pi-work"]
     );
     let pi = config.harness("pi").unwrap();
     assert_eq!(
@@ -188,7 +188,16 @@ fn the_documented_example_parses() {
             .enabled_harnesses()
             .map(|h| h.name.as_str())
             .collect::<Vec<_>>(),
-        ["demo", "my-agent", "pi", "pi-work"]
+        ["demo", "my-agent", "opencode", "pi", "pi-work"]
+    );
+    assert_eq!(
+        config.permissions.allow,
+        [
+            oqto_protocol::ToolKind::Read,
+            oqto_protocol::ToolKind::Search
+        ]
+        .into_iter()
+        .collect()
     );
 }
 
@@ -245,7 +254,7 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         "idle_timeout = \"5m\"\n",
         "runner.toml:1:1: ",
         &[
-            "unknown field `idle_timeout`, expected `runner` or `harness`",
+            "unknown field `idle_timeout`, expected one of `runner`, `harness`, `permissions`",
             "(runner settings go in the `[runner]` table)",
         ],
     ),
@@ -369,11 +378,11 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         &["harness.agent", "missing `kind`"],
     ),
     (
-        "[harness.agent]\nkind = \"acp\"\ncommand = \"x\"\n",
+        "[harness.agent]\nkind = \"mcp\"\ncommand = \"x\"\n",
         "runner.toml:2:8: ",
         &[
             "harness.agent.kind",
-            "unknown variant `acp`, expected `pi` or `native`",
+            "unknown variant `mcp`, expected one of `pi`, `native`, `acp`",
         ],
     ),
     (
@@ -435,7 +444,7 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         "runner.toml:2:19: ",
         &[
             "runner.default_harness",
-            "no harness named `nope` (known: demo, fake, pi)",
+            "no harness named `nope` (known: demo, fake, opencode, pi)",
         ],
     ),
     (

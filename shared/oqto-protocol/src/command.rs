@@ -109,6 +109,13 @@ pub enum Command {
     /// Stop the running turn.
     #[serde(rename = "abort")]
     Abort { session: SessionId },
+    /// Answer the agent's `permission.request` `request` with one of its options.
+    #[serde(rename = "permission.reply")]
+    PermissionReply {
+        session: SessionId,
+        request: String,
+        option: String,
+    },
     #[serde(rename = "set_model")]
     SetModel {
         session: SessionId,
@@ -257,6 +264,7 @@ impl Command {
         "terminal.resize",
         "terminal.close",
         "terminal.list",
+        "permission.reply",
     ];
 
     /// Raw bytes that follow this request's line: `len` of `terminal.input`, else 0.
@@ -299,6 +307,7 @@ impl Command {
             Command::TerminalResize { .. } => 26,
             Command::TerminalClose { .. } => 27,
             Command::TerminalList {} => 28,
+            Command::PermissionReply { .. } => 29,
         };
         Self::NAMES[index]
     }
@@ -326,6 +335,7 @@ impl Command {
             | Command::Steer { session, .. }
             | Command::FollowUp { session, .. }
             | Command::Abort { session }
+            | Command::PermissionReply { session, .. }
             | Command::SetModel { session, .. }
             | Command::GetModels { session }
             | Command::SetThinkingLevel { session, .. }

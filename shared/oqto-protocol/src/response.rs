@@ -227,7 +227,8 @@ pub enum ErrorCode {
     /// Files: `upload.chunk` at an offset other than the upload's size (in the error's
     /// `offset`), or a read offset past the end.
     BadOffset,
-    /// Files: an id (`upload`, `watch`, `cancel` target) that names nothing.
+    /// An id that names nothing: files: an `upload`, `watch` or `cancel` target; runner: a
+    /// `permission.reply` to a request that is not pending.
     UnknownId,
     /// Files: the request was cancelled.
     Cancelled,

@@ -278,6 +278,18 @@ impl Runner {
                     .await
             }
             Command::Abort { session } => self.op(&session, Op::Abort).await,
+            Command::PermissionReply {
+                session,
+                request,
+                option,
+            } => {
+                let op = Op::PermissionReply {
+                    request,
+                    option,
+                    client: client.to_owned(),
+                };
+                self.op(&session, op).await
+            }
             Command::SetModel {
                 session,
                 provider,

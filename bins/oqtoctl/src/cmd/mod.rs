@@ -1,5 +1,6 @@
 //! One module per subcommand, and the little formatting they share.
 
+pub mod approve;
 pub mod attach;
 pub mod completions;
 pub mod doctor;

@@ -190,7 +190,9 @@ impl Seen {
             | EventKind::QueueUpdate { .. }
             | EventKind::RetryStart { .. }
             | EventKind::RetryEnd { .. }
-            | EventKind::ModelChanged { .. } => {}
+            | EventKind::ModelChanged { .. }
+            | EventKind::PermissionRequest { .. }
+            | EventKind::PermissionResolved { .. } => {}
         }
     }
 

@@ -181,6 +181,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         | Command::Steer { .. }
         | Command::FollowUp { .. }
         | Command::Abort { .. }
+        | Command::PermissionReply { .. }
         | Command::SetThinkingLevel { .. }
         | Command::RunnerShutdown {}
         | Command::TerminalDetach { .. }
