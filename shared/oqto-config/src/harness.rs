@@ -48,9 +48,16 @@ pub const PI_BIN_VAR: &str = "OQTO_PI_BIN";
 /// served by the runner itself on 127.0.0.1): no API key needed, clearly not a real model.
 pub const DEMO_HARNESS: &str = "demo";
 /// The built-in harnesses, present without any file.
-pub const BUILTIN_HARNESSES: &[&str] = &["pi", DEMO_HARNESS, "fake", OPENCODE];
+pub const BUILTIN_HARNESSES: &[&str] =
+    &["pi", DEMO_HARNESS, "fake", OPENCODE, CLAUDE, GEMINI, CODEX];
 /// The built-in ACP harness for opencode (`opencode acp`).
 pub const OPENCODE: &str = "opencode";
+/// The built-in ACP harness for Claude Code (`claude-agent-acp`).
+pub const CLAUDE: &str = "claude";
+/// The built-in ACP harness for Gemini CLI (`gemini --acp`).
+pub const GEMINI: &str = "gemini";
+/// The built-in ACP harness for Codex (`codex-acp`).
+pub const CODEX: &str = "codex";
 /// Where `scripts/setup` installs the ACP agents, below the repository.
 pub const AGENTS_PREFIX: &str = ".local/agents";
 /// The program name of the built-in `fake` harness.
@@ -118,6 +125,59 @@ pub const ACP_ENV_INHERIT: &[&str] = &[
     "XDG_CACHE_HOME",
     "XDG_STATE_HOME",
 ];
+
+/// Added for the built-in `claude`, `gemini` and `codex` harnesses: where each agent keeps its
+/// configuration, and its endpoint and model settings, so the user's own configuration and keys
+/// keep working (docs/fake-llm.md lists what each reads).
+pub const AGENT_ENV_INHERIT: &[(&str, &[&str])] = &[
+    (
+        CLAUDE,
+        &[
+            "CLAUDE_CONFIG_DIR",
+            "CLAUDE_CODE_*",
+            "ANTHROPIC_*",
+            "DISABLE_AUTOUPDATER",
+            "DISABLE_TELEMETRY",
+            "IS_SANDBOX",
+        ],
+    ),
+    (
+        GEMINI,
+        &[
+            "GEMINI_*",
+            "GOOGLE_GEMINI_BASE_URL",
+            "GOOGLE_API_KEY",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_CLOUD_LOCATION",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ],
+    ),
+    (CODEX, &["CODEX_HOME", "CODEX_API_KEY", "OPENAI_BASE_URL"]),
+];
+
+/// The default `env_inherit` of the harness `name` of this kind: the kind's, plus a built-in
+/// agent's own variables ([`AGENT_ENV_INHERIT`]).
+pub fn harness_env_inherit(name: &str, kind: HarnessKind) -> Vec<String> {
+    let mut vars = default_env_inherit(kind);
+    if kind == HarnessKind::Acp
+        && let Some((_, extra)) = AGENT_ENV_INHERIT.iter().find(|(n, _)| *n == name)
+    {
+        vars.extend(extra.iter().map(|s| (*s).to_owned()));
+    }
+    vars
+}
+
+/// The program a built-in ACP harness runs, found by [`resolve_agent`].
+pub fn acp_program(name: &str) -> Option<&'static str> {
+    match name {
+        OPENCODE => Some("opencode"),
+        CLAUDE => Some("claude-agent-acp"),
+        GEMINI => Some("gemini"),
+        CODEX => Some("codex-acp"),
+        _ => None,
+    }
+}
 
 /// The default `env_inherit` of a harness of this kind.
 pub fn default_env_inherit(kind: HarnessKind) -> Vec<String> {
@@ -284,7 +344,7 @@ impl Harness {
             }),
             args: builtin_args(name),
             env: HarnessEnv::default(),
-            env_inherit: default_env_inherit(kind),
+            env_inherit: harness_env_inherit(name, kind),
         };
         harness.locate(env);
         Some(harness)
@@ -298,8 +358,8 @@ impl Harness {
             (HarnessKind::Native, "fake", command) if self.builtin => {
                 resolve_fake_agent(command.as_ref(), env)
             }
-            (HarnessKind::Acp, OPENCODE, command) if self.builtin => {
-                resolve_agent(OPENCODE, command.as_ref(), env)
+            (HarnessKind::Acp, name, command) if self.builtin && acp_program(name).is_some() => {
+                resolve_agent(acp_program(name).unwrap_or(name), command.as_ref(), env)
             }
             (HarnessKind::Native | HarnessKind::Acp, _, Some(command)) => {
                 resolve_command(command, env)
@@ -313,16 +373,32 @@ impl Harness {
 
     /// Directories the harness writes its own state to, which must exist before it starts:
     /// the sandbox makes them writable only if they exist, and keeps the home directory
-    /// around them read-only. opencode: its data, state and cache directories.
+    /// around them read-only. opencode: its data, state and cache directories; Claude Code,
+    /// Gemini CLI and Codex: their configuration directories (`~/.claude` or
+    /// `$CLAUDE_CONFIG_DIR`, `~/.gemini` under `$GEMINI_CLI_HOME` or home, `~/.codex` or
+    /// `$CODEX_HOME`).
     pub fn state_dirs(&self, env: &Environment) -> Vec<PathBuf> {
-        let is_opencode = self.kind == HarnessKind::Acp
-            && self
-                .program
-                .as_ref()
-                .is_ok_and(|p| p.path.file_name().is_some_and(|n| n == OPENCODE));
-        let Some(home) = env.home().filter(|_| is_opencode) else {
+        let program = match &self.program {
+            Ok(p) if self.kind == HarnessKind::Acp => p.path.file_name(),
+            _ => None,
+        };
+        let Some(home) = env.home() else {
             return Vec::new();
         };
+        let var_or =
+            |var: &str, default: PathBuf| env.var_nonempty(var).map_or(default, PathBuf::from);
+        let agent_dir = match program.and_then(|n| n.to_str()) {
+            Some("claude-agent-acp") => Some(var_or("CLAUDE_CONFIG_DIR", home.join(".claude"))),
+            Some("gemini") => Some(var_or("GEMINI_CLI_HOME", home.clone()).join(".gemini")),
+            Some("codex-acp") => Some(var_or("CODEX_HOME", home.join(".codex"))),
+            _ => None,
+        };
+        if let Some(dir) = agent_dir {
+            return vec![dir];
+        }
+        if program.is_none_or(|n| n != OPENCODE) {
+            return Vec::new();
+        }
         let xdg = |var: &str, default: &str| {
             env.var_nonempty(var)
                 .map_or_else(|| home.join(default), PathBuf::from)
@@ -402,7 +478,7 @@ pub fn builtin_kind(name: &str) -> Option<HarnessKind> {
     match name {
         "pi" | DEMO_HARNESS => Some(HarnessKind::Pi),
         "fake" => Some(HarnessKind::Native),
-        OPENCODE => Some(HarnessKind::Acp),
+        OPENCODE | CLAUDE | GEMINI | CODEX => Some(HarnessKind::Acp),
         _ => None,
     }
 }
@@ -411,6 +487,7 @@ pub fn builtin_kind(name: &str) -> Option<HarnessKind> {
 pub fn builtin_args(name: &str) -> Vec<String> {
     match name {
         OPENCODE => vec!["acp".into()],
+        GEMINI => vec!["--acp".into()],
         _ => Vec::new(),
     }
 }

@@ -23,11 +23,12 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Invalid};
 pub use harness::{
-    ACP_ENV_INHERIT, AGENTS_PREFIX, BASE_ENV_INHERIT, BUILTIN_HARNESSES, Command, DEMO_HARNESS,
-    FAKE_AGENT, Harness, HarnessEnv, HarnessKind, OPENCODE, PI_BIN_VAR, PI_ENV_INHERIT,
-    PI_RPC_ARGS, PiLlm, Program, ProgramNotFound, ProgramSource, SANDBOX_BIN_VAR, SANDBOX_PROGRAM,
-    builtin_args, builtin_kind, default_env_inherit, pi_agent_dir, pi_llm, resolve_agent,
-    resolve_command, resolve_fake_agent, resolve_pi, resolve_sandbox,
+    ACP_ENV_INHERIT, AGENT_ENV_INHERIT, AGENTS_PREFIX, BASE_ENV_INHERIT, BUILTIN_HARNESSES, CLAUDE,
+    CODEX, Command, DEMO_HARNESS, FAKE_AGENT, GEMINI, Harness, HarnessEnv, HarnessKind, OPENCODE,
+    PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound, ProgramSource,
+    SANDBOX_BIN_VAR, SANDBOX_PROGRAM, acp_program, builtin_args, builtin_kind, default_env_inherit,
+    harness_env_inherit, pi_agent_dir, pi_llm, resolve_agent, resolve_command, resolve_fake_agent,
+    resolve_pi, resolve_sandbox,
 };
 pub use lock::{DataDirLock, Holder, LOCK_FILE, LockError, holder, lock_data_dir};
 pub use paths::{

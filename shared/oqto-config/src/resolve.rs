@@ -12,8 +12,8 @@ use super::raw::{RawFile, RawHarness, RawRunner, Scalar};
 use super::{
     Access, BUILTIN_HARNESSES, Command, Config, ConfigError, DEFAULT_HARNESS,
     DEFAULT_SANDBOX_PROFILE, Environment, Harness, HarnessEnv, HarnessKind, Invalid, Limits,
-    Overrides, PathError, Paths, ProgramNotFound, Timeouts, default_env_inherit, format_duration,
-    format_size, parse_duration, parse_size, paths, resolve_sandbox,
+    Overrides, PathError, Paths, ProgramNotFound, Timeouts, format_duration, format_size,
+    harness_env_inherit, parse_duration, parse_size, paths, resolve_sandbox,
 };
 
 /// `[a-z0-9_-]{1,64}`: harness and sandbox profile names.
@@ -485,7 +485,7 @@ impl Ctx<'_> {
         };
         let env = self.env_table(&key, raw.env.as_ref())?;
         let env_inherit = match &raw.env_inherit {
-            None => default_env_inherit(kind),
+            None => harness_env_inherit(&name, kind),
             Some(list) => self.env_inherit(&key, list)?,
         };
         let mut harness = Harness {

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use oqto_cli::Exit;
-use oqto_config::{DEMO_HARNESS, pi_llm};
+use oqto_config::{CLAUDE, CODEX, DEMO_HARNESS, GEMINI, OPENCODE, pi_llm};
 use oqto_ipc::spawn::Spawn;
 use oqto_protocol::{Command, Reply};
 use serde::Serialize;
@@ -58,6 +58,11 @@ pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
     checks.push(runner_check(target).await);
     checks.push(llm_check(target));
     checks.push(relay_check(target).await);
+    checks.extend(
+        ACP_AGENTS
+            .iter()
+            .map(|agent| acp_agent_check(target, agent)),
+    );
 
     let failed = checks.iter().any(|c| matches!(c.status, Status::Fail));
     let mut out = std::io::stdout().lock();
@@ -118,6 +123,36 @@ fn pi_check(target: &Target) -> Check {
             .hint("reinstall pi; it needs Node.js 20 or newer"),
             Err(e) => Check::new("pi", Status::Fail, format!("{program}: {e}")),
         },
+    }
+}
+
+/// The built-in ACP harnesses `doctor` reports, with the npm package that provides each.
+const ACP_AGENTS: &[(&str, &str)] = &[
+    (OPENCODE, "opencode-ai"),
+    (CLAUDE, "@zed-industries/claude-agent-acp"),
+    (GEMINI, "@google/gemini-cli"),
+    (CODEX, "@zed-industries/codex-acp"),
+];
+
+/// An ACP agent is optional: found (where), or not installed / disabled as a warning.
+fn acp_agent_check(target: &Target, &(name, package): &(&'static str, &str)) -> Check {
+    let Some(harness) = target.config.harness(name) else {
+        return Check::new(
+            name,
+            Status::Warn,
+            format!("no `{name}` harness configured"),
+        );
+    };
+    if !harness.enabled {
+        return Check::new(name, Status::Warn, "disabled in runner.toml");
+    }
+    match &harness.program {
+        Ok(program) => Check::new(name, Status::Ok, format!("ACP agent {program}")),
+        Err(missing) => Check::new(name, Status::Warn, format!("not installed: {missing}")).hint(
+            format!(
+                "install it: `npm install -g {package}`, or run scripts/setup (installs it into .local/agents)"
+            ),
+        ),
     }
 }
 

@@ -211,7 +211,8 @@ fn doctor_reports_each_check() {
     assert_eq!(
         names,
         [
-            "config", "pi", "sandbox", "socket", "runner", "model", "relay"
+            "config", "pi", "sandbox", "socket", "runner", "model", "relay", "opencode", "claude",
+            "gemini", "codex"
         ],
         "{}",
         describe(&out)
@@ -236,6 +237,41 @@ fn doctor_reports_each_check() {
     let human = String::from_utf8(ctl.run(&["doctor"]).stdout).unwrap();
     assert!(human.contains("[ok  ] model"), "{human}");
     assert!(human.contains("[ok  ] pi"), "{human}");
+    // The ACP agents: found in the project-local prefix when scripts/setup installed them
+    // (oqtoctl runs from target/), else a warning that says how to install them.
+    for (check, program) in
+        checks[7..]
+            .iter()
+            .zip(["opencode", "claude-agent-acp", "gemini", "codex-acp"])
+    {
+        let local = oqto_testkit::workspace_root()
+            .join(".local/agents/bin")
+            .join(program);
+        let detail = check["detail"].as_str().unwrap();
+        if local.exists() {
+            assert_eq!(check["status"], "ok", "{check}");
+            assert!(detail.contains(local.to_str().unwrap()), "{check}");
+        } else {
+            assert_eq!(check["status"], "warn", "{check}");
+            assert!(detail.contains(program), "{check}");
+            assert!(
+                check["hint"].as_str().unwrap().contains("scripts/setup"),
+                "{check}"
+            );
+        }
+    }
+    // Disabled in runner.toml: a warning.
+    ctl.env.write(
+        "config/oqto/runner.toml",
+        format!(
+            "[runner]\ndefault_harness = \"fake\"\n[harness.fake]\ncommand = \"{}\"\n[harness.gemini]\nenabled = false\n",
+            crate::support::sibling("oqto-fake-agent").display()
+        ),
+    );
+    let checks = json_lines(&ctl.run(&["doctor", "--json"]));
+    assert_eq!(checks[9]["name"], "gemini");
+    assert_eq!(checks[9]["status"], "warn");
+    assert_eq!(checks[9]["detail"], "disabled in runner.toml");
 }
 
 #[test]

@@ -85,6 +85,21 @@ pub const ENV_HARNESS: &[&str] = &[
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
     "XDG_CACHE_HOME",
+    // Claude Code, Gemini CLI and Codex: where they keep their configuration, and their
+    // endpoint and model settings (docs/fake-llm.md).
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_*",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_MODEL",
+    "DISABLE_AUTOUPDATER",
+    "IS_SANDBOX",
+    "GEMINI_*",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "CODEX_HOME",
+    "OPENAI_BASE_URL",
 ];
 
 /// Proxy settings, for profiles with network.
@@ -147,6 +162,9 @@ pub const BUILTINS: &[Builtin] = &[
             "$PI_CODING_AGENT_DIR/sessions",
             "$XDG_DATA_HOME/opencode",
             "~/.local/state/opencode",
+            "~/.claude",
+            "~/.gemini",
+            "~/.codex",
         ],
         read_only: WORKSPACE_GIT,
         deny_read: SECRETS,
