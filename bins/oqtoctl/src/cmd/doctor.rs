@@ -28,7 +28,7 @@ enum Status {
 
 #[derive(Debug, Serialize)]
 struct Check {
-    name: &'static str,
+    name: String,
     status: Status,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,9 +36,9 @@ struct Check {
 }
 
 impl Check {
-    fn new(name: &'static str, status: Status, detail: impl Into<String>) -> Self {
+    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Self {
-            name,
+            name: name.into(),
             status,
             detail: detail.into(),
             hint: None,
@@ -53,6 +53,7 @@ impl Check {
 pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
     let mut checks = vec![config_check(target)];
     checks.push(pi_check(target));
+    checks.extend(acp_checks(target));
     checks.push(sandbox_check(target));
     checks.push(socket_check(target));
     checks.push(runner_check(target).await);
@@ -119,6 +120,37 @@ fn pi_check(target: &Target) -> Check {
             Err(e) => Check::new("pi", Status::Fail, format!("{program}: {e}")),
         },
     }
+}
+
+/// Every enabled ACP agent: found, and answering `--version`. A missing one is a warning:
+/// the others work without it.
+fn acp_checks(target: &Target) -> Vec<Check> {
+    target
+        .config
+        .enabled_harnesses()
+        .filter(|h| h.kind == oqto_config::HarnessKind::Acp)
+        .map(|h| {
+            let name = h.name.clone();
+            match &h.program {
+                Err(missing) => Check::new(name, Status::Warn, missing.to_string()).hint(
+                    "run scripts/setup (installs the ACP agents into .local/agents), or set `command` in its [harness.NAME] table",
+                ),
+                Ok(program) => match probe(&program.path, &["--version"]) {
+                    Ok((true, text)) => Check::new(
+                        name,
+                        Status::Ok,
+                        format!("{} ({program}), ACP", first_line(&text)),
+                    ),
+                    Ok((false, text)) => Check::new(
+                        name,
+                        Status::Warn,
+                        format!("{program}: `--version` failed: {}", first_line(&text)),
+                    ),
+                    Err(e) => Check::new(name, Status::Warn, format!("{program}: {e}")),
+                },
+            }
+        })
+        .collect()
 }
 
 fn sandbox_check(target: &Target) -> Check {

@@ -211,13 +211,16 @@ fn doctor_reports_each_check() {
     assert_eq!(
         names,
         [
-            "config", "pi", "sandbox", "socket", "runner", "model", "relay"
+            "config", "pi", "opencode", "sandbox", "socket", "runner", "model", "relay"
         ],
         "{}",
         describe(&out)
     );
     // No key in this environment: demo mode, said as a warning with a fix.
-    let model = &checks[5];
+    let model = &checks[6];
+    // opencode, installed by scripts/setup into .local/agents, is found and answers.
+    assert_eq!(checks[2]["status"], "ok", "{}", checks[2]);
+    assert!(checks[2]["detail"].as_str().unwrap().contains("1.18.33"));
     assert_eq!(model["status"], "warn");
     assert!(model["detail"].as_str().unwrap().contains("DEMO"));
     assert!(model["hint"].is_string());
@@ -226,9 +229,9 @@ fn doctor_reports_each_check() {
     ctl.vars
         .push(("ANTHROPIC_API_KEY".into(), "sk-test".into()));
     let checks = json_lines(&ctl.run(&["doctor", "--json"]));
-    assert_eq!(checks[5]["status"], "ok");
+    assert_eq!(checks[6]["status"], "ok");
     assert!(
-        checks[5]["detail"]
+        checks[6]["detail"]
             .as_str()
             .unwrap()
             .contains("ANTHROPIC_API_KEY")
