@@ -61,6 +61,8 @@ pub enum Command {
     History(HistoryCommand),
     /// List the models a harness can use
     Models(ModelsArgs),
+    /// The audit log: permissions asked and who answered them, tool calls started and ended
+    Audit(AuditArgs),
     /// Start, stop and inspect the runner
     #[command(subcommand)]
     Runner(RunnerCommand),
@@ -287,6 +289,25 @@ pub struct SearchArgs {
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: u32,
     /// One JSON hit per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this session
+    #[arg(long, short = 's', value_name = "ID")]
+    pub session: Option<String>,
+    /// Only entries newer than this (a duration like `7d`, `12h`)
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Only entries whose summary contains this text (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// At most this many entries (the newest)
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub limit: u32,
+    /// One JSON entry per line
     #[arg(long)]
     pub json: bool,
 }

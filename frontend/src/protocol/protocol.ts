@@ -154,7 +154,19 @@ dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } 
 /**
  * The program and its arguments; by default the user's shell.
  */
-command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", };
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", } | { "type": "audit.list", session?: SessionId, 
+/**
+ * Only entries at or after this time (ms since the epoch).
+ */
+since?: number, 
+/**
+ * Only entries whose summary contains this text (case-insensitive).
+ */
+query?: string, 
+/**
+ * At most this many (default 100, at most 1000): the newest that match.
+ */
+limit?: number, };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -181,7 +193,19 @@ dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } 
 /**
  * The program and its arguments; by default the user's shell.
  */
-command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", });
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", } | { "type": "audit.list", session?: SessionId, 
+/**
+ * Only entries at or after this time (ms since the epoch).
+ */
+since?: number, 
+/**
+ * Only entries whose summary contains this text (case-insensitive).
+ */
+query?: string, 
+/**
+ * At most this many (default 100, at most 1000): the newest that match.
+ */
+limit?: number, });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -243,7 +267,7 @@ sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | {
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "audit", entries: Array<AuditEntry>, has_more: boolean, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**

@@ -230,6 +230,26 @@ pub enum Command {
     TerminalClose { terminal: TerminalId },
     #[serde(rename = "terminal.list")]
     TerminalList {},
+    /// The audit log: permissions asked and answered, tool calls started and ended, newest
+    /// last, filtered by every field given.
+    #[serde(rename = "audit.list")]
+    AuditList {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        session: Option<SessionId>,
+        /// Only entries at or after this time (ms since the epoch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+        since: Option<Millis>,
+        /// Only entries whose summary contains this text (case-insensitive).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        query: Option<String>,
+        /// At most this many (default 100, at most 1000): the newest that match.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        limit: Option<u32>,
+    },
 }
 
 impl Command {
@@ -265,6 +285,7 @@ impl Command {
         "terminal.close",
         "terminal.list",
         "permission.reply",
+        "audit.list",
     ];
 
     /// Raw bytes that follow this request's line: `len` of `terminal.input`, else 0.
@@ -308,6 +329,7 @@ impl Command {
             Command::TerminalClose { .. } => 27,
             Command::TerminalList {} => 28,
             Command::PermissionReply { .. } => 29,
+            Command::AuditList { .. } => 30,
         };
         Self::NAMES[index]
     }
@@ -354,7 +376,8 @@ impl Command {
             | Command::HistorySearch { .. }
             | Command::HistoryImport { .. }
             | Command::RunnerStatus {}
-            | Command::RunnerShutdown {} => None,
+            | Command::RunnerShutdown {}
+            | Command::AuditList { .. } => None,
         }
     }
 }

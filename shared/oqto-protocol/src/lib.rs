@@ -50,7 +50,9 @@ pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, PlanEntry, PlanPriority, PlanStatus, Role,
     StopReason, ToolStatus, Usage,
 };
-pub use permission::{Answerer, OptionKind, PermissionOption, PermissionTool, ToolKind};
+pub use permission::{
+    Answerer, AuditEntry, AuditKind, OptionKind, PermissionOption, PermissionTool, ToolKind,
+};
 pub use relay::{Channel, Frame, RelayMessage, RelayWelcome, agent_frame, files_frame};
 pub use response::{
     ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,

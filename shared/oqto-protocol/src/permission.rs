@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{Millis, SessionId};
+
 /// The tool call a permission request is about.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -144,4 +146,70 @@ impl Answerer {
             Answerer::Stopped => "harness stopped".into(),
         }
     }
+}
+
+/// What an audit entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum AuditKind {
+    #[serde(rename = "permission.request")]
+    PermissionRequest,
+    #[serde(rename = "permission.resolved")]
+    PermissionResolved,
+    #[serde(rename = "tool.start")]
+    ToolStart,
+    #[serde(rename = "tool.end")]
+    ToolEnd,
+}
+
+impl AuditKind {
+    /// The wire name (the event's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::PermissionRequest => "permission.request",
+            AuditKind::PermissionResolved => "permission.resolved",
+            AuditKind::ToolStart => "tool.start",
+            AuditKind::ToolEnd => "tool.end",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            AuditKind::PermissionRequest,
+            AuditKind::PermissionResolved,
+            AuditKind::ToolStart,
+            AuditKind::ToolEnd,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+}
+
+/// One entry of the audit log: a permission asked or answered, a tool call started or
+/// ended. Written by the runner from the session's events, kept in the history database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AuditEntry {
+    /// Increases with every entry.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub ts: Millis,
+    pub session: SessionId,
+    pub kind: AuditKind,
+    /// For people: what was asked or run, and the outcome.
+    pub summary: String,
+    /// The tool call's id, when the entry is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub call_id: Option<String>,
+    /// The permission request's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub request: Option<String>,
+    /// Who or what answered (`permission.resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub answered: Option<Answerer>,
 }

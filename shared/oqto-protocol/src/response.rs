@@ -112,6 +112,11 @@ pub enum Reply {
     Terminals {
         terminals: Vec<TerminalInfo>,
     },
+    /// `audit.list`: entries, newest last; `has_more` when older ones match too.
+    Audit {
+        entries: Vec<crate::permission::AuditEntry>,
+        has_more: bool,
+    },
 }
 
 /// One `history.search` hit.

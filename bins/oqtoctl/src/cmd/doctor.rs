@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use oqto_cli::Exit;
-use oqto_config::{CLAUDE, CODEX, DEMO_HARNESS, GEMINI, OPENCODE, pi_llm};
+use oqto_config::{DEMO_HARNESS, pi_llm};
 use oqto_ipc::spawn::Spawn;
 use oqto_protocol::{Command, Reply};
 use serde::Serialize;
@@ -28,7 +28,7 @@ enum Status {
 
 #[derive(Debug, Serialize)]
 struct Check {
-    name: &'static str,
+    name: String,
     status: Status,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,9 +36,9 @@ struct Check {
 }
 
 impl Check {
-    fn new(name: &'static str, status: Status, detail: impl Into<String>) -> Self {
+    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Self {
-            name,
+            name: name.into(),
             status,
             detail: detail.into(),
             hint: None,
@@ -53,16 +53,12 @@ impl Check {
 pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
     let mut checks = vec![config_check(target)];
     checks.push(pi_check(target));
+    checks.extend(acp_checks(target));
     checks.push(sandbox_check(target));
     checks.push(socket_check(target));
     checks.push(runner_check(target).await);
     checks.push(llm_check(target));
     checks.push(relay_check(target).await);
-    checks.extend(
-        ACP_AGENTS
-            .iter()
-            .map(|agent| acp_agent_check(target, agent)),
-    );
 
     let failed = checks.iter().any(|c| matches!(c.status, Status::Fail));
     let mut out = std::io::stdout().lock();
@@ -126,34 +122,62 @@ fn pi_check(target: &Target) -> Check {
     }
 }
 
-/// The built-in ACP harnesses `doctor` reports, with the npm package that provides each.
-const ACP_AGENTS: &[(&str, &str)] = &[
-    (OPENCODE, "opencode-ai"),
-    (CLAUDE, "@zed-industries/claude-agent-acp"),
-    (GEMINI, "@google/gemini-cli"),
-    (CODEX, "@zed-industries/codex-acp"),
-];
+/// Every enabled ACP agent: found, and answering `--version`. A missing one is a warning:
+/// the others work without it.
+fn acp_checks(target: &Target) -> Vec<Check> {
+    target
+        .config
+        .enabled_harnesses()
+        .filter(|h| h.kind == oqto_config::HarnessKind::Acp)
+        .map(|h| {
+            let name = h.name.clone();
+            match &h.program {
+                Err(missing) => Check::new(name, Status::Warn, missing.to_string()).hint(
+                    "run scripts/setup (installs the ACP agents into .local/agents), or set `command` in its [harness.NAME] table",
+                ),
+                // ACP adapters without a `--version` (claude-agent-acp starts serving ACP
+                // instead, codex-acp refuses it): the version of the npm package they are.
+                Ok(program) if !has_version_flag(&program.path) => {
+                    let version = npm_package_version(&program.path)
+                        .map_or_else(|| "found".to_owned(), |v| format!("version {v}"));
+                    Check::new(name, Status::Ok, format!("{version} ({program}), ACP"))
+                }
+                Ok(program) => match probe(&program.path, &["--version"]) {
+                    Ok((true, text)) => Check::new(
+                        name,
+                        Status::Ok,
+                        format!("{} ({program}), ACP", first_line(&text)),
+                    ),
+                    Ok((false, text)) => Check::new(
+                        name,
+                        Status::Warn,
+                        format!("{program}: `--version` failed: {}", first_line(&text)),
+                    ),
+                    Err(e) => Check::new(name, Status::Warn, format!("{program}: {e}")),
+                },
+            }
+        })
+        .collect()
+}
 
-/// An ACP agent is optional: found (where), or not installed / disabled as a warning.
-fn acp_agent_check(target: &Target, &(name, package): &(&'static str, &str)) -> Check {
-    let Some(harness) = target.config.harness(name) else {
-        return Check::new(
-            name,
-            Status::Warn,
-            format!("no `{name}` harness configured"),
-        );
-    };
-    if !harness.enabled {
-        return Check::new(name, Status::Warn, "disabled in runner.toml");
-    }
-    match &harness.program {
-        Ok(program) => Check::new(name, Status::Ok, format!("ACP agent {program}")),
-        Err(missing) => Check::new(name, Status::Warn, format!("not installed: {missing}")).hint(
-            format!(
-                "install it: `npm install -g {package}`, or run scripts/setup (installs it into .local/agents)"
-            ),
-        ),
-    }
+/// Whether an ACP agent answers `--version` with its version.
+fn has_version_flag(program: &Path) -> bool {
+    !program
+        .file_name()
+        .is_some_and(|n| n == "claude-agent-acp" || n == "codex-acp")
+}
+
+/// The `version` of the npm package a program installed by npm belongs to: its `bin` entry is
+/// a link into the package, whose nearest `package.json` names it.
+fn npm_package_version(program: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(program).ok()?;
+    let manifest = real
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("package.json"))
+        .find(|p| p.is_file())?;
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).ok()?).ok()?;
+    json["version"].as_str().map(str::to_owned)
 }
 
 fn sandbox_check(target: &Target) -> Check {

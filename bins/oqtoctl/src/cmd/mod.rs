@@ -2,6 +2,7 @@
 
 pub mod approve;
 pub mod attach;
+pub mod audit;
 pub mod completions;
 pub mod doctor;
 pub mod history;

@@ -130,7 +130,8 @@ impl Seen {
             | Reply::Compacted { .. }
             | Reply::SearchResults { .. }
             | Reply::Imported { .. }
-            | Reply::Status { .. } => {}
+            | Reply::Status { .. }
+            | Reply::Audit { .. } => {}
         }
     }
 

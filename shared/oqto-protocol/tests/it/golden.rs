@@ -197,6 +197,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         Command::HistorySearch { .. } => &["search_results"],
         Command::HistoryImport { .. } => &["imported"],
         Command::RunnerStatus {} => &["status"],
+        Command::AuditList { .. } => &["audit"],
     }
 }
 

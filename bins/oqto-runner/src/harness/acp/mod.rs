@@ -132,6 +132,9 @@ pub struct AcpAdapter<I: IdSource = RunnerIds> {
     /// A `session/load` is replaying the history: its updates are dropped.
     loading: bool,
     stopping: bool,
+    /// The agent broke the protocol ([`Output::Failed`]): what it writes after that is not
+    /// trusted, and dropped until the process is stopped.
+    failed: bool,
 }
 
 impl<I: IdSource> AcpAdapter<I> {
@@ -153,6 +156,7 @@ impl<I: IdSource> AcpAdapter<I> {
             last_permission: 0,
             loading: false,
             stopping: false,
+            failed: false,
         }
     }
 
@@ -635,6 +639,21 @@ impl<I: IdSource> AcpAdapter<I> {
         events.into_iter().map(Output::Event).collect()
     }
 
+    /// One line of the agent's stdout, sorted by its JSON-RPC shape.
+    fn feed_line(&mut self, line: &str, now: Millis) -> Vec<Output> {
+        match Incoming::parse(line) {
+            Ok(Incoming::Response { id, result }) => self.response(&id, result, now),
+            Ok(Incoming::Request { id, method, params }) => self.agent_request(id, &method, params),
+            Ok(Incoming::Notification { method, params }) => {
+                self.notification(&method, params, now)
+            }
+            Err(e) => vec![Output::Failed(format!(
+                "the agent wrote a line that is not ACP ({e}): {}",
+                excerpt(line)
+            ))],
+        }
+    }
+
     // ----- commands ------------------------------------------------------------------
 
     fn prompt(
@@ -849,17 +868,12 @@ impl<I: IdSource + Send> Adapter for AcpAdapter<I> {
     }
 
     fn feed(&mut self, line: &str, now: Millis) -> Vec<Output> {
-        match Incoming::parse(line) {
-            Ok(Incoming::Response { id, result }) => self.response(&id, result, now),
-            Ok(Incoming::Request { id, method, params }) => self.agent_request(id, &method, params),
-            Ok(Incoming::Notification { method, params }) => {
-                self.notification(&method, params, now)
-            }
-            Err(e) => vec![Output::Failed(format!(
-                "the agent wrote a line that is not ACP ({e}): {}",
-                excerpt(line)
-            ))],
+        if self.failed {
+            return Vec::new();
         }
+        let out = self.feed_line(line, now);
+        self.failed = out.iter().any(|o| matches!(o, Output::Failed(_)));
+        out
     }
 
     fn quiet(&mut self, _now: Millis) -> Vec<Output> {
