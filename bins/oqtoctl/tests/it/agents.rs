@@ -1,7 +1,8 @@
 //! Claude Code, Gemini CLI and Codex as the built-in `claude`, `gemini` and `codex` ACP
 //! harnesses, through `oqtoctl prompt`, the real runner and the real sandbox, against the fake
 //! LLM: a text turn, a tool turn whose permission request `--approve all` answers, the events
-//! without gaps, and both turns found by `history search`.
+//! without gaps, the permission and the tool call in `oqtoctl audit`, and both turns found by
+//! `history search`.
 //!
 //! The runner finds each agent in the project-local prefix `.local/agents` that `scripts/setup`
 //! installs (no `command` in runner.toml); runner.toml only gives it the fake LLM's variables,
@@ -110,6 +111,26 @@ fn text_and_tool_turn(agent: Agent, tool_prompt: &str) {
         std::fs::read_to_string(project.join("out.txt")).expect("the tool wrote out.txt"),
         "hi\n"
     );
+
+    // The audit log has the permission, who answered it, and the tool call's start and end.
+    let session = evs[0]["session"].as_str().expect("session id").to_owned();
+    let out = ctl.run(&["audit", "--json", "--session", &session]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let audit = events(&out.stdout);
+    let kinds: Vec<&str> = audit.iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in [
+        "permission.request",
+        "permission.resolved",
+        "tool.start",
+        "tool.end",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing: {}", describe(&out));
+    }
+    let answered = audit
+        .iter()
+        .find(|e| e["kind"] == "permission.resolved")
+        .unwrap();
+    assert_eq!(answered["answered"]["by"], "user", "{answered}");
 
     // Both turns are stored and found, as this harness's.
     for (query, role) in [(greeting.as_str(), "user"), ("\"done: hi\"", "assistant")] {
