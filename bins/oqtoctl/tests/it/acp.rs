@@ -54,12 +54,13 @@ fn opencode(bash: &str) -> (Ctl, Llm) {
     let opencode = oqto_testkit::workspace_root().join(".local/agents/bin/opencode");
     assert!(opencode.exists(), "run scripts/setup: it installs opencode");
     let toml = ctl.env.root().join("config/oqto/runner.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str(&format!(
-        "[harness.opencode]\ncommand = \"{}\"\nenv = {{ OPENCODE_CONFIG = \"{}\", OPENCODE_DISABLE_MODELS_FETCH = \"1\", OPENCODE_DISABLE_AUTOUPDATE = \"1\" }}\n",
-        opencode.display(),
-        file.display()
-    ));
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text
+        + &format!(
+            "[harness.opencode]\ncommand = \"{}\"\nenv = {{ OPENCODE_CONFIG = \"{}\", OPENCODE_DISABLE_MODELS_FETCH = \"1\", OPENCODE_DISABLE_AUTOUPDATE = \"1\" }}\n",
+            opencode.display(),
+            file.display()
+        );
     std::fs::write(&toml, text).unwrap();
     ctl.vars = ctl.env.vars();
     (ctl, llm)
