@@ -459,7 +459,7 @@ impl<I: IdSource> AcpAdapter<I> {
         match found {
             Some(value) => Ok(self.model_ref(value)),
             None => Err(OpError::new(
-                ErrorCode::InvalidState,
+                ErrorCode::BadRequest,
                 format!("the agent does not offer model `{wanted}`"),
             )),
         }
