@@ -110,7 +110,10 @@ fn opencode_text_and_tool_turns_are_stored_and_searchable() {
     let set = c.ok(json!({"type":"set_model","session":session,"model":"oqto-demo"}));
     assert_eq!(set["model"]["provider"], "fake", "{set}");
     let (code, _) = c.error(json!({"type":"set_model","session":session,"model":"no-such-model"}));
-    assert_eq!(code, "bad_request", "as for pi: a model the harness does not offer");
+    assert_eq!(
+        code, "bad_request",
+        "as for pi: a model the harness does not offer"
+    );
 
     let events = c.turn(&session, "hello opencode");
     gap_free(&events);
