@@ -132,7 +132,7 @@ pub enum Answerer {
     Policy { rule: String },
     /// The turn was aborted while the request waited: answered `cancelled`.
     Abort,
-    /// The harness stopped (closed, crashed) while the request waited.
+    /// The harness stopped (closed, crashed), or the turn ended, while the request waited.
     Stopped,
 }
 

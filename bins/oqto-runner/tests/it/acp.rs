@@ -96,6 +96,24 @@ fn opencode_text_and_tool_turns_are_stored_and_searchable() {
     let info = c.ok(json!({"type":"session.get","session":session}));
     assert_eq!(info["session"]["model"]["provider"], "fake", "{info}");
     assert_eq!(info["session"]["model"]["id"], "oqto-demo");
+    // Models come from opencode's `model` config option; setting one goes through
+    // session/set_config_option.
+    let models = c.ok(json!({"type":"get_models","session":session}));
+    assert!(
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["provider"] == "fake" && m["id"] == "oqto-demo"),
+        "{models}"
+    );
+    let set = c.ok(json!({"type":"set_model","session":session,"model":"oqto-demo"}));
+    assert_eq!(set["model"]["provider"], "fake", "{set}");
+    let (code, _) = c.error(json!({"type":"set_model","session":session,"model":"no-such-model"}));
+    assert_eq!(
+        code, "bad_request",
+        "as for pi: a model the harness does not offer"
+    );
 
     let events = c.turn(&session, "hello opencode");
     gap_free(&events);

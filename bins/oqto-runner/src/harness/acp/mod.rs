@@ -239,9 +239,12 @@ impl<I: IdSource> AcpAdapter<I> {
                     Err(error) => Err(format!("the agent failed the turn: {}", error.message)),
                 };
                 let mut events = Vec::new();
+                // A request still waiting when its turn ended is moot: told `cancelled`.
+                let lines = self.cancel_asking(&Answerer::Stopped, &mut events);
                 turn.finish(&mut self.ids, result, now, &mut events);
-                self.cancel_asking(&Answerer::Stopped, &mut events);
-                events.into_iter().map(Output::Event).collect()
+                let mut out: Vec<Output> = lines.into_iter().map(Output::Write).collect();
+                out.extend(events.into_iter().map(Output::Event));
+                out
             }
             Pending::SetModel { token, model } => {
                 let result = match result {
@@ -459,7 +462,7 @@ impl<I: IdSource> AcpAdapter<I> {
         match found {
             Some(value) => Ok(self.model_ref(value)),
             None => Err(OpError::new(
-                ErrorCode::InvalidState,
+                ErrorCode::BadRequest,
                 format!("the agent does not offer model `{wanted}`"),
             )),
         }

@@ -581,5 +581,8 @@ fn set_model_uses_the_model_config_option() {
             model: "nope".into(),
         }),
     );
-    assert!(missing.is_err());
+    assert_eq!(
+        missing.unwrap_err().code,
+        oqto_protocol::ErrorCode::BadRequest
+    );
 }
