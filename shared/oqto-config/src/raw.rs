@@ -18,6 +18,8 @@ pub(super) struct RawFile {
     pub runner: RawRunner,
     #[serde(default)]
     pub harness: BTreeMap<Spanned<String>, Spanned<RawHarness>>,
+    #[serde(default)]
+    pub permissions: super::permissions::PermissionTable,
 }
 
 /// The keys of `[runner]`, in the order of [`RawRunner`]'s fields (a test checks this).

@@ -210,6 +210,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         | Command::Steer { .. }
         | Command::FollowUp { .. }
         | Command::Abort { .. }
+        | Command::PermissionReply { .. }
         | Command::SetThinkingLevel { .. }
         | Command::RunnerShutdown {}
         | Command::TerminalDetach { .. }
@@ -225,6 +226,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         Command::HistorySearch { .. } => &["search_results"],
         Command::HistoryImport { .. } => &["imported"],
         Command::RunnerStatus {} => &["status"],
+        Command::AuditList { .. } => &["audit"],
     }
 }
 

@@ -275,6 +275,7 @@ pub mod tags {
         Status => "status",
         Terminal => "terminal",
         Terminals => "terminals",
+        Audit => "audit",
     });
 
     tags!(fn agent_reply(AgentReply) -> AGENT_REPLIES {
@@ -340,6 +341,7 @@ pub mod tags {
         "terminal_not_found",
         "timeout",
         "internal",
+        "unknown_id",
     ];
 
     /// The codes the file server sends (files-server.jsonl has each).
@@ -385,6 +387,8 @@ pub mod tags {
         FileRef => "file_ref",
         Compaction => "compaction",
         Error => "error",
+        Plan => "plan",
+        Diff => "diff",
     });
 
     tags!(fn state(State) -> STATES {
@@ -401,6 +405,7 @@ pub mod tags {
         ToolRunning => "tool_running",
         Compacting => "compacting",
         Retrying => "retrying",
+        AwaitingPermission => "awaiting_permission",
     });
 
     tags!(fn tool_status(ToolStatus) -> TOOL_STATUSES {
