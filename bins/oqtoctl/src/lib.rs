@@ -23,6 +23,15 @@ pub const MAN: ManExtra = ManExtra {
             "OQTO_SOCKET",
             "the runner's socket, as --socket (default: as the runner resolves it)",
         ),
+        ("OQTO_RELAY", "a relay to go through, as --relay"),
+        (
+            "OQTO_TOKEN",
+            "the relay's API token for --relay (kept out of the command line; --token-file / OQTO_TOKEN_FILE read it from a file instead)",
+        ),
+        (
+            "OQTO_TOKEN_FILE, OQTO_RELAY_CA",
+            "as --token-file and --relay-ca",
+        ),
         (
             "OQTO_RELAY_BIN",
             "the oqto-relay executable `web` and `token` run (default: next to oqtoctl, else on PATH)",
@@ -65,10 +74,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         return cmd::completions::run(args, &mut stdout);
     }
     if let C::Token(command) = &cli.command {
+        if let Some(url) = &cli.global.relay {
+            return Err(ondemand::local_only("`oqtoctl token`", url));
+        }
         return cmd::token::run(command, cli.global.socket.as_deref());
     }
-    let target = ondemand::Target::load(cli.global.socket.clone(), !cli.global.no_autostart)?;
+    let target = ondemand::Target::load(&cli.global)?;
     if let C::Web(args) = &cli.command {
+        target.local_only("`oqtoctl web`")?;
         let mut stdout = std::io::stdout().lock();
         return cmd::web::run(
             args.open,
