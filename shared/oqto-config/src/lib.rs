@@ -86,6 +86,8 @@ pub struct Limits {
     pub max_sessions: usize,
     /// Output bytes each terminal keeps for clients that attach later (its scrollback).
     pub terminal_scrollback: usize,
+    /// Terminals alive at once.
+    pub max_terminals: usize,
 }
 
 impl Default for Limits {
@@ -97,6 +99,7 @@ impl Default for Limits {
             subscriber_queue: 1024,
             max_sessions: 64,
             terminal_scrollback: 1 << 20,
+            max_terminals: 64,
         }
     }
 }

@@ -40,6 +40,7 @@ pub(super) const RUNNER_KEYS: &[&str] = &[
     "allow_groups",
     "terminal_scrollback",
     "terminal_idle_timeout",
+    "max_terminals",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +64,7 @@ pub(super) struct RawRunner {
     pub allow_groups: Option<Vec<Spanned<Scalar>>>,
     pub terminal_scrollback: Option<Spanned<Scalar>>,
     pub terminal_idle_timeout: Option<Spanned<Scalar>>,
+    pub max_terminals: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -304,6 +304,12 @@ impl Ctx<'_> {
                 d.terminal_scrollback,
                 (64 << 10)..=(256 << 20),
             )?,
+            max_terminals: self.count(
+                "runner.max_terminals",
+                r.max_terminals.as_ref(),
+                d.max_terminals,
+                1..=4096,
+            )?,
         })
     }
 

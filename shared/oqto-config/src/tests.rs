@@ -95,6 +95,7 @@ fn defaults_without_a_file() {
             subscriber_queue: 1024,
             max_sessions: 64,
             terminal_scrollback: 1 << 20,
+            max_terminals: 64,
         }
     );
     assert_eq!(config.access, Access::default());
@@ -156,6 +157,7 @@ fn the_documented_example_parses() {
             subscriber_queue: 2048,
             max_sessions: 16,
             terminal_scrollback: 4 << 20,
+            max_terminals: 32,
         }
     );
     assert_eq!(config.access.allow_uids, [991]);

@@ -47,7 +47,10 @@ pub use ids::{
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
 };
-pub use relay::{Channel, Frame, RelayMessage, RelayWelcome, agent_frame, files_frame};
+pub use relay::{
+    Channel, Frame, RelayMessage, RelayWelcome, TERMINAL_INPUT, TERMINAL_OUTPUT, TerminalBytes,
+    agent_frame, files_frame, terminal_frame,
+};
 pub use response::{
     ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,
     Welcome,

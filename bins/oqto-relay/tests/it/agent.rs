@@ -11,7 +11,10 @@ async fn a_turn_streams_through_the_relay_with_the_clients_ids() {
     let mut ws = relay.browser().await;
     let welcome = ws.hello().await;
     assert_eq!(welcome["protocol"], 1);
-    assert_eq!(welcome["channels"], json!(["relay", "agent", "files"]));
+    assert_eq!(
+        welcome["channels"],
+        json!(["relay", "agent", "files", "terminal"])
+    );
     assert!(welcome["runner"]["harnesses"].is_array(), "{welcome}");
 
     let cwd = relay.env.work().display().to_string();

@@ -109,6 +109,11 @@ impl Relay {
             .clone_into(&mut self.login_url);
     }
 
+    /// The relay's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running relay").id()
+    }
+
     pub fn state_file(&self) -> PathBuf {
         self.env.runtime_dir().join("oqto/relay.json")
     }
