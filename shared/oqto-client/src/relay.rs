@@ -9,9 +9,12 @@
 //! runner it says so on its channel: that is the end of this connection, as a runner that
 //! went away is on the socket, and the caller reconnects and resubscribes.
 //!
-//! Terminals (`terminal.*`) need the relay's `terminal` channel, with their bytes in
-//! binary frames; a relay whose welcome does not list it is not sent them (the request
-//! fails at once with `unsupported`), and binary frames are read and dropped until then.
+//! Terminals (`terminal.*`) go on the relay's `terminal` channel: requests, replies and
+//! events as text, output and input bytes as binary frames ([`TerminalBytes`]), read back
+//! into the same [`Incoming::Terminal`] items as on the socket. The relay answers input
+//! only when it fails (an `error` with the id `input:<terminal>`). A relay whose welcome
+//! does not list the channel is not sent them: the request fails at once with
+//! `unsupported`.
 
 use std::fmt;
 use std::io;
@@ -22,7 +25,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use oqto_protocol::{
     Channel, ErrorCode, ErrorResponse, Frame, Hello, PROTOCOL_VERSION, RelayMessage, RelayWelcome,
-    agent_frame,
+    TerminalBytes, TerminalEvent, TerminalId, agent_frame, terminal_frame,
 };
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -212,17 +215,39 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// Sends one runner line on the `agent` channel.
-    pub(crate) async fn send_line(&self, line: &str) -> Result<(), Error> {
+    /// Sends one runner request line: `terminal.*` on the `terminal` channel, the rest on
+    /// the `agent` channel; `terminal.input` bytes (`input`: the terminal and its bytes) as
+    /// one binary frame instead of the line.
+    pub(crate) async fn send(
+        &self,
+        name: &str,
+        line: &str,
+        input: Option<(&TerminalId, &[u8])>,
+    ) -> Result<(), Error> {
+        if let Some(refused) = self.refuses(name) {
+            return Err(refused);
+        }
+        let message = match input {
+            Some((terminal, bytes)) => Message::Binary(
+                TerminalBytes::Input {
+                    terminal: &terminal.0,
+                    bytes,
+                }
+                .encode()
+                .into(),
+            ),
+            None if name.starts_with("terminal.") => Message::Text(terminal_frame(line).into()),
+            None => Message::Text(agent_frame(line).into()),
+        };
         self.tx
-            .send(Message::Text(agent_frame(line).into()))
+            .send(message)
             .await
             .map_err(|_| Error::Closed(Some("the relay connection ended".into())))
     }
 
     /// Whether a command named `name` can go through this relay; else the error to answer
     /// with.
-    pub(crate) fn refuses(&self, name: &str) -> Option<Error> {
+    fn refuses(&self, name: &str) -> Option<Error> {
         (name.starts_with("terminal.") && !self.terminals).then(|| {
             Error::Reply(ErrorResponse::new(
                 None,
@@ -406,11 +431,10 @@ async fn pump(
                         }
                         Read::Nothing => continue,
                     },
-                    Some(Ok(Message::Binary(bytes))) => {
-                        // Terminal bytes, once the relay carries the `terminal` channel.
-                        tracing::debug!(len = bytes.len(), "dropping a binary frame from the relay");
-                        continue;
-                    }
+                    Some(Ok(Message::Binary(bytes))) => match output(&bytes) {
+                        Some(item) => item,
+                        None => continue,
+                    },
                     Some(Ok(Message::Close(frame))) => Incoming::Closed(Some(match frame {
                         Some(f) if !f.reason.is_empty() => format!("the relay closed the connection: {}", f.reason),
                         _ => "the relay closed the connection".to_owned(),
@@ -462,10 +486,9 @@ fn on_text(text: &str) -> Read {
         }
     };
     match frame.ch {
-        Channel::Agent => match parse_line(frame.msg.get().to_owned()) {
+        Channel::Agent | Channel::Terminal => match parse_line(frame.msg.get().to_owned()) {
             Parsed::Item(item) => Read::Item(item),
-            // No bytes follow on this channel: the relay carries terminal output on its
-            // own channel.
+            // No bytes follow a line here: output comes as binary frames.
             Parsed::Terminal(event) if event.frame_len() == 0 => {
                 Read::Item(Incoming::Terminal(event, Vec::new()))
             }
@@ -482,7 +505,33 @@ fn on_text(text: &str) -> Read {
                 Read::Nothing
             }
         },
-        Channel::Files | Channel::Terminal => Read::Nothing,
+        Channel::Files => Read::Nothing,
+    }
+}
+
+/// A binary frame: a terminal's output, as the socket's `terminal.output` and its bytes.
+fn output(frame: &[u8]) -> Option<Incoming> {
+    match TerminalBytes::decode(frame) {
+        Ok(TerminalBytes::Output {
+            terminal,
+            offset,
+            bytes,
+        }) => Some(Incoming::Terminal(
+            TerminalEvent::Output {
+                terminal: TerminalId(terminal.to_owned()),
+                offset,
+                len: bytes.len() as u64,
+            },
+            bytes.to_vec(),
+        )),
+        Ok(TerminalBytes::Input { .. }) => {
+            tracing::warn!("skipping an input frame from the relay");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("skipping a binary frame from the relay: {}", e.message);
+            None
+        }
     }
 }
 
@@ -554,6 +603,51 @@ mod tests {
         assert!(matches!(err, Error::BadCa { .. }), "{err}");
         let missing = Relay::new("https://h", "t", Some(&dir.path().join("none"))).unwrap_err();
         assert!(matches!(missing, Error::BadCa { .. }), "{missing}");
+    }
+
+    #[test]
+    fn terminals_go_only_to_a_relay_that_carries_them() {
+        let (tx, _rx) = mpsc::channel(1);
+        let old = Outbox {
+            tx: tx.clone(),
+            terminals: false,
+        };
+        let err = old.refuses("terminal.list").unwrap();
+        assert_eq!(err.code(), Some(&ErrorCode::Unsupported));
+        assert!(
+            err.to_string().contains("does not carry terminals"),
+            "{err}"
+        );
+        assert!(old.refuses("session.list").is_none());
+        let new = Outbox {
+            tx,
+            terminals: true,
+        };
+        assert!(new.refuses("terminal.list").is_none());
+    }
+
+    #[test]
+    fn output_frames_become_terminal_output() {
+        let frame = TerminalBytes::Output {
+            terminal: "term_1",
+            offset: 7,
+            bytes: b"hi\r\n",
+        }
+        .encode();
+        let Some(Incoming::Terminal(
+            TerminalEvent::Output {
+                terminal,
+                offset,
+                len,
+            },
+            bytes,
+        )) = output(&frame)
+        else {
+            panic!("not output");
+        };
+        assert_eq!((terminal.0.as_str(), offset, len), ("term_1", 7, 4));
+        assert_eq!(bytes, b"hi\r\n");
+        assert!(output(b"\x09junk").is_none());
     }
 
     #[test]

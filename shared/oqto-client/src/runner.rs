@@ -66,25 +66,20 @@ pub(crate) enum Writer {
 }
 
 impl Writer {
-    /// Writes one request line (and the raw bytes it announces, if any).
-    async fn write(&mut self, name: &str, line: &str, bytes: Option<&[u8]>) -> Result<(), Error> {
+    /// Writes one request line, and the raw bytes of a `terminal.input` (`input`).
+    async fn write(
+        &mut self,
+        name: &str,
+        line: &str,
+        input: Option<(&TerminalId, &[u8])>,
+    ) -> Result<(), Error> {
         match self {
-            Writer::Unix(writer) => match bytes {
-                Some(bytes) => writer.write_frame(line, bytes).await,
+            Writer::Unix(writer) => match input {
+                Some((_, bytes)) => writer.write_frame(line, bytes).await,
                 None => writer.write_line(line).await,
             }
             .map_err(|e| Error::Closed(Some(e.to_string()))),
-            Writer::Relay(outbox) => {
-                if let Some(refused) = outbox.refuses(name) {
-                    return Err(refused);
-                }
-                if bytes.is_some() {
-                    return Err(Error::Closed(Some(format!(
-                        "{name}: raw bytes cannot go on the relay's agent channel"
-                    ))));
-                }
-                outbox.send_line(line).await
-            }
+            Writer::Relay(outbox) => outbox.send(name, line, input).await,
         }
     }
 }
@@ -139,26 +134,32 @@ impl Client {
 
     /// Sends a request without waiting for its reply; returns its id (`c1`, `c2`, …).
     pub async fn send(&mut self, command: Command) -> Result<RequestId, Error> {
-        self.write(command, None).await
+        self.write(command, &[]).await
     }
 
     /// Sends a request whose line announces raw bytes (`terminal.input`): the line, then
     /// exactly `bytes`. Returns its id without waiting for the reply.
     pub async fn send_frame(&mut self, command: Command, bytes: &[u8]) -> Result<RequestId, Error> {
         debug_assert_eq!(command.frame_len(), bytes.len() as u64);
-        self.write(command, Some(bytes)).await
+        self.write(command, bytes).await
     }
 
-    async fn write(&mut self, command: Command, bytes: Option<&[u8]>) -> Result<RequestId, Error> {
+    /// Writes `command` with a new id; a `terminal.input`'s `bytes` go with it.
+    async fn write(&mut self, command: Command, bytes: &[u8]) -> Result<RequestId, Error> {
         self.next_id += 1;
         let id = RequestId(format!("c{}", self.next_id));
         let name = command.name();
+        let terminal = match &command {
+            Command::TerminalInput { terminal, .. } => Some(terminal.clone()),
+            _ => None,
+        };
         let line = ClientMessage::Request(Request {
             id: id.clone(),
             command,
         })
         .to_line();
-        self.writer.write(name, &line, bytes).await?;
+        let input = terminal.as_ref().map(|t| (t, bytes));
+        self.writer.write(name, &line, input).await?;
         Ok(id)
     }
 

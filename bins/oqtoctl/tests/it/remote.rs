@@ -15,6 +15,7 @@ use oqto_ipc::spawn::Spawn;
 use oqto_testkit::{TestEnv, wait_until};
 use serde_json::Value;
 
+use crate::shell::{read_until, write};
 use crate::support::{Ctl, WAIT, describe, finish, json_lines, oqtoctl_bin, sibling};
 
 /// A server (runner + relay, pi against the fake LLM) and a laptop (an empty environment).
@@ -306,16 +307,87 @@ fn doctor_checks_the_relay_and_the_runner_behind_it() {
     );
 }
 
+/// `oqtoctl shell` and `terminals` through the relay's `terminal` channel: a shell under a
+/// real pseudo-terminal on the laptop, detached, listed, attached again with its
+/// scrollback, and its exit code passed through; then a shell on a pipe.
 #[test]
-fn terminals_through_a_relay_without_the_terminal_channel_say_so() {
+fn shell_and_terminals_through_the_relay() {
     let remote = Remote::start();
-    let out = remote.laptop_run(&["terminals"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("does not carry terminals"),
-        "{}",
-        describe(&out)
+    let work = remote.work();
+    let token = remote.token.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (mut child, pty) = remote
+            .laptop_command(&["shell", "--cwd", &work, "--", "/bin/sh"], &token)
+            .spawn_pty(80, 24)
+            .unwrap();
+        let mut seen = Vec::new();
+        write(&pty, b"echo far-$((40+2))\r").await;
+        read_until(&pty, &mut seen, "far-42").await;
+        pty.resize(100, 30).unwrap();
+        write(&pty, b"stty size\r").await;
+        read_until(&pty, &mut seen, "30 100").await;
+        write(&pty, b"\x1dd").await;
+        let status = tokio::time::timeout(WAIT, child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    });
+    let listed = remote.laptop_run(&["terminals", "--json"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", describe(&listed));
+    let listed = json_lines(&listed);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["cwd"].as_str(), Some(work.as_str()));
+    runtime.block_on(async {
+        let (mut child, pty) = remote
+            .laptop_command(&["shell", "--attach", &id], &token)
+            .spawn_pty(100, 30)
+            .unwrap();
+        let mut seen = Vec::new();
+        read_until(&pty, &mut seen, "far-42").await;
+        write(&pty, b"exit 7\r").await;
+        let status = tokio::time::timeout(WAIT, child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(7), "{}", String::from_utf8_lossy(&seen));
+    });
+    assert!(remote.ctl.ok(&["terminals", "--json"]).is_empty());
+
+    let piped = finish_input(
+        remote.laptop_command(
+            &[
+                "shell",
+                "--cwd",
+                &work,
+                "--",
+                "/bin/sh",
+                "-c",
+                "read x; echo got-$x; exit 3",
+            ],
+            &token,
+        ),
+        "abc\n",
     );
+    assert_eq!(piped.status.code(), Some(3), "{}", describe(&piped));
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("got-abc"));
+}
+
+/// Runs `spawn` to the end with `input` on stdin.
+fn finish_input(spawn: Spawn, input: &str) -> Output {
+    let mut child = spawn
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oqtoctl");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    child.wait_with_output().expect("wait for oqtoctl")
 }
 
 /// The relay restarts in the middle of a turn: `oqtoctl prompt` reconnects, resumes after
