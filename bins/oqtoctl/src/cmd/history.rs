@@ -132,7 +132,12 @@ pub async fn models(args: ModelsArgs, target: &Target) -> anyhow::Result<Exit> {
         let harness = args
             .harness
             .unwrap_or_else(|| default_harness(&conn, target));
-        let cwd = std::env::temp_dir().to_string_lossy().into_owned();
+        // Through a relay, this machine's temporary directory means nothing over there.
+        let cwd = if target.remote().is_some() {
+            "/tmp".to_owned()
+        } else {
+            std::env::temp_dir().to_string_lossy().into_owned()
+        };
         let reply = conn
             .request(Command::SessionCreate {
                 harness,
