@@ -453,3 +453,126 @@ fn a_prompt_survives_a_relay_restart_and_runs_once() {
     assert_eq!(roles, ["\"user\"", "\"assistant\""], "{messages}");
     assert_eq!(remote.llm_requests(), 1);
 }
+
+/// A private CA and a certificate for `localhost` / 127.0.0.1 signed by it, made with
+/// `openssl` in `dir`: the CA's PEM, the leaf's and its key's.
+fn private_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &str| {
+        let out = finish(
+            Spawn::new("openssl")
+                .current_dir(dir)
+                .args(args.split_whitespace()),
+        );
+        assert!(out.status.success(), "openssl {args}: {}", describe(&out));
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    openssl(&format!(
+        "req -x509 {key} -keyout ca.key -out ca.pem -days 2 -subj /CN=oqto-test-CA"
+    ));
+    openssl(&format!(
+        "req {key} -keyout leaf.key -out leaf.csr -subj /CN=localhost"
+    ));
+    openssl(
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile leaf.ext",
+    );
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+/// A TLS terminator on a free port in front of `backend` (as nginx or Caddy would be in
+/// front of the relay), serving `cert`/`key`; runs until the test ends.
+fn tls_proxy(backend: String, cert: &std::path::Path, key: &std::path::Path) -> u16 {
+    use rustls_pki_types::pem::PemObject as _;
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let backend = backend.clone();
+                tokio::spawn(async move {
+                    // A refused handshake (an untrusted certificate) just ends here.
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(&backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+/// `https://` end to end: the relay behind a TLS terminator whose certificate a private CA
+/// signed. With that CA in `OQTO_RELAY_CA` the commands work (and doctor says TLS); without
+/// it the certificate is not trusted and nothing is sent.
+#[test]
+fn https_with_a_private_ca_works_and_without_it_is_refused() {
+    let remote = Remote::start();
+    let (ca, cert, key) = private_ca(remote.ctl.env.root());
+    let backend = remote.url.trim_start_matches("http://").to_owned();
+    let port = tls_proxy(backend, &cert, &key);
+    let url = format!("https://localhost:{port}");
+    let ca_arg = ca.to_string_lossy().into_owned();
+    let sessions =
+        remote.laptop_run(&["--relay", &url, "--relay-ca", &ca_arg, "sessions", "--json"]);
+    assert_eq!(sessions.status.code(), Some(0), "{}", describe(&sessions));
+    let doctor = remote.laptop_run(&["--relay", &url, "--relay-ca", &ca_arg, "doctor"]);
+    assert_eq!(doctor.status.code(), Some(0), "{}", describe(&doctor));
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        text.contains("wss://localhost:") && text.contains("token accepted (TLS)"),
+        "{text}"
+    );
+    let untrusted = remote.laptop_run(&["--relay", &url, "sessions"]);
+    assert_eq!(untrusted.status.code(), Some(3), "{}", describe(&untrusted));
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        stderr.contains("cannot reach the relay") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+    // A CA file that holds no certificate is a usage error.
+    let bogus = remote.ctl.env.write("bogus.pem", "not a certificate\n");
+    let bad = remote.laptop_run(&[
+        "--relay",
+        &url,
+        "--relay-ca",
+        &bogus.to_string_lossy(),
+        "sessions",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+}
