@@ -20,6 +20,8 @@ use crate::upstream::{self, Upstream};
 
 /// Frames queued for the socket's writer. A full queue stops reading the runner.
 const OUT_QUEUE: usize = 256;
+/// Frames written to the socket before one flush, at most.
+const WRITE_BATCH: usize = 64;
 /// Lines queued for the runner.
 const IN_QUEUE: usize = 64;
 
@@ -69,26 +71,14 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                 }
             }
             item = out_rx.recv() => {
-                let sent = match item {
-                    Some(Upstream::Welcome(line)) => {
-                        let frame = if let Some(w) = welcome(&state, &line) {
-                            welcomed = true;
-                            RelayMessage::Welcome(w).to_frame()
-                        } else {
-                            relay_error(ErrorCode::Internal, "the runner's first line was not a welcome")
-                        };
-                        send(&mut sink, frame).await
-                    }
-                    Some(item) => write(&mut sink, item).await,
-                    None => continue,
-                };
-                if sent.is_err() {
+                let Some(item) = item else { continue };
+                if write_batch(&mut sink, item, &mut out_rx, &state, &mut welcomed).await.is_err() {
                     break None;
                 }
             }
             item = term_rx.recv() => {
                 let Some(item) = item else { continue };
-                if write(&mut sink, item).await.is_err() {
+                if write_batch(&mut sink, item, &mut term_rx, &state, &mut welcomed).await.is_err() {
                     break None;
                 }
             }
@@ -138,27 +128,63 @@ async fn close_with(
         .await;
 }
 
+/// Writes `item` and whatever else `queue` holds already (up to [`WRITE_BATCH`] items)
+/// with one flush: one syscall for a burst of events instead of one per frame.
+async fn write_batch(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    item: Upstream,
+    queue: &mut mpsc::Receiver<Upstream>,
+    state: &AppState,
+    welcomed: &mut bool,
+) -> Result<(), axum::Error> {
+    let mut next = Some(item);
+    let mut fed = 0;
+    while let Some(item) = next.take() {
+        feed(sink, item, state, welcomed).await?;
+        fed += 1;
+        if fed < WRITE_BATCH {
+            next = queue.try_recv().ok();
+        }
+    }
+    sink.flush().await
+}
+
+/// Feeds one item to the socket: a text frame, a binary frame, or a files `data` header
+/// and its bytes back to back.
+async fn feed(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    item: Upstream,
+    state: &AppState,
+    welcomed: &mut bool,
+) -> Result<(), axum::Error> {
+    let message = match item {
+        Upstream::Frame(frame) => Message::Text(frame.into()),
+        Upstream::Binary(bytes) => Message::Binary(bytes.into()),
+        Upstream::Data(frame, bytes) => {
+            sink.feed(Message::Text(frame.into())).await?;
+            Message::Binary(bytes.into())
+        }
+        Upstream::Welcome(line) => Message::Text(
+            if let Some(w) = welcome(state, &line) {
+                *welcomed = true;
+                RelayMessage::Welcome(w).to_frame()
+            } else {
+                relay_error(
+                    ErrorCode::Internal,
+                    "the runner's first line was not a welcome",
+                )
+            }
+            .into(),
+        ),
+    };
+    sink.feed(message).await
+}
+
 async fn send(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     frame: String,
 ) -> Result<(), axum::Error> {
     sink.send(Message::Text(frame.into())).await
-}
-
-/// Writes a queued item: a text frame, a binary frame, or a `data` header and its bytes
-/// back to back.
-async fn write(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    item: Upstream,
-) -> Result<(), axum::Error> {
-    match item {
-        Upstream::Frame(frame) | Upstream::Welcome(frame) => send(sink, frame).await,
-        Upstream::Binary(bytes) => sink.send(Message::Binary(bytes.into())).await,
-        Upstream::Data(frame, bytes) => {
-            send(sink, frame).await?;
-            sink.send(Message::Binary(bytes.into())).await
-        }
-    }
 }
 
 /// A `relay` channel error frame.
