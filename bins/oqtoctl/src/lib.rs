@@ -73,15 +73,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         let mut stdout = std::io::stdout().lock();
         return cmd::completions::run(args, &mut stdout);
     }
+    // These run programs on this machine: a relay is no place for them (said before any
+    // token is asked for).
+    if let (C::Token(_) | C::Web(_), Some(url)) = (&cli.command, &cli.global.relay) {
+        let what = if matches!(cli.command, C::Token(_)) {
+            "`oqtoctl token`"
+        } else {
+            "`oqtoctl web`"
+        };
+        return Err(ondemand::local_only(what, url));
+    }
     if let C::Token(command) = &cli.command {
-        if let Some(url) = &cli.global.relay {
-            return Err(ondemand::local_only("`oqtoctl token`", url));
-        }
         return cmd::token::run(command, cli.global.socket.as_deref());
     }
     let target = ondemand::Target::load(&cli.global)?;
     if let C::Web(args) = &cli.command {
-        target.local_only("`oqtoctl web`")?;
         let mut stdout = std::io::stdout().lock();
         return cmd::web::run(
             args.open,

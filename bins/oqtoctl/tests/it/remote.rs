@@ -244,6 +244,12 @@ fn tokens_urls_and_local_commands_fail_clearly_with_their_exit_codes() {
     let none = finish(Spawn::new(oqtoctl_bin()).envs(vars).args(["sessions"]));
     assert_eq!(none.status.code(), Some(2), "{}", describe(&none));
     assert!(String::from_utf8_lossy(&none.stderr).contains("OQTO_TOKEN"));
+    // …except for what never goes through a relay: that is said first.
+    let mut vars = remote.laptop.vars();
+    vars.push(("OQTO_RELAY".into(), remote.url.clone().into()));
+    let web = finish(Spawn::new(oqtoctl_bin()).envs(vars).args(["web"]));
+    assert_eq!(web.status.code(), Some(2), "{}", describe(&web));
+    assert!(String::from_utf8_lossy(&web.stderr).contains("not through a relay"));
 
     // A bad URL (2), and a relay that does not answer (3).
     let bad = remote.laptop_run(&["--relay", "oqto.example.com", "sessions"]);
