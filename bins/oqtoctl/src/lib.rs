@@ -25,7 +25,7 @@ pub const MAN: ManExtra = ManExtra {
         ),
         (
             "OQTO_RELAY_BIN",
-            "the oqto-relay executable `web` and `token` run (default: next to oqtoctl, else on PATH)",
+            "the oqto-relay executable `web`, `token` and `password` run (default: next to oqtoctl, else on PATH)",
         ),
         (
             "OQTO_RUNNER_BIN",
@@ -67,6 +67,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let C::Token(command) = &cli.command {
         return cmd::token::run(command, cli.global.socket.as_deref());
     }
+    if let C::Password(args) = &cli.command {
+        return cmd::password::run(args, cli.global.socket.as_deref());
+    }
     let target = ondemand::Target::load(cli.global.socket.clone(), !cli.global.no_autostart)?;
     if let C::Web(args) = &cli.command {
         let mut stdout = std::io::stdout().lock();
@@ -96,7 +99,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             C::Doctor(args) => cmd::doctor::run(args.json, &target).await,
             C::Shell(args) => cmd::shell::run(args, &target).await,
             C::Terminals(args) => cmd::terminals::list(args.json, &target).await,
-            C::Completions(_) | C::Web(_) | C::Token(_) => unreachable!("handled above"),
+            C::Completions(_) | C::Web(_) | C::Token(_) | C::Password(_) => {
+                unreachable!("handled above")
+            }
         }
     })
 }

@@ -641,6 +641,22 @@ ping_interval_ms: number, };
 
 export type RelayMessage = { "type": "hello" } & Hello | { "type": "welcome" } & RelayWelcome | { "type": "ping", } | { "type": "pong", } | { "type": "error" } & ErrorResponse;
 
+export type LoginRequest = { name: string, password: string, };
+
+export type LoginOk = { 
+/**
+ * The user now logged in.
+ */
+user: string, };
+
+export type LoginErrorCode = "bad_request" | "invalid_credentials" | "password_login_off" | "foreign_origin" | "rate_limited" | "internal";
+
+export type LoginError = { error: LoginErrorCode, message: string, 
+/**
+ * With `rate_limited`: seconds until the next attempt may be made (as `Retry-After`).
+ */
+retry_after?: number, };
+
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;
 

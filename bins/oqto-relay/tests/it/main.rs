@@ -6,4 +6,6 @@ mod auth;
 mod files;
 mod frames;
 mod lifecycle;
+mod login;
 mod support;
+mod tls;

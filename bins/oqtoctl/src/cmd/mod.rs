@@ -4,6 +4,7 @@ pub mod attach;
 pub mod completions;
 pub mod doctor;
 pub mod history;
+pub mod password;
 pub mod prompt;
 pub mod relay;
 pub mod runner;

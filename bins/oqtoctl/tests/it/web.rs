@@ -1,4 +1,4 @@
-//! `oqtoctl web` and `oqtoctl token`: they run `oqto-relay` (built next to oqtoctl).
+//! `oqtoctl web`, `token` and `password`: they run `oqto-relay` (built next to oqtoctl).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -86,4 +86,26 @@ fn token_create_list_revoke() {
     assert_eq!(again.status.code(), Some(1), "{}", describe(&again));
     let bad = ctl.run(&["token", "create", "--expires", "soon"]);
     assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+}
+
+#[test]
+fn password_runs_the_relays_with_stdin() {
+    let (ctl, _guard) = ctl_with_relay();
+    let set = ctl.run_input(&["password"], "long enough password\n");
+    assert!(set.status.success(), "{}", describe(&set));
+    assert!(
+        String::from_utf8_lossy(&set.stderr).contains("password set for"),
+        "{}",
+        describe(&set)
+    );
+    let again = ctl.run_input(&["password"], "another long password\n");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("password changed for"),
+        "{}",
+        describe(&again)
+    );
+    let short = ctl.run_input(&["password"], "short\n");
+    assert_eq!(short.status.code(), Some(2), "{}", describe(&short));
+    let stranger = ctl.run_input(&["password", "--name", "someone-else"], "long enough\n");
+    assert_eq!(stranger.status.code(), Some(2), "{}", describe(&stranger));
 }
