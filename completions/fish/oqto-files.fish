@@ -2,6 +2,7 @@ complete -c oqto-files -l root -d 'The directory to serve; no path resolves outs
 complete -c oqto-files -l socket -d 'Listen on this Unix socket (its directory is made 0700, the socket 0600)' -r -F
 complete -c oqto-files -l allow-uid -d 'Also admit socket clients running as this uid (repeatable); the server\'s own user is always admitted, root only when listed' -r
 complete -c oqto-files -l allow-group -d 'Also admit socket clients in this group, primary or supplementary (repeatable)' -r
+complete -c oqto-files -l idle-exit -d 'Exit (removing the socket) after this many seconds without any connection; the runner\'s `files.open` starts servers this way' -r
 complete -c oqto-files -l max-concurrent -d 'Requests of one connection that run at once; further ones wait' -r
 complete -c oqto-files -l max-chunk -d 'Largest raw frame sent or accepted, in bytes' -r
 complete -c oqto-files -l max-line -d 'Longest JSON line accepted, in bytes (bounds a `write`\'s content)' -r

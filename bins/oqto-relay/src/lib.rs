@@ -4,7 +4,7 @@
 //! - [`server`]: the router, login, the authenticated WebSocket upgrade; [`Relay`] binds
 //!   and serves on a listener the caller chose, until a shutdown future completes.
 //! - `ws`: one WebSocket, the envelope's channels; `upstream`: its runner connection;
-//!   `files`: its file servers.
+//!   `files`: its connections to the runner's file servers.
 //! - [`store`]: sessions, tokens, login links and users in one `SQLite` file; `auth`:
 //!   cookies, bearer tokens, `Origin`; `password`: argon2id; `limit`: the login rate limit.
 //! - `tls`: built-in TLS and the listener; [`config`]: `relay.toml`; [`local`]:
@@ -53,10 +53,6 @@ pub const MAN: ManExtra = ManExtra {
         (
             "OQTO_RUNNER_BIN",
             "the oqto-runner executable to start on demand (default: next to oqto-relay, else on PATH)",
-        ),
-        (
-            "OQTO_FILES_BIN",
-            "the oqto-files executable started for the files channel (default: next to oqto-relay, else on PATH)",
         ),
         (
             "XDG_RUNTIME_DIR, XDG_CONFIG_HOME, XDG_DATA_HOME",

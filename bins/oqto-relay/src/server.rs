@@ -296,15 +296,7 @@ async fn login(
                 state.config.session_lifetime.as_secs(),
                 state.secure(&headers),
             );
-            (
-                StatusCode::SEE_OTHER,
-                [
-                    (SET_COOKIE, cookie),
-                    (LOCATION, "/".to_owned()),
-                    (CACHE_CONTROL, "no-store".to_owned()),
-                ],
-            )
-                .into_response()
+            to_the_page(cookie)
         }
         Ok(None) => refused(
             StatusCode::FORBIDDEN,
@@ -318,6 +310,19 @@ async fn login(
             )
         }
     }
+}
+
+/// A login that worked, from a link or a form: the cookie, and off to the page.
+fn to_the_page(cookie: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (SET_COOKIE, cookie),
+            (LOCATION, "/".to_owned()),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
 }
 
 /// Ends the login session of the cookie and removes the cookie.
@@ -533,15 +538,7 @@ async fn password_login(
         state.secure(&headers),
     );
     if form {
-        return (
-            StatusCode::SEE_OTHER,
-            [
-                (SET_COOKIE, cookie),
-                (LOCATION, "/".to_owned()),
-                (CACHE_CONTROL, "no-store".to_owned()),
-            ],
-        )
-            .into_response();
+        return to_the_page(cookie);
     }
     (
         StatusCode::OK,

@@ -146,7 +146,7 @@ dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } 
 /**
  * The program and its arguments; by default the user's shell.
  */
-command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", };
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", } | { "type": "files.open", session?: SessionId, cwd?: string, };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -173,7 +173,7 @@ dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } 
 /**
  * The program and its arguments; by default the user's shell.
  */
-command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", });
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", } | { "type": "files.open", session?: SessionId, cwd?: string, });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -235,7 +235,7 @@ sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | {
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "files_server", socket: string, root: string, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**

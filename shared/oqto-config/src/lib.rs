@@ -25,7 +25,7 @@ pub use harness::{
     BASE_ENV_INHERIT, BUILTIN_HARNESSES, Command, DEMO_HARNESS, FAKE_AGENT, Harness, HarnessEnv,
     HarnessKind, PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound,
     ProgramSource, SANDBOX_BIN_VAR, SANDBOX_PROGRAM, default_env_inherit, pi_agent_dir, pi_llm,
-    resolve_command, resolve_fake_agent, resolve_pi, resolve_sandbox,
+    resolve_command, resolve_fake_agent, resolve_files, resolve_pi, resolve_sandbox,
 };
 pub use lock::{DataDirLock, Holder, LOCK_FILE, LockError, holder, lock_data_dir};
 pub use paths::{
@@ -57,6 +57,8 @@ pub struct Timeouts {
     pub shutdown_grace: Duration,
     /// A terminal with no client attached for this long is closed.
     pub terminal_idle: Option<Duration>,
+    /// A file server (`files.open`) with no connection for this long exits.
+    pub files_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -67,6 +69,7 @@ impl Default for Timeouts {
             ready: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(3),
             terminal_idle: None,
+            files_idle: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -40,6 +40,7 @@ pub(super) const RUNNER_KEYS: &[&str] = &[
     "allow_groups",
     "terminal_scrollback",
     "terminal_idle_timeout",
+    "files_idle_timeout",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +64,7 @@ pub(super) struct RawRunner {
     pub allow_groups: Option<Vec<Spanned<Scalar>>>,
     pub terminal_scrollback: Option<Spanned<Scalar>>,
     pub terminal_idle_timeout: Option<Spanned<Scalar>>,
+    pub files_idle_timeout: Option<Spanned<Scalar>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

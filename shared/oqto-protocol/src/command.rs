@@ -223,6 +223,18 @@ pub enum Command {
     TerminalClose { terminal: TerminalId },
     #[serde(rename = "terminal.list")]
     TerminalList {},
+    /// The file server of `session`'s workspace, or of `cwd`: an `oqto-files` the runner
+    /// starts on first use on a private socket, shares with later callers for the same
+    /// directory, and ends after `files_idle_timeout` without connections or when it stops.
+    #[serde(rename = "files.open")]
+    FilesOpen {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        session: Option<SessionId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        cwd: Option<String>,
+    },
 }
 
 impl Command {
@@ -257,6 +269,7 @@ impl Command {
         "terminal.resize",
         "terminal.close",
         "terminal.list",
+        "files.open",
     ];
 
     /// Raw bytes that follow this request's line: `len` of `terminal.input`, else 0.
@@ -299,6 +312,7 @@ impl Command {
             Command::TerminalResize { .. } => 26,
             Command::TerminalClose { .. } => 27,
             Command::TerminalList {} => 28,
+            Command::FilesOpen { .. } => 29,
         };
         Self::NAMES[index]
     }
@@ -332,7 +346,9 @@ impl Command {
             | Command::Compact { session, .. }
             | Command::Fork { session, .. }
             | Command::GetMessages { session, .. } => Some(session),
-            Command::TerminalOpen { session, .. } => session.as_ref(),
+            Command::TerminalOpen { session, .. } | Command::FilesOpen { session, .. } => {
+                session.as_ref()
+            }
             Command::SessionCreate { .. }
             | Command::TerminalAttach { .. }
             | Command::TerminalDetach { .. }

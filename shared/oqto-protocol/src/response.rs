@@ -112,6 +112,12 @@ pub enum Reply {
     Terminals {
         terminals: Vec<TerminalInfo>,
     },
+    /// `files.open`: the file server's socket (speak the files protocol there) and the
+    /// directory it serves.
+    FilesServer {
+        socket: String,
+        root: String,
+    },
 }
 
 /// One `history.search` hit.

@@ -1,5 +1,5 @@
-//! The `files` channel: `oqto-files` for a session's working directory, file bytes as
-//! binary frames both ways.
+//! The `files` channel: the runner's `oqto-files` for a session's working directory, file
+//! bytes as binary frames both ways.
 
 use serde_json::{Value, json};
 
@@ -76,6 +76,29 @@ async fn files_of_a_session_are_listed_read_and_uploaded_with_binary_frames() {
     assert_eq!(finished["type"], "ok", "{finished}");
     let written = std::fs::read(relay.env.work().join("up/new.bin")).unwrap();
     assert_eq!(written, payload, "byte for byte");
+
+    // The file server is the runner's child, not the relay's, and a second tab shares it.
+    let runner = i32::try_from(relay.runner_pid().expect("a runner")).unwrap();
+    let servers = |pid: i32| -> Vec<i32> {
+        oqto_ipc::spawn::children(pid)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim_end() == "oqto-files")
+            })
+            .collect()
+    };
+    assert_eq!(servers(runner).len(), 1, "one file server, the runner's");
+    assert!(servers(i32::try_from(relay.pid()).unwrap()).is_empty());
+    let mut second = relay.browser().await;
+    second.hello().await;
+    second
+        .send(&json!({"ch":"files","root":session,"msg":{"id":"g1","type":"stat","path":"hello.txt"}}))
+        .await;
+    assert_eq!(files_msg(&mut second).await["type"], "welcome");
+    let stat = files_msg(&mut second).await;
+    assert_eq!(stat["type"], "ok", "{stat}");
+    assert_eq!(servers(runner).len(), 1, "shared by both tabs");
 }
 
 #[tokio::test]

@@ -64,7 +64,7 @@ impl Relay {
 
     /// A relay not started yet (see [`Relay::launch`]).
     pub fn prepare(relay_toml: &str, runner_extra: &str) -> Self {
-        // The relay starts this one itself (next to it) for the files channel.
+        // The runner starts this one (next to it) for the files channel.
         built("oqto-files");
         let env = TestEnv::new();
         env.write(
@@ -397,6 +397,11 @@ impl Relay {
         self.ws(&[("cookie", &cookie), ("origin", &origin)])
             .await
             .expect("an authenticated websocket")
+    }
+
+    /// The relay's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running relay").id()
     }
 
     /// The pid of the runner holding the test's data directory.

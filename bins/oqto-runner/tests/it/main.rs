@@ -2,6 +2,7 @@
 
 mod access;
 mod faults;
+mod files;
 mod history;
 mod lifecycle;
 mod pi;

@@ -229,6 +229,7 @@ pub mod tags {
         Status => "status",
         Terminal => "terminal",
         Terminals => "terminals",
+        FilesServer => "files_server",
     });
 
     tags!(fn agent_reply(AgentReply) -> AGENT_REPLIES {
