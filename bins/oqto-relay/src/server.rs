@@ -136,7 +136,7 @@ impl Relay {
         })
         .await??;
         let login_url = format!("{url}/login?token={secret}");
-        let state_file = StateFile::write(&setup.state_file, &url, &login_url)?;
+        let state_file = StateFile::write(&setup.state_file, &url, &login_url, &setup.config)?;
         let (stop, shutdown) = watch::channel(false);
         let (connections, done) = mpsc::channel(1);
         let user = crate::account_name();

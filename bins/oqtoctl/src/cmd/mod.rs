@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod completions;
 pub mod doctor;
+mod doctor_relay;
 pub mod history;
 pub mod password;
 pub mod prompt;
