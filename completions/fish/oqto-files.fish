@@ -12,5 +12,6 @@ complete -c oqto-files -s v -l verbose -d 'More log output on stderr (-v info, -
 complete -c oqto-files -s q -l quiet -d 'Only errors on stderr'
 complete -c oqto-files -l stdio -d 'Serve one client on stdin/stdout (the default)'
 complete -c oqto-files -l read-only -d 'Refuse every operation that changes the tree'
+complete -c oqto-files -l exit-with-parent -d 'Stop (as on SIGTERM) when the process that started this one ends; the runner passes it, so that its file servers do not outlive it even when it is killed'
 complete -c oqto-files -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oqto-files -s V -l version -d 'Print version'

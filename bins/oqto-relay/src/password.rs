@@ -29,15 +29,26 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
     Ok(hashed.to_string())
 }
 
+/// The hash an unknown name is checked against.
+fn dummy() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash("not a password of anyone").unwrap_or_default())
+}
+
+/// Makes the dummy hash now (at start), so that not even the first login with an unknown
+/// name takes longer than one with a known name.
+pub fn prepare() {
+    dummy();
+}
+
 /// Whether `password` matches `stored` (compared in constant time by argon2). With no
 /// stored hash (no such user) a dummy hash is checked all the same, so the answer takes as
 /// long either way and does not tell whether the name exists.
 pub fn verify(stored: Option<&str>, password: &str) -> bool {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash("not a password of anyone").unwrap_or_default());
+    let dummy = dummy();
     let (phc, real) = match stored {
         Some(phc) => (phc, true),
-        None => (dummy.as_str(), false),
+        None => (dummy, false),
     };
     let Ok(parsed) = PasswordHash::new(phc) else {
         tracing::error!("a stored password hash does not parse");

@@ -132,6 +132,7 @@ impl Relay {
             let store = Store::open(&store_path)
                 .with_context(|| format!("opening {}", store_path.display()))?;
             let secret = store.create_login(ttl).context("creating a login link")?;
+            password::prepare();
             anyhow::Ok((store, secret))
         })
         .await??;
@@ -483,7 +484,8 @@ async fn password_login(
     });
     if let Err(wait) = attempt {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        tracing::warn!(%peer, name = %request.name.escape_debug(), "login rate limit");
+        // Debug only: a flood must not flood the log as well.
+        tracing::debug!(%peer, name = %request.name.escape_debug(), "login rate limit");
         let body = LoginError {
             error: LoginErrorCode::RateLimited,
             message: format!("too many login attempts; try again in {secs}s"),

@@ -137,6 +137,7 @@ async fn start(
         .arg(socket)
         .arg("--idle-exit")
         .arg(ctx.config.timeouts.files_idle.as_secs().max(1).to_string())
+        .arg("--exit-with-parent")
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -154,3 +154,15 @@ fn the_runner_ends_its_file_servers_when_it_stops() {
     }
     assert!(!first.exists() && !second.exists(), "sockets removed");
 }
+
+#[test]
+fn a_killed_runner_leaves_no_file_server_behind() {
+    let mut runner = Runner::start("[runner]\n");
+    let (socket, _) = open(&runner, &json!({"cwd": runner.work()}));
+    let pid = FilesConn::connect(&socket).pid;
+    runner.kill9();
+    assert!(
+        wait_until(WAIT, || !alive(pid) && !socket.exists()),
+        "file server {pid} outlived the killed runner"
+    );
+}
