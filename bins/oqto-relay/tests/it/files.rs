@@ -133,3 +133,35 @@ async fn files_errors_are_typed_and_the_connection_lives() {
         .await;
     assert_eq!(reply["type"], "ok");
 }
+
+#[tokio::test]
+async fn a_file_server_reaped_when_idle_is_started_again_for_the_next_tab() {
+    let relay = Relay::start_with_runner("", "files_idle_timeout = \"1s\"");
+    relay.env.write("work/a.txt", "a");
+    let cwd = relay.env.work().display().to_string();
+    let mut ws = relay.browser().await;
+    ws.hello().await;
+    let session = create_session(&mut ws, &cwd).await;
+    let stat = json!({"ch":"files","root":session,"msg":{"id":"s1","type":"stat","path":"a.txt"}});
+    ws.send(&stat).await;
+    assert_eq!(files_msg(&mut ws).await["type"], "welcome");
+    assert_eq!(files_msg(&mut ws).await["type"], "ok");
+    let sockets = relay.env.runtime_dir().join("oqto/files");
+    let first: Vec<_> = std::fs::read_dir(&sockets)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(first.len(), 1, "{first:?}");
+    // The tab goes; with no client left the server exits after its idle time.
+    ws.close().await;
+    assert!(
+        oqto_testkit::wait_until(crate::support::WAIT, || !first[0].exists()),
+        "the idle file server did not go"
+    );
+    let mut next = relay.browser().await;
+    next.hello().await;
+    next.send(&stat).await;
+    assert_eq!(files_msg(&mut next).await["type"], "welcome");
+    let reply = files_msg(&mut next).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+}

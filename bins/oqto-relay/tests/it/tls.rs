@@ -46,6 +46,32 @@ async fn tls_serves_https_and_wss_with_secure_cookies() {
         403
     );
 
+    // A password login over HTTPS gets a Secure cookie too.
+    let out = relay.run_with_input(&["password"], "correct horse battery\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+    let body = serde_json::json!({"name": user, "password": "correct horse battery"}).to_string();
+    let login = relay
+        .post(
+            "127.0.0.1",
+            "/login",
+            "application/json",
+            &body,
+            &[("origin", &origin)],
+        )
+        .await;
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    assert!(
+        header(&login, "set-cookie").unwrap().ends_with("; Secure"),
+        "{login}"
+    );
+
     // A client that does not speak TLS gets nowhere, and the relay goes on.
     let plain = tokio::net::TcpStream::connect(relay.host()).await.unwrap();
     {
