@@ -35,6 +35,9 @@ use crate::{password, ui, ws};
 /// waits here instead of taking the machine's memory.
 const PASSWORD_CHECKS: usize = 2;
 
+/// The longest user name `POST /login` takes, in bytes.
+const MAX_NAME: usize = 256;
+
 /// Everything the relay needs, resolved by `run` (or a test).
 #[derive(Debug)]
 pub struct Setup {
@@ -479,6 +482,16 @@ async fn password_login(
             "send {\"name\",\"password\"} as JSON or as a form",
         );
     };
+    // Names are keys of the rate limit's table: bounded, so is its memory.
+    if request.name.len() > MAX_NAME || request.password.len() > password::MAX_LEN {
+        return login_error(
+            LoginErrorCode::BadRequest,
+            format!(
+                "a name has at most {MAX_NAME} bytes, a password at most {}",
+                password::MAX_LEN
+            ),
+        );
+    }
     let attempt = state.login_limits.lock().map_or(Ok(()), |mut l| {
         l.attempt(peer.ip(), &request.name, Instant::now())
     });

@@ -110,6 +110,8 @@ async fn wrong_credentials_get_401_and_never_say_which_part_was_wrong() {
         .await;
     assert_eq!(status(&bad), 400, "{bad}");
     assert_eq!(body(&bad)["error"], "bad_request");
+    let long_name = login_from(&relay, "127.0.0.1", &"x".repeat(257), PASSWORD).await;
+    assert_eq!(status(&long_name), 400, "{long_name}");
     let foreign = relay
         .post(
             "127.0.0.1",
