@@ -12,7 +12,7 @@ use oqto_cli::{LogArgs, PasswordArgs, TokenCommand};
     name = "oqto-relay",
     version,
     args_conflicts_with_subcommands = true,
-    long_about = "Serves the web UI over HTTP and multiplexes one WebSocket per browser tab into channels routed to the user's runner (started on demand).\n\nWith no subcommand it serves: it prints a one-time login link (on stdout when that is a terminal, always in its log) and writes $XDG_RUNTIME_DIR/oqto/relay.json. SIGTERM or SIGINT closes every WebSocket and exits 0."
+    long_about = "Serves the web UI over HTTP (HTTPS with --tls-cert/--tls-key) and multiplexes one WebSocket per browser tab into channels routed to the user's runner (started on demand).\n\nWith no subcommand it serves: it prints a one-time login link (on stdout when that is a terminal, always in its log) and writes $XDG_RUNTIME_DIR/oqto/relay.json. Browsers log in with that link or, once `oqto-relay password` set one, with a password at /login. SIGTERM or SIGINT closes every WebSocket and exits 0."
 )]
 pub struct Cli {
     #[command(flatten)]
