@@ -181,7 +181,8 @@ impl Relay {
         } = self;
         let app = router(Arc::new(state));
         // `tap_io` (doing nothing) gives a listener of our own the peer address as
-        // `ConnectInfo<SocketAddr>`, as axum does for a `TcpListener`.
+        // `ConnectInfo<SocketAddr>`, as axum does for a `TcpListener`. (`TCP_NODELAY` is set
+        // by that listener, before a TLS handshake.)
         let result = axum::serve(
             axum::serve::ListenerExt::tap_io(listener, |_| {}),
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -369,6 +370,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> anyhow::Result<O
     Ok(None)
 }
 
+/// What a WebSocket reads at a time, and what an idle one keeps allocated for reading
+/// (the WebSocket layer's default is 128 KiB, twice the per-connection budget).
+const READ_BUFFER: usize = 16 * 1024;
+
 /// The WebSocket upgrade: refused with 403 unless authenticated and from an acceptable
 /// origin.
 async fn upgrade(
@@ -411,6 +416,7 @@ async fn upgrade(
     let hard = state.config.max_frame.saturating_mul(4);
     ws.max_message_size(hard)
         .max_frame_size(hard)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!("ws", %peer, ?credential);
             tracing::Instrument::instrument(ws::serve(socket, state), span)

@@ -179,6 +179,10 @@ struct TypeAndLen {
 
 /// The length of the raw bytes that follow `line`, when it is a `terminal.output` header.
 fn is_raw_header(line: &str) -> Option<u64> {
+    // Most lines are events: a substring scan spares them a second JSON parse.
+    if !line.contains("terminal.output") {
+        return None;
+    }
     let peek: TypeAndLen = serde_json::from_str(line).ok()?;
     (peek.kind.as_deref() == Some("terminal.output")).then_some(peek.len.unwrap_or(0))
 }

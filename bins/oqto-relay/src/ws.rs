@@ -19,6 +19,8 @@ use crate::upstream::{self, Upstream};
 
 /// Frames queued for the socket's writer. A full queue stops reading the runner.
 const OUT_QUEUE: usize = 256;
+/// Frames written to the socket before one flush, at most.
+const WRITE_BATCH: usize = 64;
 /// Lines queued for the runner.
 const IN_QUEUE: usize = 64;
 
@@ -68,26 +70,23 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                 }
             }
             item = out_rx.recv() => {
-                let frame = match item {
-                    Some(Upstream::Frame(frame)) => frame,
-                    Some(Upstream::Binary(bytes)) => {
-                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                            break None;
-                        }
-                        continue;
+                let Some(item) = item else { continue };
+                // Everything already queued goes out in one write: one syscall for a
+                // burst of events instead of one per frame.
+                let mut next = Some(item);
+                let mut fed = 0;
+                let mut failed = false;
+                while let Some(item) = next.take() {
+                    if sink.feed(outgoing(item, &state, &mut welcomed)).await.is_err() {
+                        failed = true;
+                        break;
                     }
-                    Some(Upstream::Welcome(line)) => if let Some(w) = welcome(&state, &line) {
-                        welcomed = true;
-                        RelayMessage::Welcome(w).to_frame()
-                    } else {
-                        RelayMessage::error(
-                            ErrorCode::Internal,
-                            "the runner's first line was not a welcome",
-                        ).to_frame()
-                    },
-                    None => continue,
-                };
-                if send(&mut sink, frame).await.is_err() {
+                    fed += 1;
+                    if fed < WRITE_BATCH {
+                        next = out_rx.try_recv().ok();
+                    }
+                }
+                if failed || sink.flush().await.is_err() {
                     break None;
                 }
             }
@@ -134,6 +133,27 @@ async fn close_with(
             reason: Utf8Bytes::from(reason),
         })))
         .await;
+}
+
+/// The WebSocket message for an item from the runner's side.
+fn outgoing(item: Upstream, state: &AppState, welcomed: &mut bool) -> Message {
+    match item {
+        Upstream::Frame(frame) => Message::Text(frame.into()),
+        Upstream::Binary(bytes) => Message::Binary(bytes.into()),
+        Upstream::Welcome(line) => Message::Text(
+            if let Some(w) = welcome(state, &line) {
+                *welcomed = true;
+                RelayMessage::Welcome(w).to_frame()
+            } else {
+                RelayMessage::error(
+                    ErrorCode::Internal,
+                    "the runner's first line was not a welcome",
+                )
+                .to_frame()
+            }
+            .into(),
+        ),
+    }
 }
 
 async fn send(
