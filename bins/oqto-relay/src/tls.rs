@@ -42,7 +42,7 @@ pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
             files.key.display()
         )
     })?;
-    // `ring` rather than aws-lc-rs: it builds with a C compiler alone. rustls marks it
+    // `ring` rather than aws-lc-rs: a small build with a C compiler alone. rustls marks it
     // deprecated because it offers no post-quantum key exchange; browsers then agree on
     // X25519, as with most servers today.
     #[allow(deprecated)]
