@@ -118,15 +118,24 @@ fn bad_requests_get_typed_errors() {
 #[test]
 fn an_idle_server_is_reaped_and_started_again_on_demand() {
     let runner = Runner::start("[runner]\nfiles_idle_timeout = \"1s\"\n");
+    let other = runner.env.root().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    // Two servers: one with a client connected, one (started after it) without.
     let (socket, _) = open(&runner, &json!({"cwd": runner.work()}));
     let mut conn = FilesConn::connect(&socket);
     let pid = conn.pid;
-    // While a client is connected the server stays, however long it is quiet (this waits
-    // out twice the idle time on purpose: the time passing is what is tested).
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    assert!(alive(pid));
+    let (lonely, _) = open(&runner, &json!({"cwd": other.display().to_string()}));
+    let lonely_pid = FilesConn::connect(&lonely).pid;
+    // Once the one without a client went, the idle time has passed for both; the one with
+    // a client stays and still answers.
+    assert!(
+        wait_until(WAIT, || !alive(lonely_pid) && !lonely.exists()),
+        "the idle server did not go"
+    );
+    assert!(alive(pid), "a server with a client was reaped");
     let stat = conn.line(&json!({"id":"s1","type":"stat","path":""}));
     assert_eq!(stat["type"], "ok", "{stat}");
+    // Its client gone, it goes too.
     drop(conn);
     assert!(
         wait_until(WAIT, || !alive(pid) && !socket.exists()),
