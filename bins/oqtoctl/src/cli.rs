@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use oqto_cli::{LogArgs, TokenCommand};
+use oqto_cli::{LogArgs, PasswordArgs, TokenCommand};
 
 use crate::render::{ColorChoice, Output};
 
@@ -107,6 +107,8 @@ pub enum Command {
     /// Create, list and revoke API tokens for the relay
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Set the password of the relay's login page (read twice from the terminal, or one line of stdin)
+    Password(PasswordArgs),
 }
 
 #[derive(Debug, Args)]

@@ -166,7 +166,7 @@ query?: string,
 /**
  * At most this many (default 100, at most 1000): the newest that match.
  */
-limit?: number, };
+limit?: number, } | { "type": "files.open", session?: SessionId, cwd?: string, };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -205,7 +205,7 @@ query?: string,
 /**
  * At most this many (default 100, at most 1000): the newest that match.
  */
-limit?: number, });
+limit?: number, } | { "type": "files.open", session?: SessionId, cwd?: string, });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -267,7 +267,7 @@ sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | {
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "audit", entries: Array<AuditEntry>, has_more: boolean, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "audit", entries: Array<AuditEntry>, has_more: boolean, } | { "type": "files_server", socket: string, root: string, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**
@@ -688,6 +688,22 @@ max_frame: number,
 ping_interval_ms: number, };
 
 export type RelayMessage = { "type": "hello" } & Hello | { "type": "welcome" } & RelayWelcome | { "type": "ping", } | { "type": "pong", } | { "type": "error" } & ErrorResponse;
+
+export type LoginRequest = { name: string, password: string, };
+
+export type LoginOk = { 
+/**
+ * The user now logged in.
+ */
+user: string, };
+
+export type LoginErrorCode = "bad_request" | "invalid_credentials" | "password_login_off" | "foreign_origin" | "rate_limited" | "internal";
+
+export type LoginError = { error: LoginErrorCode, message: string, 
+/**
+ * With `rate_limited`: seconds until the next attempt may be made (as `Retry-After`).
+ */
+retry_after?: number, };
 
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;

@@ -19,7 +19,7 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Status {
+pub enum Status {
     Ok,
     /// Works, but not as well as it could (e.g. demo mode).
     Warn,
@@ -27,7 +27,7 @@ enum Status {
 }
 
 #[derive(Debug, Serialize)]
-struct Check {
+pub struct Check {
     name: String,
     status: Status,
     detail: String,
@@ -36,7 +36,7 @@ struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             status,
@@ -44,7 +44,8 @@ impl Check {
             hint: None,
         }
     }
-    fn hint(mut self, hint: impl Into<String>) -> Self {
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
@@ -60,7 +61,7 @@ pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
         checks.push(socket_check(target));
         checks.push(runner_check(target).await);
         checks.push(llm_check(target));
-        checks.push(relay_check(target).await);
+        checks.extend(super::doctor_relay::checks(target).await);
         checks
     };
 
@@ -275,59 +276,6 @@ async fn runner_check(target: &Target) -> Check {
     }
 }
 
-/// The web relay: not running is fine; running, it should answer `/healthz` and listen on
-/// loopback (it speaks plain HTTP: other machines reach it through a TLS proxy).
-async fn relay_check(target: &Target) -> Check {
-    let state = oqto_config::relay_state_file(target.socket());
-    let Some(relay) = oqto_config::running_relay(&state) else {
-        return Check::new(
-            "relay",
-            Status::Ok,
-            "not running; `oqtoctl web` starts it and prints a login link",
-        );
-    };
-    let addr = relay.url.trim_start_matches("http://").to_owned();
-    let health = tokio::time::timeout(Duration::from_secs(3), healthz(&addr)).await;
-    let detail = format!("{} (pid {})", relay.url, relay.pid);
-    let check = match health {
-        Ok(Ok(status)) if status.starts_with("HTTP/1.1 200") => Check::new(
-            "relay",
-            Status::Ok,
-            format!("{detail}: the runner answers through it"),
-        ),
-        Ok(Ok(status)) if status.starts_with("HTTP/1.1 503") => Check::new(
-            "relay",
-            Status::Warn,
-            format!("{detail}: running, but the runner does not answer it"),
-        )
-        .hint("see `oqtoctl runner status` and the relay's log"),
-        Ok(Ok(status)) => Check::new(
-            "relay",
-            Status::Fail,
-            format!("{detail}: /healthz answered {}", first_line(&status)),
-        ),
-        Ok(Err(e)) => Check::new("relay", Status::Fail, format!("{detail}: {e}"))
-            .hint("restart it: stop that pid, then `oqtoctl web`"),
-        Err(_) => Check::new(
-            "relay",
-            Status::Fail,
-            format!("{detail}: no answer within 3s"),
-        ),
-    };
-    let loopback = addr
-        .parse::<std::net::SocketAddr>()
-        .is_ok_and(|a| a.ip().is_loopback());
-    if matches!(check.status, Status::Ok) && !loopback {
-        return Check::new(
-            "relay",
-            Status::Warn,
-            format!("{detail}: listens beyond loopback over plain HTTP"),
-        )
-        .hint("listen on 127.0.0.1 and put a TLS reverse proxy in front (docs/relay.md)");
-    }
-    check
-}
-
 /// Through `--relay`: the relay (reachable, the token accepted, TLS or loopback), the
 /// runner behind it, and whether it carries terminals. The rest runs on its machine.
 async fn remote_checks(target: &Target, relay: &oqto_client::Relay) -> Vec<Check> {
@@ -389,21 +337,6 @@ fn on_loopback(url: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `GET /healthz` on `addr`: the response's status line.
-async fn healthz(addr: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
 fn llm_check(target: &Target) -> Check {
