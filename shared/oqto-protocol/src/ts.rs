@@ -15,7 +15,11 @@ use crate::harness::{AgentCommand, AgentOk, AgentReply, AgentRequest};
 use crate::ids::{ClientMsgId, MessageId, PartId, RequestId, SessionId, TerminalId};
 use crate::login::{LoginError, LoginErrorCode, LoginOk, LoginRequest};
 use crate::message::{
-    ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
+    ImageInput, Message, ModelRef, Part, PartKind, PlanEntry, PlanPriority, PlanStatus, Role,
+    StopReason, ToolStatus, Usage,
+};
+use crate::permission::{
+    Answerer, AuditEntry, AuditKind, OptionKind, PermissionOption, PermissionTool, ToolKind,
 };
 use crate::relay::{RelayMessage, RelayWelcome};
 use crate::response::{
@@ -52,6 +56,9 @@ pub fn typescript() -> String {
         ToolStatus,
         Part,
         PartKind,
+        PlanEntry,
+        PlanPriority,
+        PlanStatus,
         ImageInput,
         Message,
         State,
@@ -81,6 +88,13 @@ pub fn typescript() -> String {
         Event,
         CompactionReason,
         ResyncReason,
+        PermissionTool,
+        ToolKind,
+        PermissionOption,
+        OptionKind,
+        Answerer,
+        AuditKind,
+        AuditEntry,
         AgentCommand,
         AgentRequest,
         AgentReply,
