@@ -36,6 +36,7 @@ complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -s V -l version -d '
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "link" -d 'Print a fresh one-time login link for the running relay (exit 3 when none runs)'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "token" -d 'Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "password" -d 'Set a password for `POST /login`: read twice from the terminal, or one line of stdin'
+complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "stop" -d 'Stop the running relay (SIGTERM: every WebSocket is closed) and wait for it to exit (exit 3 when none runs)'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand link" -l config -d 'Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`' -r -F
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand link" -l socket -d 'The runner\'s socket (default: as the runner resolves it)' -r -F
@@ -79,10 +80,16 @@ complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -l socke
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -s q -l quiet -d 'Only errors on stderr'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -s h -l help -d 'Print help'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "link" -d 'Print a fresh one-time login link for the running relay (exit 3 when none runs)'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "token" -d 'Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "password" -d 'Set a password for `POST /login`: read twice from the terminal, or one line of stdin'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand stop" -l config -d 'Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`' -r -F
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand stop" -l socket -d 'The runner\'s socket (default: as the runner resolves it)' -r -F
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand stop" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand stop" -s q -l quiet -d 'Only errors on stderr'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password stop help" -f -a "link" -d 'Print a fresh one-time login link for the running relay (exit 3 when none runs)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password stop help" -f -a "token" -d 'Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password stop help" -f -a "password" -d 'Set a password for `POST /login`: read twice from the terminal, or one line of stdin'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password stop help" -f -a "stop" -d 'Stop the running relay (SIGTERM: every WebSocket is closed) and wait for it to exit (exit 3 when none runs)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password stop help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it once (only its hash is kept)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: id, name, created, expires, last used (never the tokens)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke tokens by id or name'

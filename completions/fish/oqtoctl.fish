@@ -385,6 +385,7 @@ complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -l relay -d 'Talk t
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -l token-file -d 'With --relay: read the API token from this file (instead of OQTO_TOKEN)' -r -F
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -l relay-ca -d 'With --relay over https/wss: also trust the CA certificates in this PEM file' -r -F
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -l open -d 'Also open the link in a browser (xdg-open)'
+complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -l stop -d 'Stop the running relay instead (every tab is disconnected; exit 3 when none runs)'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -s q -l quiet -d 'Only errors on stderr'
 complete -c oqtoctl -n "__fish_oqtoctl_using_subcommand web" -l no-autostart -d 'Fail (exit 3) instead of starting a runner when none answers'

@@ -52,4 +52,6 @@ pub enum Command {
     Token(TokenCommand),
     /// Set a password for `POST /login`: read twice from the terminal, or one line of stdin
     Password(PasswordArgs),
+    /// Stop the running relay (SIGTERM: every WebSocket is closed) and wait for it to exit (exit 3 when none runs)
+    Stop,
 }

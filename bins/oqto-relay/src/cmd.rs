@@ -1,4 +1,4 @@
-//! `oqto-relay link`, `oqto-relay token …` and `oqto-relay password`: they open the relay's `SQLite` file as the
+//! `oqto-relay link`, `oqto-relay token …`, `oqto-relay password` and `oqto-relay stop`: they open the relay's `SQLite` file as the
 //! same user (the running relay reads the same file), so they work whether or not a relay
 //! runs, and `oqtoctl web` / `oqtoctl token` / `oqtoctl password` run them without
 //! linking `SQLite`.
@@ -35,6 +35,47 @@ pub fn link(places: &Places, out: &mut dyn Write) -> anyhow::Result<Exit> {
         .create_login(places.config.login_link_ttl)
         .context("creating a login link")?;
     writeln!(out, "{}/login?token={secret}", relay.url)?;
+    Ok(Exit::Ok)
+}
+
+/// How long `stop` waits for the relay to close its sockets and exit (it waits up to 5 s
+/// for its `WebSockets` itself).
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Stops the running relay: SIGTERM, then waits until the process is gone.
+pub fn stop(places: &Places) -> anyhow::Result<Exit> {
+    use nix::sys::signal::{Signal, kill};
+    let Some(relay) = local::running(&places.state_file) else {
+        return Err(CliError::new(
+            Exit::RunnerUnreachable,
+            format!(
+                "no relay is running (no live {})",
+                places.state_file.display()
+            ),
+        )
+        .into());
+    };
+    let pid = nix::unistd::Pid::from_raw(
+        i32::try_from(relay.pid).context("the pid in relay.json is out of range")?,
+    );
+    kill(pid, Signal::SIGTERM).with_context(|| format!("signalling pid {pid}"))?;
+    let give_up = std::time::Instant::now() + STOP_DEADLINE;
+    // Gone once its announcement is (it removes relay.json last) or the process is.
+    while local::running(&places.state_file).is_some_and(|r| r.pid == relay.pid) {
+        if std::time::Instant::now() > give_up {
+            return Err(CliError::new(
+                Exit::Failure,
+                format!(
+                    "oqto-relay (pid {pid}) did not exit within {}s of SIGTERM",
+                    STOP_DEADLINE.as_secs()
+                ),
+            )
+            .with_hint(format!("`kill -9 {pid}` ends it at once"))
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::info!(%pid, "stopped oqto-relay");
     Ok(Exit::Ok)
 }
 

@@ -142,6 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Link) => cmd::link(&places, &mut stdout),
         Some(Command::Token(command)) => cmd::token(command, &places, &mut stdout),
         Some(Command::Password(args)) => cmd::password(&args, &places),
+        Some(Command::Stop) => cmd::stop(&places),
         None => run_server(&cli.serve, places, &mut stdout),
     }
 }

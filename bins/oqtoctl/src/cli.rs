@@ -116,6 +116,9 @@ pub struct WebArgs {
     /// Also open the link in a browser (xdg-open)
     #[arg(long)]
     pub open: bool,
+    /// Stop the running relay instead (every tab is disconnected; exit 3 when none runs)
+    #[arg(long, conflicts_with = "open")]
+    pub stop: bool,
 }
 
 #[derive(Debug, Args)]

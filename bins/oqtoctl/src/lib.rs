@@ -8,6 +8,7 @@ pub mod render;
 
 use clap::CommandFactory;
 use oqto_cli::{Exit, ManExtra};
+use std::process::Stdio;
 
 pub use cli::{Cli, Command, Global};
 
@@ -92,6 +93,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
     let target = ondemand::Target::load(&cli.global)?;
     if let C::Web(args) = &cli.command {
+        if args.stop {
+            return cmd::relay::passthrough(cli.global.socket.as_deref(), &["stop"], Stdio::null());
+        }
         let mut stdout = std::io::stdout().lock();
         return cmd::web::run(
             args.open,

@@ -25,9 +25,17 @@ impl Drop for RelayGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.pid() {
             let _ = kill(pid, Signal::SIGTERM);
-            wait_until(Duration::from_secs(30), || kill(pid, None).is_err());
+            wait_until(Duration::from_secs(30), || !alive(pid));
         }
     }
+}
+
+/// Whether `pid` runs (a zombie nobody reaped yet has ended).
+fn alive(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn ctl_with_relay() -> (Ctl, RelayGuard) {
@@ -69,6 +77,17 @@ fn web_starts_a_relay_once_and_prints_a_fresh_link_each_time() {
     assert!(
         relay["detail"].as_str().unwrap().starts_with(url),
         "{relay}"
+    );
+    // `web --stop` ends it and waits: the process and its relay.json are gone.
+    ctl.ok(&["web", "--stop"]);
+    assert!(!alive(pid), "the relay still runs");
+    assert_eq!(guard.pid(), None, "relay.json was left behind");
+    let again = ctl.run(&["web", "--stop"]);
+    assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no relay is running"),
+        "{}",
+        describe(&again)
     );
 }
 
