@@ -407,3 +407,105 @@ async fn a_burst_of_requests_is_answered_in_full() {
     }
     drop(writer.await.unwrap());
 }
+
+/// The relay's peak resident memory, in KiB.
+fn relay_peak_kib(relay: &Relay) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", relay.pid())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A tab subscribed to 100 streaming sessions stops reading: the relay's memory stays
+/// bounded (its queue for the tab is; what does not fit waits in the runner, whose
+/// per-subscriber queues overflow into `resync`), another tab sees every turn end, and the
+/// stalled tab, reading again, learns how every turn ended.
+#[tokio::test]
+async fn a_stalled_tab_with_100_streaming_sessions_keeps_the_relay_small() {
+    const SESSIONS: usize = 100;
+    let relay = Relay::start_with_runner("", "subscriber_queue = 16\nmax_sessions = 128");
+    let cwd = relay.env.work().display().to_string();
+    let mut watcher = relay.browser().await;
+    watcher.hello().await;
+    let mut sessions = Vec::new();
+    let mut ignored = Vec::new();
+    for i in 0..SESSIONS {
+        let reply = watcher
+            .request(
+                json!({"id":format!("c{i}"),"type":"session.create","harness":"fake","cwd":cwd}),
+                &mut ignored,
+            )
+            .await;
+        assert_eq!(reply["type"], "ok", "{reply}");
+        sessions.push(
+            reply["result"]["session"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut stalled = relay.small_buffered_browser().await;
+    stalled.hello().await;
+    for (i, session) in sessions.iter().enumerate() {
+        for ws in [&mut stalled, &mut watcher] {
+            let reply = ws
+                .request(
+                    json!({"id":format!("s{i}"),"type":"session.subscribe","session":session}),
+                    &mut ignored,
+                )
+                .await;
+            assert_eq!(reply["type"], "ok", "{reply}");
+        }
+    }
+    let before = relay_peak_kib(&relay);
+    for (i, session) in sessions.iter().enumerate() {
+        watcher
+            .send(&json!({"ch":"agent","msg":{"id":format!("p{i}"),"type":"prompt","session":session,"text":"stream:1000"}}))
+            .await;
+    }
+    // The watcher reads every session's turn to its end; the stalled tab reads nothing.
+    let mut working = std::collections::HashSet::new();
+    let mut done = std::collections::HashSet::new();
+    while done.len() < SESSIONS {
+        let frame = watcher.frame().await;
+        let msg = &frame["msg"];
+        let Some(session) = msg["session"].as_str() else {
+            continue;
+        };
+        match (msg["type"].as_str(), msg["state"].as_str()) {
+            (Some("state"), Some("working")) => {
+                working.insert(session.to_owned());
+            }
+            (Some("state"), Some("idle")) if working.contains(session) => {
+                done.insert(session.to_owned());
+            }
+            _ => {}
+        }
+    }
+    let peak = relay_peak_kib(&relay);
+    eprintln!("relay peak RSS: {before} KiB before the turns, {peak} KiB after");
+    assert!(
+        peak < before + 32 * 1024,
+        "the relay grew from {before} to {peak} KiB"
+    );
+    // The stalled tab reads again: it learns how every turn ended, from the events the
+    // runner still had for it or from a `resync` snapshot; nothing is left hanging.
+    let mut ended = std::collections::HashSet::new();
+    let mut resyncs = 0;
+    while ended.len() < SESSIONS {
+        let frame = stalled.frame().await;
+        let msg = &frame["msg"];
+        let Some(session) = msg["session"].as_str() else {
+            continue;
+        };
+        resyncs += usize::from(msg["type"] == "resync");
+        let idle = (msg["type"] == "state" && msg["state"] == "idle")
+            || (msg["type"] == "resync" && msg["info"]["state"] == "idle");
+        if idle {
+            ended.insert(session.to_owned());
+        }
+    }
+    eprintln!("the stalled tab saw every turn end ({resyncs} resyncs)");
+}
