@@ -17,7 +17,7 @@
 //!
 //! `prompt` writes the user's message as events (ACP agents do not echo it), then
 //! `session/prompt`; the command is answered at once and the turn goes on until the
-//! agent answers the request ([`turn::Turn`] maps the updates). `abort` sends
+//! agent answers the request (`turn::Turn` maps the updates). `abort` sends
 //! `session/cancel` and answers pending permission requests `cancelled`, as the
 //! specification requires; the turn ends when the agent answers the prompt with
 //! `cancelled`.
