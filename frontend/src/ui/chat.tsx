@@ -1,0 +1,342 @@
+import {
+  createEffect,
+  createMemo,
+  createSignal,
+  type JSX,
+  lazy,
+  on,
+  onCleanup,
+  Show,
+  Suspense,
+} from "solid-js";
+import { VList, type VListHandle } from "virtua/solid";
+import { onCopyClick } from "../lib/code";
+import type { OutItem, SendKind } from "../lib/outbox";
+import { navigate } from "../lib/router";
+import type { Row } from "../lib/session-model";
+import { base, useStore } from "./ctx";
+import { MessageView } from "./message";
+import { stateLabel } from "./sessions";
+
+const FilesPane = lazy(() => import("./files"));
+
+type Item = Row | { kind: "pending"; item: OutItem } | { kind: "older" };
+
+export function Chat(props: {
+  id: string;
+  message?: string;
+  filesOpen: boolean;
+  setFilesOpen: (v: boolean) => void;
+}): JSX.Element {
+  const store = useStore();
+  // A new view per session id (the component is re-created when the id changes).
+  const view = createMemo(() => store.open(props.id));
+  const info = () => view().info[0]();
+  const [openPath, setOpenPath] = createSignal<string | null>(null);
+  const [error, setError] = createSignal("");
+  let list: VListHandle | undefined;
+  let atBottom = true;
+
+  const pending = createMemo(() => {
+    store.outboxVersion[0]();
+    return store.outbox.forSession(props.id);
+  });
+  const items = createMemo<Item[]>(() => {
+    const out: Item[] = [];
+    if (view().model.hasMore) out.push({ kind: "older" });
+    out.push(...view().rows[0]());
+    for (const item of pending()) out.push({ kind: "pending", item });
+    return out;
+  });
+
+  const working = () => info()?.state === "working";
+  const scrollToEnd = () => {
+    const n = items().length;
+    if (list && n > 0) list.scrollToIndex(n - 1, { align: "end" });
+  };
+
+  // Follow the stream while the reader is at the bottom.
+  createEffect(
+    on(items, () => {
+      if (atBottom && !props.message) queueMicrotask(scrollToEnd);
+    }),
+  );
+  let followTimer: ReturnType<typeof setInterval> | undefined;
+  createEffect(() => {
+    if (working()) {
+      followTimer ??= setInterval(() => {
+        if (atBottom && !props.message) scrollToEnd();
+      }, 200);
+    } else if (followTimer) {
+      clearInterval(followTimer);
+      followTimer = undefined;
+    }
+  });
+  onCleanup(() => followTimer && clearInterval(followTimer));
+
+  // A deep link to a message: load pages back until it is there, then scroll to it.
+  createEffect(
+    on(
+      () => [props.message, view().rows[0]().length] as const,
+      async ([target]) => {
+        if (!target) return;
+        const v = view();
+        if (!v.model.messages.has(target)) {
+          if (v.model.lastSeq === 0) return; // not loaded yet; runs again when rows come
+          if (!(await store.reveal(v, target))) {
+            setError(`Message ${target} is not in this session.`);
+            return;
+          }
+        }
+        const i = items().findIndex((it) => it.kind === "message" && it.id === target);
+        if (i >= 0) {
+          atBottom = false;
+          list?.scrollToIndex(i, { align: "center" });
+        }
+      },
+    ),
+  );
+
+  const onScroll = (offset: number) => {
+    if (!list) return;
+    atBottom = offset + list.viewportSize >= list.scrollSize - 48;
+    if (offset < 200 && view().model.hasMore && !loadingOlder) void older();
+  };
+  let loadingOlder = false;
+  const older = async () => {
+    loadingOlder = true;
+    try {
+      await store.loadOlder(view());
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      loadingOlder = false;
+    }
+  };
+
+  const abort = async () => {
+    try {
+      await store.request({ type: "abort", session: props.id });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  const openFile = (path: string) => {
+    setOpenPath(path);
+    props.setFilesOpen(true);
+  };
+
+  const render = (it: Item) => {
+    switch (it.kind) {
+      case "message":
+        return (
+          <MessageView
+            id={it.id}
+            view={view()}
+            highlight={props.message === it.id}
+            onFile={openFile}
+          />
+        );
+      case "notice":
+        return (
+          <div class={`notice notice-${it.notice.kind}`} role={it.notice.kind === "error" ? "alert" : undefined}>
+            {it.notice.text}
+          </div>
+        );
+      case "older":
+        return (
+          <div class="older">
+            <button type="button" class="link" onClick={older}>
+              Load older messages
+            </button>
+          </div>
+        );
+      case "pending":
+        return <PendingView item={it.item} />;
+    }
+  };
+
+  return (
+    <div class="chat-wrap" classList={{ "with-files": props.filesOpen }}>
+      <section class="chat" aria-label="Conversation">
+        <div class="chat-head">
+          <button
+            type="button"
+            class="back"
+            aria-label="Back to sessions"
+            onClick={() => navigate({ name: "home" })}
+          >
+            ‹
+          </button>
+          <div class="chat-title">
+            <h1>{info()?.title ?? (info() ? base(info()!.cwd) : props.id)}</h1>
+            <div class="muted small">
+              <Show when={info()}>
+                {(i) => (
+                  <>
+                    <span data-testid="session-state">{stateLabel(i())}</span> · {i().harness} ·{" "}
+                    <span title={i().cwd}>{i().cwd}</span>
+                    <Show when={i().model}>{(m) => <> · {m().id}</>}</Show>
+                  </>
+                )}
+              </Show>
+            </div>
+          </div>
+          <button
+            type="button"
+            aria-label={props.filesOpen ? "Hide files" : "Show files"}
+            aria-pressed={props.filesOpen}
+            onClick={() => props.setFilesOpen(!props.filesOpen)}
+          >
+            Files
+          </button>
+        </div>
+        <Show when={view().missing[0]()}>
+          <p class="error" role="alert">
+            {view().missing[0]()}
+          </p>
+        </Show>
+        <Show when={error()}>
+          <p class="error" role="alert">
+            {error()}
+          </p>
+        </Show>
+        {/* biome-ignore lint/a11y/noStaticElementInteractions: delegated copy-button clicks */}
+        {/* biome-ignore lint/a11y/useKeyWithClickEvents: the buttons themselves are focusable */}
+        <div class="messages" onClick={onCopyClick}>
+          <VList
+            ref={(h) => {
+              list = h;
+            }}
+            data={items()}
+            class="vlist"
+            onScroll={onScroll}
+            shift={false}
+          >
+            {(it) => render(it)}
+          </VList>
+        </div>
+        <Show when={working()}>
+          <div class="working" role="status" aria-live="polite">
+            <span class="spinner" aria-hidden="true" />
+            <span data-testid="phase">{info()?.phase?.replace("_", " ") ?? "working"}</span>
+            <Show when={view().queue[0]().steering.length + view().queue[0]().follow_up.length > 0}>
+              <span class="muted small">
+                · queued: {view().queue[0]().steering.length + view().queue[0]().follow_up.length}
+              </span>
+            </Show>
+            <button type="button" class="danger" aria-label="Abort the turn" onClick={abort}>
+              Abort
+            </button>
+          </div>
+        </Show>
+        <Composer session={props.id} working={working()} />
+      </section>
+      <Show when={props.filesOpen}>
+        <Suspense fallback={<aside class="files">Loading files…</aside>}>
+          <FilesPane
+            session={props.id}
+            open={openPath()}
+            onClose={() => props.setFilesOpen(false)}
+          />
+        </Suspense>
+      </Show>
+    </div>
+  );
+}
+
+function PendingView(props: { item: OutItem }) {
+  const store = useStore();
+  const label = () => {
+    switch (props.item.state) {
+      case "queued":
+        return "waiting for the connection";
+      case "sending":
+        return "sending…";
+      case "sent":
+        return "sent";
+      case "failed":
+        return `not sent: ${props.item.error ?? ""}`;
+    }
+  };
+  return (
+    <article class="msg role-user pending" data-pending={props.item.cmid} aria-label="pending message">
+      <div class="plain">{props.item.text}</div>
+      <div class="muted small" data-testid="pending-state">
+        {props.item.kind === "prompt" ? "" : `${props.item.kind.replace("_", "-")} · `}
+        {label()}
+      </div>
+      <Show when={props.item.state === "failed"}>
+        <div class="row-actions">
+          <button type="button" onClick={() => store.retry(props.item)}>
+            Retry
+          </button>
+          <button type="button" onClick={() => store.outbox.discard(props.item.cmid)}>
+            Discard
+          </button>
+        </div>
+      </Show>
+    </article>
+  );
+}
+
+function Composer(props: { session: string; working: boolean }) {
+  const store = useStore();
+  const [text, setText] = createSignal("");
+  let ta!: HTMLTextAreaElement;
+  const touch = typeof matchMedia === "function" && matchMedia("(pointer: coarse)").matches;
+
+  const send = (kind: SendKind) => {
+    const t = text().trim();
+    if (!t) return;
+    store.send(props.session, kind, t);
+    setText("");
+    ta.style.height = "";
+    ta.focus();
+  };
+  const primary = (): SendKind => (props.working ? "follow_up" : "prompt");
+
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !touch) {
+      e.preventDefault();
+      send(primary());
+    }
+  };
+  const grow = () => {
+    ta.style.height = "auto";
+    ta.style.height = `${Math.min(ta.scrollHeight, 240)}px`;
+  };
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send(primary());
+      }}
+    >
+      <textarea
+        ref={ta}
+        rows={1}
+        aria-label="Message"
+        placeholder={props.working ? "Steer or queue a follow-up…" : "Ask the agent…"}
+        enterkeyhint={touch ? "enter" : "send"}
+        value={text()}
+        onInput={(e) => {
+          setText(e.currentTarget.value);
+          grow();
+        }}
+        onKeyDown={onKey}
+      />
+      <Show when={props.working}>
+        <button type="button" aria-label="Steer: deliver now" onClick={() => send("steer")}>
+          Steer
+        </button>
+      </Show>
+      <button type="submit" class="primary" aria-label={props.working ? "Queue follow-up" : "Send"}>
+        {props.working ? "Follow up" : "Send"}
+      </button>
+    </form>
+  );
+}
