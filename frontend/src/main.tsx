@@ -1,8 +1,8 @@
 import { render } from "solid-js/web";
-import { App } from "./ui/app";
 import { Conn, wsUrl } from "./lib/conn";
 import { Store } from "./lib/store";
 import { applyTheme } from "./lib/theme";
+import { App } from "./ui/app";
 import "./styles.css";
 
 applyTheme();

@@ -327,7 +327,8 @@ export class Conn {
 
   private sendRaw(frame: RelayFrame): boolean {
     const ws = this.ws;
-    if (!ws || ws.readyState !== 1) return false;
+    if (ws?.readyState !== 1) return false;
+    if (!ws) return false;
     ws.send(JSON.stringify(frame));
     return true;
   }

@@ -99,10 +99,7 @@ export class Outbox {
   }
 
   /** Sends what waits, in order; stops at the first send that lost its connection. */
-  async flush(
-    send: (item: OutItem) => Promise<number>,
-    connected: () => boolean,
-  ): Promise<void> {
+  async flush(send: (item: OutItem) => Promise<number>, connected: () => boolean): Promise<void> {
     if (this.flushing) {
       this.again = true;
       return;

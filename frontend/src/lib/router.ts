@@ -15,7 +15,8 @@ export interface Route {
 export function parse(path: string, hash: string, search: string): Route {
   const m = /^\/s\/([^/]+)\/?$/.exec(path);
   if (m) {
-    const message = hash.startsWith("#") && hash.length > 1 ? decodeURIComponent(hash.slice(1)) : undefined;
+    const message =
+      hash.startsWith("#") && hash.length > 1 ? decodeURIComponent(hash.slice(1)) : undefined;
     return { name: "session", session: decodeURIComponent(m[1]), ...(message ? { message } : {}) };
   }
   if (path === "/search") {
@@ -48,6 +49,7 @@ export { route };
 export function navigate(r: Route, replace = false) {
   const url = href(r);
   if (replace) history.replaceState(null, "", url);
-  else if (url !== location.pathname + location.search + location.hash) history.pushState(null, "", url);
+  else if (url !== location.pathname + location.search + location.hash)
+    history.pushState(null, "", url);
   setRoute(r);
 }

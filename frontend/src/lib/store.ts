@@ -4,7 +4,7 @@
 // per animation frame, per message, so a burst of deltas costs one render.
 
 import { type Accessor, createSignal, type Setter } from "solid-js";
-import type { Event, Message, SessionInfo, Reply, RelayWelcome } from "../protocol/protocol";
+import type { Event, Message, RelayWelcome, Reply, SessionInfo } from "../protocol/protocol";
 import { type Conn, type ConnStatus, RequestError } from "./conn";
 import { type KV, Outbox, type OutItem, type SendKind } from "./outbox";
 import {

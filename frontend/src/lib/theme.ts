@@ -11,6 +11,7 @@ function load(): ThemeChoice {
 }
 
 const [theme, setThemeSig] = createSignal<ThemeChoice>(load());
+
 export { theme };
 
 export function applyTheme(t: ThemeChoice = theme()) {

@@ -118,16 +118,31 @@ export function App(props: { store: Store }): JSX.Element {
             {statusText()}
           </span>
           <span class="spacer" />
-          <button type="button" aria-label="Search history" title="Search (/)" onClick={() => navigate({ name: "search" })}>
+          <button
+            type="button"
+            aria-label="Search history"
+            title="Search (/)"
+            onClick={() => navigate({ name: "search" })}
+          >
             Search
           </button>
-          <button type="button" aria-label="New session" title="New session (Alt+N)" onClick={() => setCreating(true)}>
+          <button
+            type="button"
+            aria-label="New session"
+            title="New session (Alt+N)"
+            onClick={() => setCreating(true)}
+          >
             New
           </button>
           <button type="button" aria-label={themeLabel()} title={themeLabel()} onClick={cycleTheme}>
             {theme() === "system" ? "Auto" : theme() === "dark" ? "Dark" : "Light"}
           </button>
-          <button type="button" aria-label="Keyboard shortcuts" title="Shortcuts (?)" onClick={() => setHelp(true)}>
+          <button
+            type="button"
+            aria-label="Keyboard shortcuts"
+            title="Shortcuts (?)"
+            onClick={() => setHelp(true)}
+          >
             ?
           </button>
         </header>

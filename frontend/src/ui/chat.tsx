@@ -140,7 +140,10 @@ export function Chat(props: {
         );
       case "notice":
         return (
-          <div class={`notice notice-${it.notice.kind}`} role={it.notice.kind === "error" ? "alert" : undefined}>
+          <div
+            class={`notice notice-${it.notice.kind}`}
+            role={it.notice.kind === "error" ? "alert" : undefined}
+          >
             {it.notice.text}
           </div>
         );
@@ -261,7 +264,11 @@ function PendingView(props: { item: OutItem }) {
     }
   };
   return (
-    <article class="msg role-user pending" data-pending={props.item.cmid} aria-label="pending message">
+    <article
+      class="msg role-user pending"
+      data-pending={props.item.cmid}
+      aria-label="pending message"
+    >
       <div class="plain">{props.item.text}</div>
       <div class="muted small" data-testid="pending-state">
         {props.item.kind === "prompt" ? "" : `${props.item.kind.replace("_", "-")} · `}

@@ -27,5 +27,7 @@ export function base(dir: string): string {
 export function typing(ev: KeyboardEvent): boolean {
   const t = ev.target as HTMLElement | null;
   if (!t) return false;
-  return t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || !!t.closest(".cm-editor");
+  return (
+    t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || !!t.closest(".cm-editor")
+  );
 }

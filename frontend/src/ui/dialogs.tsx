@@ -1,6 +1,6 @@
 import { createMemo, createSignal, For, type JSX, onMount, Show } from "solid-js";
-import type { Reply } from "../protocol/protocol";
 import { navigate } from "../lib/router";
+import type { Reply } from "../protocol/protocol";
 import { useStore } from "./ctx";
 
 function Modal(props: { title: string; onClose: () => void; children: JSX.Element }) {

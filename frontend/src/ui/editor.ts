@@ -1,9 +1,9 @@
 // CodeMirror 6, loaded only when a file is opened for editing (its own chunk), with the
 // language picked by the file name and the merge view for a conflicting save.
 
-import { EditorView, basicSetup } from "codemirror";
-import { EditorState, type Extension } from "@codemirror/state";
 import { MergeView } from "@codemirror/merge";
+import { EditorState, type Extension } from "@codemirror/state";
+import { basicSetup, EditorView } from "codemirror";
 
 async function language(path: string): Promise<Extension[]> {
   const ext = path.split(".").pop()?.toLowerCase() ?? "";
@@ -14,7 +14,12 @@ async function language(path: string): Promise<Extension[]> {
       return [(await import("@codemirror/lang-javascript")).javascript({ jsx: true })];
     case "ts":
     case "tsx":
-      return [(await import("@codemirror/lang-javascript")).javascript({ typescript: true, jsx: ext === "tsx" })];
+      return [
+        (await import("@codemirror/lang-javascript")).javascript({
+          typescript: true,
+          jsx: ext === "tsx",
+        }),
+      ];
     case "json":
       return [(await import("@codemirror/lang-json")).json()];
     case "md":
@@ -67,8 +72,14 @@ export async function createEditor(
 export function showMerge(parent: HTMLElement, onDisk: string, mine: string): () => void {
   const mv = new MergeView({
     parent,
-    a: { doc: onDisk, extensions: [basicSetup, EditorState.readOnly.of(true), EditorView.editable.of(false)] },
-    b: { doc: mine, extensions: [basicSetup, EditorState.readOnly.of(true), EditorView.editable.of(false)] },
+    a: {
+      doc: onDisk,
+      extensions: [basicSetup, EditorState.readOnly.of(true), EditorView.editable.of(false)],
+    },
+    b: {
+      doc: mine,
+      extensions: [basicSetup, EditorState.readOnly.of(true), EditorView.editable.of(false)],
+    },
   });
   return () => mv.destroy();
 }

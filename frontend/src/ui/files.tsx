@@ -1,8 +1,8 @@
 import { createEffect, createSignal, For, type JSX, on, onCleanup, Show } from "solid-js";
-import type { Entry } from "../protocol/protocol";
 import { RequestError } from "../lib/conn";
 import { decodeText, Files, hexDump } from "../lib/files";
 import { effectiveTheme } from "../lib/theme";
+import type { Entry } from "../protocol/protocol";
 import { useStore } from "./ctx";
 import type { Editor } from "./editor";
 
@@ -51,7 +51,7 @@ function Dir(props: {
     setOpen(next);
   };
   return (
-    <ul class="tree" role={props.depth === 0 ? "tree" : "group"} aria-label={props.depth === 0 ? "Workspace files" : undefined}>
+    <ul class="tree">
       <Show when={error()}>
         <li class="error">{error()}</li>
       </Show>
@@ -62,13 +62,14 @@ function Dir(props: {
         {(e) => {
           const path = join(props.path, e.name);
           return (
-            <li role="treeitem" aria-expanded={e.kind === "dir" ? open().has(e.name) : undefined}>
+            <li>
               <button
                 type="button"
                 class="tree-item"
                 classList={{ dir: e.kind === "dir", selected: props.selected === path }}
                 style={{ "padding-left": `${0.5 + props.depth}rem` }}
                 data-path={path}
+                aria-expanded={e.kind === "dir" ? open().has(e.name) : undefined}
                 onClick={() => (e.kind === "dir" ? toggle(e.name) : props.onOpen(path))}
               >
                 {e.kind === "dir" ? (open().has(e.name) ? "▾ " : "▸ ") : ""}
@@ -145,7 +146,13 @@ export default function FilesPane(props: {
     if (!f || f.text === null) return;
     setEditing(true);
     const { createEditor } = await import("./editor");
-    editor = await createEditor(editorEl, f.path, f.text, () => setDirty(true), effectiveTheme() === "dark");
+    editor = await createEditor(
+      editorEl,
+      f.path,
+      f.text,
+      () => setDirty(true),
+      effectiveTheme() === "dark",
+    );
   };
 
   const save = async (force = false) => {
@@ -205,7 +212,9 @@ export default function FilesPane(props: {
     const chunk = Math.min(store.conn.welcome?.max_frame ?? 1 << 20, 1 << 20);
     for (const f of list) {
       try {
-        await files.upload(f.name, f, chunk, (done) => setStatus(`Uploading ${f.name}: ${done} / ${f.size}`));
+        await files.upload(f.name, f, chunk, (done) =>
+          setStatus(`Uploading ${f.name}: ${done} / ${f.size}`),
+        );
         setStatus(`Uploaded ${f.name}`);
       } catch (e) {
         setStatus(`Upload of ${f.name} failed: ${(e as Error).message}`);
@@ -282,7 +291,11 @@ export default function FilesPane(props: {
           />{" "}
           hide ignored
         </label>
-        <button type="button" aria-label="Refresh the file tree" onClick={() => setRefresh((n) => n + 1)}>
+        <button
+          type="button"
+          aria-label="Refresh the file tree"
+          onClick={() => setRefresh((n) => n + 1)}
+        >
           ↻
         </button>
         <button type="button" aria-label="New file" onClick={create}>
@@ -331,7 +344,12 @@ export default function FilesPane(props: {
                     </button>
                   </Show>
                   <Show when={editing()}>
-                    <button type="button" class="primary" disabled={!dirty() && !conflict()} onClick={() => void save()}>
+                    <button
+                      type="button"
+                      class="primary"
+                      disabled={!dirty() && !conflict()}
+                      onClick={() => void save()}
+                    >
                       Save
                     </button>
                   </Show>
@@ -341,7 +359,12 @@ export default function FilesPane(props: {
                   <button type="button" aria-label={`Rename ${f().path}`} onClick={rename}>
                     Rename
                   </button>
-                  <button type="button" class="danger" aria-label={`Delete ${f().path}`} onClick={remove}>
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Delete ${f().path}`}
+                    onClick={remove}
+                  >
                     Delete
                   </button>
                 </div>
@@ -375,7 +398,7 @@ export default function FilesPane(props: {
                       <Show
                         when={preview()}
                         fallback={
-                          <pre class="hex" aria-label="Binary contents (hex)">
+                          <pre class="hex" title="Binary contents (hex)">
                             {hexDump(f().bytes)}
                           </pre>
                         }

@@ -1,8 +1,17 @@
-import { createEffect, createMemo, createSignal, For, type JSX, Match, Show, Switch } from "solid-js";
-import type { Message, Part } from "../protocol/protocol";
+import {
+  createEffect,
+  createMemo,
+  createSignal,
+  For,
+  type JSX,
+  Match,
+  Show,
+  Switch,
+} from "solid-js";
 import { decorateCode } from "../lib/code";
 import { renderMarkdown } from "../lib/markdown";
 import type { View } from "../lib/store";
+import type { Message, Part } from "../protocol/protocol";
 
 type P<T extends Part["type"]> = Extract<Part, { type: T }>;
 
@@ -104,7 +113,10 @@ function PartView(props: {
         <ToolCard part={as("tool_call")} view={props.view} />
       </Match>
       <Match when={part()?.type === "image"}>
-        <Show when={as("image").data} fallback={<span class="muted">[image: {as("image").url}]</span>}>
+        <Show
+          when={as("image").data}
+          fallback={<span class="muted">[image: {as("image").url}]</span>}
+        >
           <img
             class="inline-image"
             alt="attached"
@@ -132,7 +144,8 @@ function PartView(props: {
   );
 }
 
-const sameIds = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameIds = (a: string[], b: string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 export function MessageView(props: {
   id: string;
@@ -165,6 +178,7 @@ export function MessageView(props: {
   };
   return (
     <Show when={msg() !== undefined}>
+      {/* biome-ignore lint/a11y/useKeyWithClickEvents: a shortcut for pointer users; the files pane opens the same files by keyboard */}
       <article
         class={`msg role-${msg()?.role}`}
         classList={{ highlight: props.highlight, streaming: !final() }}

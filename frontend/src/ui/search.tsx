@@ -1,7 +1,7 @@
 import { createMemo, createSignal, For, type JSX, onMount, Show } from "solid-js";
-import type { Reply, Role, SearchHit } from "../protocol/protocol";
 import { snippetHtml } from "../lib/markdown";
 import { navigate } from "../lib/router";
+import type { Reply, Role, SearchHit } from "../protocol/protocol";
 import { ago, base, useStore } from "./ctx";
 
 export function SearchView(props: { query: string }): JSX.Element {
@@ -65,7 +65,11 @@ export function SearchView(props: { query: string }): JSX.Element {
           Search
         </button>
         <div class="filters">
-          <select aria-label="Harness" value={harness()} onChange={(e) => setHarness(e.currentTarget.value)}>
+          <select
+            aria-label="Harness"
+            value={harness()}
+            onChange={(e) => setHarness(e.currentTarget.value)}
+          >
             <option value="">any harness</option>
             <For each={harnesses()}>{(h) => <option value={h}>{h}</option>}</For>
           </select>

@@ -1,6 +1,6 @@
 import { createMemo, createSignal, For, type JSX, Show } from "solid-js";
-import type { SessionInfo } from "../protocol/protocol";
 import { navigate, route } from "../lib/router";
+import type { SessionInfo } from "../protocol/protocol";
 import { ago, base, useStore } from "./ctx";
 
 export function stateLabel(s: SessionInfo): string {
@@ -109,7 +109,7 @@ export function SessionList(props: { onNew: () => void }): JSX.Element {
                 ⋯
               </button>
               <Show when={menu() === s.id}>
-                <div class="actions" role="group" aria-label="Session actions">
+                <div class="actions">
                   <button type="button" onClick={() => rename(s)}>
                     Rename
                   </button>

@@ -101,7 +101,10 @@ export class Stack {
     this.url = state.url;
     this.loginUrl = state.login_url;
     this.listen = new URL(this.url).host;
-    await waitFor("the relay to answer", async () => (await fetch(`${this.url}/healthz`)).status > 0);
+    await waitFor(
+      "the relay to answer",
+      async () => (await fetch(`${this.url}/healthz`)).status > 0,
+    );
     return this;
   }
 
@@ -154,9 +157,7 @@ export async function loggedInPage(browser, stack, contextOptions = {}) {
     void d.dismiss().catch(() => {});
   });
   await page.goto(stack.link());
-  await waitFor("the connection", () =>
-    page.locator('[data-status="open"]').isVisible(),
-  );
+  await waitFor("the connection", () => page.locator('[data-status="open"]').isVisible());
   return page;
 }
 
@@ -184,9 +185,11 @@ export async function newSession(page, stack, title) {
   if (title) await dialog.getByLabel("Title (optional)").fill(title);
   await dialog.getByRole("button", { name: "Start" }).click();
   await waitFor("the session page", () => /\/s\/ses_/.test(new URL(page.url()).pathname));
-  await waitFor("the session to be idle", async () =>
-    (await page.getByTestId("session-state").textContent()) === "idle",
-  60_000);
+  await waitFor(
+    "the session to be idle",
+    async () => (await page.getByTestId("session-state").textContent()) === "idle",
+    60_000,
+  );
   return decodeURIComponent(new URL(page.url()).pathname.split("/")[2]);
 }
 
