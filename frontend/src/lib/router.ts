@@ -34,7 +34,10 @@ export function href(r: Route): string {
   return "/";
 }
 
-const here = () => parse(location.pathname, location.hash, location.search);
+const here = (): Route =>
+  typeof location === "undefined"
+    ? { name: "home" }
+    : parse(location.pathname, location.hash, location.search);
 const [route, setRoute] = createSignal<Route>(here(), {
   equals: (a, b) => href(a) === href(b),
 });

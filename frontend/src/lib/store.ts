@@ -32,6 +32,8 @@ export class View {
   pending: Change | null = null;
   subscribed = false;
   subscribing = false;
+  /** A (re)connect asked to subscribe while a subscribe was still under way. */
+  again = false;
 
   constructor(id: string) {
     this.model = newModel(id);
@@ -171,7 +173,10 @@ export class Store {
   }
 
   private async subscribe(v: View) {
-    if (v.subscribing) return;
+    if (v.subscribing) {
+      v.again = true;
+      return;
+    }
     v.subscribing = true;
     try {
       await this.conn.request({
@@ -188,6 +193,10 @@ export class Store {
       if (err.code === "session_not_found") v.missing[1](err.message);
     } finally {
       v.subscribing = false;
+      if (v.again && this.conn.ready) {
+        v.again = false;
+        void this.subscribe(v);
+      }
     }
   }
 
