@@ -18,9 +18,11 @@ try {
     const t0 = performance.now();
     await page.goto(link);
     // Interactive: connected, the session list answered, the filter box usable.
-    await waitFor("the list", () =>
-      page.evaluate(() => window.oqto?.store.listed[0]() && window.oqto.conn.ready),
-    10_000);
+    await waitFor(
+      "the list",
+      () => page.evaluate(() => window.oqto?.store.listed[0]() && window.oqto.conn.ready),
+      10_000,
+    );
     await page.getByLabel("Filter sessions").fill("x");
     const ms = performance.now() - t0;
     if (i > 0) times.push(ms);
@@ -32,4 +34,6 @@ try {
 }
 times.sort((a, b) => a - b);
 const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(0);
-console.log(`login link -> sessions list interactive, ${runs} runs: p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms`);
+console.log(
+  `login link -> sessions list interactive, ${runs} runs: p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms`,
+);

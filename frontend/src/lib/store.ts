@@ -21,6 +21,14 @@ import {
 
 type Sig<T> = [Accessor<T>, Setter<T>];
 
+/**
+ * The `after_seq` of a first subscribe: beyond any seq, so the runner answers with a
+ * `resync` (`seq_from_future`) carrying the newest stored messages, the message in flight
+ * and the seq they reflect, then continues live. Replaying the ring from seq 0 instead
+ * would miss messages that never were events here (a fork's copied history, imports).
+ */
+export const SNAPSHOT = Number.MAX_SAFE_INTEGER;
+
 export class View {
   readonly model: SessionModel;
   readonly rows: Sig<Row[]>;
@@ -182,9 +190,7 @@ export class Store {
       await this.conn.request({
         type: "session.subscribe",
         session: v.model.id,
-        // 0 on the first open: the runner replays everything it still holds, or sends a
-        // resync snapshot; after that, exactly what was missed.
-        after_seq: v.model.lastSeq,
+        after_seq: v.model.lastSeq > 0 ? v.model.lastSeq : SNAPSHOT,
       });
       v.subscribed = true;
       v.missing[1]("");

@@ -14,6 +14,7 @@ import { onCopyClick } from "../lib/code";
 import type { OutItem, SendKind } from "../lib/outbox";
 import { navigate } from "../lib/router";
 import type { Row } from "../lib/session-model";
+import type { ModelInfo, Reply, ThinkingLevel } from "../protocol/protocol";
 import { base, useStore } from "./ctx";
 import { MessageView } from "./message";
 import { stateLabel } from "./sessions";
@@ -50,6 +51,60 @@ export function Chat(props: {
   });
 
   const working = () => info()?.state === "working";
+  const caps = createMemo(
+    () =>
+      store.welcome[0]()?.runner.harnesses.find((h) => h.name === info()?.harness)?.capabilities ??
+      [],
+  );
+  const [tools, setTools] = createSignal(false);
+  const [models, setModels] = createSignal<ModelInfo[]>([]);
+  const [busy, setBusy] = createSignal("");
+  const run = async (what: string, fn: () => Promise<unknown>) => {
+    setError("");
+    setBusy(what);
+    try {
+      await fn();
+    } catch (e) {
+      setError(`${what}: ${(e as Error).message}`);
+    } finally {
+      setBusy("");
+    }
+  };
+  const openTools = () => {
+    setTools(!tools());
+    if (tools() && caps().includes("models") && models().length === 0) {
+      void run("Models", async () => {
+        const r = await store.request<Extract<Reply, { type: "models" }>>({
+          type: "get_models",
+          session: props.id,
+        });
+        setModels(r.models);
+      });
+    }
+  };
+  const setModel = (key: string) => {
+    const m = models().find((x) => `${x.provider}/${x.id}` === key);
+    if (!m) return;
+    void run("Model", () =>
+      store.request({ type: "set_model", session: props.id, provider: m.provider, model: m.id }),
+    );
+  };
+  const setThinking = (level: ThinkingLevel) =>
+    void run("Thinking level", () =>
+      store.request({ type: "set_thinking_level", session: props.id, level }),
+    );
+  const compact = () =>
+    void run("Compact", () => store.request({ type: "compact", session: props.id }));
+  const fork = (messageId: string) =>
+    void run("Fork", async () => {
+      const r = await store.request<Extract<Reply, { type: "session" }>>({
+        type: "fork",
+        session: props.id,
+        message_id: messageId,
+      });
+      await store.refreshSessions();
+      navigate({ name: "session", session: r.session.id });
+    });
   const scrollToEnd = () => {
     const n = items().length;
     if (list && n > 0) list.scrollToIndex(n - 1, { align: "end" });
@@ -136,6 +191,7 @@ export function Chat(props: {
             view={view()}
             highlight={props.message === it.id}
             onFile={openFile}
+            onFork={caps().includes("fork") ? fork : undefined}
           />
         );
       case "notice":
@@ -188,6 +244,14 @@ export function Chat(props: {
           </div>
           <button
             type="button"
+            aria-label="Session settings"
+            aria-expanded={tools()}
+            onClick={openTools}
+          >
+            ⚙
+          </button>
+          <button
+            type="button"
             aria-label={props.filesOpen ? "Hide files" : "Show files"}
             aria-pressed={props.filesOpen}
             onClick={() => props.setFilesOpen(!props.filesOpen)}
@@ -195,6 +259,45 @@ export function Chat(props: {
             Files
           </button>
         </div>
+        <Show when={tools()}>
+          <div class="session-tools">
+            <Show when={caps().includes("models")}>
+              <label>
+                Model{" "}
+                <select
+                  aria-label="Model"
+                  value={info()?.model ? `${info()?.model?.provider}/${info()?.model?.id}` : ""}
+                  onChange={(e) => setModel(e.currentTarget.value)}
+                >
+                  <Show when={models().length === 0}>
+                    <option value="">{info()?.model?.id ?? "…"}</option>
+                  </Show>
+                  {models().map((m) => (
+                    <option value={`${m.provider}/${m.id}`}>{m.name ?? m.id}</option>
+                  ))}
+                </select>
+              </label>
+            </Show>
+            <Show when={caps().includes("thinking")}>
+              <label>
+                Thinking{" "}
+                <select
+                  aria-label="Thinking level"
+                  onChange={(e) => setThinking(e.currentTarget.value as ThinkingLevel)}
+                >
+                  {(["off", "minimal", "low", "medium", "high", "xhigh"] as const).map((l) => (
+                    <option value={l}>{l}</option>
+                  ))}
+                </select>
+              </label>
+            </Show>
+            <Show when={caps().includes("compact")}>
+              <button type="button" disabled={working() || busy() !== ""} onClick={compact}>
+                {busy() === "Compact" ? "Compacting…" : "Compact"}
+              </button>
+            </Show>
+          </div>
+        </Show>
         <Show when={view().missing[0]()}>
           <p class="error" role="alert">
             {view().missing[0]()}

@@ -1,4 +1,5 @@
 import { createEffect, createSignal, For, type JSX, on, onCleanup, Show } from "solid-js";
+import { loadHighlighter } from "../lib/code";
 import { RequestError } from "../lib/conn";
 import { decodeText, Files, hexDump } from "../lib/files";
 import { effectiveTheme } from "../lib/theme";
@@ -83,6 +84,30 @@ function Dir(props: {
         }}
       </For>
     </ul>
+  );
+}
+
+/** A text file, highlighted by its extension once the highlighter has loaded. */
+function Preview(props: { path: string; text: string }) {
+  let code!: HTMLElement;
+  createEffect(() => {
+    const { path, text } = props;
+    code.textContent = text;
+    code.classList.remove("hljs");
+    if (text.length > 512 * 1024) return;
+    void loadHighlighter().then(({ highlight, langForPath }) => {
+      if (code.textContent !== text) return;
+      const html = highlight(text, langForPath(path));
+      if (html !== null) {
+        code.innerHTML = html;
+        code.classList.add("hljs");
+      }
+    });
+  });
+  return (
+    <pre class="preview">
+      <code ref={code} />
+    </pre>
   );
 }
 
@@ -407,9 +432,7 @@ export default function FilesPane(props: {
                       </Show>
                     }
                   >
-                    <pre class="preview">
-                      <code>{f().text}</code>
-                    </pre>
+                    <Preview path={f().path} text={f().text ?? ""} />
                   </Show>
                 </Show>
               </>

@@ -152,6 +152,7 @@ export function MessageView(props: {
   view: View;
   highlight: boolean;
   onFile: (path: string) => void;
+  onFork?: (messageId: string) => void;
 }): JSX.Element {
   const [version] = props.view.version(props.id);
   const msg = createMemo(
@@ -194,6 +195,17 @@ export function MessageView(props: {
         </For>
         <Show when={msg()?.stop_reason === "aborted"}>
           <div class="muted small">aborted</div>
+        </Show>
+        {/* The runner forks before a user message: the new session holds what came earlier. */}
+        <Show when={props.onFork && msg()?.role === "user"}>
+          <button
+            type="button"
+            class="link small fork"
+            aria-label="Fork: a new session with the conversation before this message"
+            onClick={() => props.onFork?.(props.id)}
+          >
+            Fork before this
+          </button>
         </Show>
         <Show when={msg()?.usage?.cost !== undefined}>
           <div class="muted small">

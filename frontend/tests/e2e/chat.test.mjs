@@ -202,3 +202,44 @@ test("history search finds a message and jumps to it", async () => {
     },
   );
 });
+
+test("model switch and fork from a message", async () => {
+  await withShots(
+    "model-fork",
+    () => page,
+    async () => {
+      await page.goto(`${stack.url}/s/${session}`);
+      await waitIdle(page);
+      await page.getByRole("button", { name: "Session settings" }).click();
+      const select = page.getByRole("combobox", { name: "Model" });
+      await waitFor("the models", async () => (await select.locator("option").count()) >= 2);
+      await select.selectOption("demo/oqto-demo-2");
+      await waitFor("the new model in the header", async () =>
+        (await page.locator(".chat-title").textContent()).includes("oqto-demo-2"),
+      );
+
+      // Fork before the second prompt: the new session holds the first turn only.
+      const users = (await shownMessages(page)).filter((m) => m.role === "user");
+      await page
+        .locator(`[data-msg-id="${users[1].id}"]`)
+        .getByRole("button", {
+          name: "Fork: a new session with the conversation before this message",
+        })
+        .click();
+      await waitFor("the forked session", () => !page.url().includes(session));
+      const forked = decodeURIComponent(new URL(page.url()).pathname.split("/")[2]);
+      assert.notEqual(forked, session);
+      await waitFor("the forked session in the list", () =>
+        page.locator(`[data-session="${forked}"]`).isVisible(),
+      );
+      await waitFor("the first turn in the fork", async () =>
+        (await shownMessages(page)).some((m) => m.text.includes("done: hi")),
+      );
+      const texts = (await shownMessages(page)).map((m) => m.text).join("\n");
+      assert.ok(
+        !texts.includes(users[1].text.replace("Fork before this", "")),
+        "nothing from the second prompt on",
+      );
+    },
+  );
+});
