@@ -95,8 +95,11 @@ export class Conn {
   }
 
   /** Called after every welcome (first connect, reconnect, runner back). */
-  onReady(fn: () => void) {
+  onReady(fn: () => void): () => void {
     this.readyHandlers.push(fn);
+    return () => {
+      this.readyHandlers = this.readyHandlers.filter((h) => h !== fn);
+    };
   }
   onEvent(fn: (ev: Event) => void) {
     this.eventHandlers.push(fn);
@@ -104,8 +107,12 @@ export class Conn {
   onStatus(fn: (s: ConnStatus) => void) {
     this.statusHandlers.push(fn);
   }
-  onFiles(fn: FilesMsgHandler) {
+  /** Listens to every files message; returns a function that stops listening. */
+  onFiles(fn: FilesMsgHandler): () => void {
     this.filesHandlers.push(fn);
+    return () => {
+      this.filesHandlers = this.filesHandlers.filter((h) => h !== fn);
+    };
   }
   /** Every text frame, for channels this file does not know (terminal, permissions). */
   onFrame(fn: (frame: RelayFrame) => void) {

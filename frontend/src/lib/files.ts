@@ -108,6 +108,10 @@ export class Files {
   async watch(path: string) {
     return (await this.req<"watching">({ type: "watch", path, recursive: true })).result.watch;
   }
+
+  async unwatch(watch: string) {
+    await this.req<"empty">({ type: "unwatch", watch });
+  }
 }
 
 /** Text of a file's bytes, or null when they are not UTF-8. */

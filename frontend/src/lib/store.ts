@@ -211,7 +211,11 @@ export class Store {
     if (!v) return;
     v.pending ??= emptyChange();
     const before = v.model.lastSeq;
+    const wasWorking = v.model.info?.state === "working";
     applyEvent(v.model, ev, v.pending);
+    if (ev.type === "state" && wasWorking && ev.state !== "working" && ev.seq > before) {
+      notifyHidden(v.model.info, ev.state === "error" ? `failed: ${ev.reason ?? ""}` : "done");
+    }
     if (ev.type === "resync") {
       for (const msg of v.model.messages.values()) {
         if (msg.client_msg_id) this.outbox.confirm(msg.client_msg_id);
@@ -337,6 +341,21 @@ export class Store {
       },
       () => this.conn.ready,
     );
+  }
+}
+
+/** A browser notification when a turn ends while the tab is hidden (if the user allowed). */
+function notifyHidden(info: SessionInfo | null, what: string) {
+  if (typeof document === "undefined" || document.visibilityState !== "hidden") return;
+  if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  const name = info?.title ?? info?.cwd ?? "a session";
+  new Notification(`Oqto: ${name}`, { body: `The agent is ${what}.`, tag: info?.id });
+}
+
+/** Asks for notification permission once, from a user's action (sending a prompt). */
+export function askNotifications() {
+  if (typeof Notification !== "undefined" && Notification.permission === "default") {
+    void Notification.requestPermission().catch(() => {});
   }
 }
 

@@ -14,6 +14,7 @@ import { onCopyClick } from "../lib/code";
 import type { OutItem, SendKind } from "../lib/outbox";
 import { navigate } from "../lib/router";
 import type { Row } from "../lib/session-model";
+import { askNotifications } from "../lib/store";
 import type { ModelInfo, Reply, ThinkingLevel } from "../protocol/protocol";
 import { base, useStore } from "./ctx";
 import { MessageView } from "./message";
@@ -401,6 +402,7 @@ function Composer(props: { session: string; working: boolean }) {
     const t = text().trim();
     if (!t) return;
     store.send(props.session, kind, t);
+    askNotifications();
     setText("");
     ta.style.height = "";
     ta.focus();

@@ -142,6 +142,38 @@ export default function FilesPane(props: {
   };
   onCleanup(dropEditor);
 
+  // Live updates: the tree reloads (at most every 300 ms) when the workspace changes.
+  let watchId: string | null = null;
+  let pendingRefresh: ReturnType<typeof setTimeout> | undefined;
+  const stopListening = store.conn.onFiles((root, msg) => {
+    if (root !== props.session) return;
+    if ((msg.type === "watch.changes" || msg.type === "watch.overflow") && msg.watch === watchId) {
+      pendingRefresh ??= setTimeout(() => {
+        pendingRefresh = undefined;
+        setRefresh((n) => n + 1);
+      }, 300);
+    }
+  });
+  const startWatch = async () => {
+    try {
+      watchId = await files.watch("");
+    } catch {
+      watchId = null; // the tree still works; it just does not update by itself
+    }
+  };
+  void startWatch();
+  // A new connection has a new file server: watch again.
+  const stopReady = store.conn.onReady(() => {
+    if (watchId !== null) void startWatch();
+  });
+  onCleanup(() => {
+    stopListening();
+    stopReady();
+    clearTimeout(pendingRefresh);
+    if (watchId) void files.unwatch(watchId).catch(() => {});
+    watchId = null;
+  });
+
   const openFile = async (path: string) => {
     if (dirty() && !confirm("Discard unsaved changes?")) return;
     dropEditor();

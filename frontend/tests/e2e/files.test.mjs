@@ -36,6 +36,11 @@ test("open, edit and save a file; a conflicting save shows the conflict", async 
       const file = path.join(stack.workspace, "src/notes.md");
       await page.getByRole("button", { name: "Show files" }).click();
       await page.locator('.tree-item[data-path="src"]').click();
+      // The tree follows the disk (the file server's watch).
+      fs.writeFileSync(path.join(stack.workspace, "src/added.txt"), "new\n");
+      await waitFor("the new file in the tree", () =>
+        page.locator('.tree-item[data-path="src/added.txt"]').isVisible(),
+      );
       await page.locator('.tree-item[data-path="src/notes.md"]').click();
       await waitFor("the preview", async () =>
         (await page.locator(".files .preview").textContent())?.includes("first line"),
