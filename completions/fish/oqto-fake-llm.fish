@@ -35,10 +35,23 @@ complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -s q -l quiet 
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -s V -l version -d 'Print version'
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -f -a "pi-config" -d 'Print the pi `models.json` that points pi\'s `demo` provider at a running server'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -f -a "agent-env" -d 'Print the environment (NAME=VALUE lines) that points an agent at a running server'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -f -a "agent-config" -d 'Print the configuration file an agent reads: Gemini CLI\'s settings.json (`$GEMINI_CLI_HOME/.gemini/settings.json`) or Codex\'s config.toml (`$CODEX_HOME/config.toml`); Claude Code needs none'
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand pi-config" -l base-url -d 'The server\'s base URL, the line it prints on stdout when it starts' -r
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand pi-config" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand pi-config" -s q -l quiet -d 'Only errors on stderr'
 complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand pi-config" -s h -l help -d 'Print help'
-complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand help; and not __fish_seen_subcommand_from pi-config help" -f -a "pi-config" -d 'Print the pi `models.json` that points pi\'s `demo` provider at a running server'
-complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand help; and not __fish_seen_subcommand_from pi-config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-env" -l base-url -d 'The server\'s base URL, the line it prints on stdout when it starts' -r
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-env" -l home -d 'The agent\'s private home directory' -r -F
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-env" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-env" -s q -l quiet -d 'Only errors on stderr'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-env" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-config" -l base-url -d 'The server\'s base URL, the line it prints on stdout when it starts' -r
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-config" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-config" -s q -l quiet -d 'Only errors on stderr'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand agent-config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand help; and not __fish_seen_subcommand_from pi-config agent-env agent-config help" -f -a "pi-config" -d 'Print the pi `models.json` that points pi\'s `demo` provider at a running server'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand help; and not __fish_seen_subcommand_from pi-config agent-env agent-config help" -f -a "agent-env" -d 'Print the environment (NAME=VALUE lines) that points an agent at a running server'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand help; and not __fish_seen_subcommand_from pi-config agent-env agent-config help" -f -a "agent-config" -d 'Print the configuration file an agent reads: Gemini CLI\'s settings.json (`$GEMINI_CLI_HOME/.gemini/settings.json`) or Codex\'s config.toml (`$CODEX_HOME/config.toml`); Claude Code needs none'
+complete -c oqto-fake-llm -n "__fish_oqto_fake_llm_using_subcommand help; and not __fish_seen_subcommand_from pi-config agent-env agent-config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -7,6 +7,7 @@
 //! commands on a channel, and the agent loop ([`agent`]) answers them between deltas, so
 //! `abort`, `steer` and `follow_up` work in the middle of a stream.
 
+pub mod acp;
 pub mod agent;
 pub mod input;
 pub mod output;
@@ -48,6 +49,10 @@ pub struct Cli {
         value_parser = clap::value_parser!(u32).range(1..=1_000_000)
     )]
     pub deltas: u32,
+    /// Speak the Agent Client Protocol instead (a tiny scripted agent: `crash`, `hang`,
+    /// `garbage`, `stray`, `ask`; anything else is echoed), for tests of broken ACP agents
+    #[arg(long)]
+    pub acp: bool,
     /// Agent name reported in `ready` (as NAME/VERSION)
     #[arg(long, value_name = "NAME", default_value = "oqto-fake-agent")]
     pub name: String,
@@ -70,6 +75,10 @@ pub const MAN: ManExtra = ManExtra {
 /// Runs the agent on this process's stdin and stdout until `shutdown`, stdin EOF or a
 /// scripted crash. The exit code is 0, or the crash's code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.acp {
+        let code = acp::serve(io::stdin().lock(), io::stdout().lock())?;
+        return Ok(code.map_or(ExitCode::SUCCESS, ExitCode::from));
+    }
     let config = agent::Config {
         delay: Duration::from_millis(cli.delay_ms),
         deltas: cli.deltas,

@@ -17,13 +17,17 @@ The reply is decided by the last message of each request:
   think                              reasoning deltas, then echo
   anything else                      echo: <text>
 
+The same script answers every API: OpenAI chat completions (pi, opencode), Anthropic
+Messages (Claude Code), Gemini generateContent (Gemini CLI) and OpenAI Responses (Codex).
+
 Examples:
   oqto-fake-llm --port 0 --port-file /tmp/llm.port
-  oqto-fake-llm pi-config --base-url http://127.0.0.1:41235/v1 > ~/.pi/agent/models.json";
+  oqto-fake-llm pi-config --base-url http://127.0.0.1:41235/v1 > ~/.pi/agent/models.json
+  oqto-fake-llm agent-env claude --base-url http://127.0.0.1:41235/v1 --home /tmp/claude-home
+  oqto-fake-llm agent-config codex --base-url http://127.0.0.1:41235/v1 > /tmp/codex-home/.codex/config.toml";
 
-/// A deterministic, OpenAI-compatible fake LLM provider.
-///
-/// Serves `POST /v1/chat/completions` (streaming or not), `GET /v1/models`, `GET /health` and
+/// Serves `POST /v1/chat/completions`, `/v1/messages`, `/v1/responses` and
+/// `/v1beta/models/MODEL:generateContent` (streaming or not), `GET /v1/models`, `GET /health` and
 /// `GET /stats` on a loopback address until SIGTERM or SIGINT. It prints its base URL (for
 /// example `http://127.0.0.1:41235/v1`) as the only line on stdout once it listens. Replies are
 /// scripted from the last message, so tests and demos get the same answer every time.
@@ -31,6 +35,7 @@ Examples:
 #[command(
     name = "oqto-fake-llm",
     version,
+    about = "A deterministic fake LLM provider speaking the OpenAI, Anthropic and Gemini APIs",
     args_conflicts_with_subcommands = true,
     after_long_help = AFTER_LONG_HELP
 )]
@@ -82,4 +87,47 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         base_url: String,
     },
+
+    /// Print the environment (NAME=VALUE lines) that points an agent at a running server
+    ///
+    /// The agent keeps its configuration and state under DIR, never in the user's own
+    /// (`CLAUDE_CONFIG_DIR=DIR/.claude`, `GEMINI_CLI_HOME=DIR`, `CODEX_HOME=DIR/.codex`). Gemini
+    /// CLI and Codex also read a file there: `agent-config` prints it.
+    AgentEnv {
+        /// The agent
+        #[arg(value_enum)]
+        agent: AgentName,
+
+        /// The server's base URL, the line it prints on stdout when it starts
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+
+        /// The agent's private home directory
+        #[arg(long, value_name = "DIR")]
+        home: PathBuf,
+    },
+
+    /// Print the configuration file an agent reads: Gemini CLI's settings.json
+    /// (`$GEMINI_CLI_HOME/.gemini/settings.json`) or Codex's config.toml
+    /// (`$CODEX_HOME/config.toml`); Claude Code needs none
+    AgentConfig {
+        /// The agent: gemini or codex
+        #[arg(value_enum)]
+        agent: AgentName,
+
+        /// The server's base URL, the line it prints on stdout when it starts
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+    },
+}
+
+/// An agent `agent-env` and `agent-config` know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentName {
+    /// Claude Code via claude-agent-acp (Anthropic Messages API)
+    Claude,
+    /// Gemini CLI (Gemini API)
+    Gemini,
+    #[value(help = "Codex via codex-acp (OpenAI Responses API)")]
+    Codex,
 }

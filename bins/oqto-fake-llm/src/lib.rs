@@ -15,7 +15,7 @@ pub use oqto_fake_llm_core::*;
 use tokio::net::TcpListener;
 use tracing::info;
 
-pub use cli::{Cli, Command, ServeArgs};
+pub use cli::{AgentName, Cli, Command, ServeArgs};
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
@@ -29,15 +29,69 @@ pub const MAN: ManExtra = ManExtra {
     see_also: &["oqto-runner(1)", "oqtoctl(1)"],
 };
 
-/// Runs the program: serves until SIGTERM or SIGINT, or prints the pi configuration.
+/// Runs the program: serves until SIGTERM or SIGINT, or prints an agent's configuration.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    match cli.command {
+    let text = match cli.command {
         Some(Command::PiConfig { base_url }) => {
-            let json = serde_json::to_string_pretty(&pi_models_json(&base_url))?;
-            writeln!(std::io::stdout().lock(), "{json}").context("writing to stdout")?;
-            Ok(Exit::Ok)
+            serde_json::to_string_pretty(&pi_models_json(&base_url))? + "\n"
         }
-        None => run_server(cli.serve),
+        Some(Command::AgentEnv {
+            agent,
+            base_url,
+            home,
+        }) => agents::agent_env(agent.into(), &base_url, &home)
+            .iter()
+            .fold(String::new(), |mut out, (k, v)| {
+                out.push_str(k);
+                out.push('=');
+                out.push_str(&shell_quote(v));
+                out.push('\n');
+                out
+            }),
+        Some(Command::AgentConfig { agent, base_url }) => {
+            let files = agents::agent_files(agent.into(), &base_url);
+            let Some((_, contents)) = files.first() else {
+                return Err(oqto_cli::CliError::new(
+                    Exit::Usage,
+                    "Claude Code reads no configuration file for the fake LLM",
+                )
+                .with_hint(
+                    "use `oqto-fake-llm agent-env claude`: it needs only environment variables",
+                )
+                .into());
+            };
+            let mut text = contents.clone();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        }
+        None => return run_server(cli.serve),
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    Ok(Exit::Ok)
+}
+
+impl From<AgentName> for agents::Agent {
+    fn from(name: AgentName) -> Self {
+        match name {
+            AgentName::Claude => Self::Claude,
+            AgentName::Gemini => Self::Gemini,
+            AgentName::Codex => Self::Codex,
+        }
+    }
+}
+
+/// `value` as one shell word: as it is when it is only safe characters, else in single quotes.
+fn shell_quote(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
     }
 }
 
@@ -110,6 +164,14 @@ mod tests {
     #[test]
     fn command_is_consistent() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("http://127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 
     #[tokio::test]

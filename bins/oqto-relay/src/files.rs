@@ -121,6 +121,11 @@ impl Files {
         Ok(())
     }
 
+    /// Whether an `upload.chunk` waits for its binary frame.
+    pub fn awaiting_bytes(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The bytes of the pending `upload.chunk`. `Err` is a frame to answer with.
     pub async fn bytes(&mut self, bytes: &[u8]) -> Result<(), String> {
         let Some((root, header, len)) = self.pending.take() else {
@@ -241,10 +246,9 @@ async fn start(
             };
             let peeked = peek(&line);
             let frame = files_frame(&root, &line);
-            if out.send(Upstream::Frame(frame)).await.is_err() {
-                return;
-            }
-            if peeked.kind.as_deref() == Some("data") {
+            // A `data` header goes with its bytes as one item, so that nothing (a
+            // terminal's binary frame) comes between them on the socket.
+            let item = if peeked.kind.as_deref() == Some("data") {
                 let len = peeked.len.unwrap_or(0);
                 let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
                 let read = reader
@@ -253,9 +257,15 @@ async fn start(
                         Ok::<(), std::convert::Infallible>(())
                     })
                     .await;
-                if read.is_err() || out.send(Upstream::Binary(bytes)).await.is_err() {
+                if read.is_err() {
                     return;
                 }
+                Upstream::Data(frame, bytes)
+            } else {
+                Upstream::Frame(frame)
+            };
+            if out.send(item).await.is_err() {
+                return;
             }
         }
     });

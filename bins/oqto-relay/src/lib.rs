@@ -4,7 +4,8 @@
 //! - [`server`]: the router, login, the authenticated WebSocket upgrade; [`Relay`] binds
 //!   and serves on a listener the caller chose, until a shutdown future completes.
 //! - `ws`: one WebSocket, the envelope's channels; `upstream`: its runner connection;
-//!   `files`: its file servers.
+//!   `files`: its file servers; `terminal`: its terminals (a runner connection of their
+//!   own, bytes as binary frames).
 //! - [`store`]: sessions, tokens and login links in one `SQLite` file; `auth`: cookies,
 //!   bearer tokens, `Origin`.
 //! - [`config`]: `relay.toml`; [`local`]: `relay.json`; `cmd`: `link` and `token`.
@@ -17,6 +18,7 @@ mod files;
 pub mod local;
 pub mod server;
 pub mod store;
+mod terminal;
 mod ui;
 mod upstream;
 mod ws;

@@ -48,7 +48,10 @@ pub enum Upstream {
     Welcome(String),
     /// A text frame to send as it is.
     Frame(String),
-    /// A binary frame (a file server's `data` bytes).
+    /// A text frame and the binary frame that must follow it at once (a file server's
+    /// `data` header and its bytes).
+    Data(String, Vec<u8>),
+    /// A binary frame (a terminal's output).
     Binary(Vec<u8>),
 }
 
@@ -108,8 +111,9 @@ pub async fn run(runner: &Runner, mut lines: mpsc::Receiver<String>, out: mpsc::
             loop {
                 match receiver.next_line().await {
                     Ok(Some(line)) if is_raw_header(&line).is_some() => {
-                        // Raw bytes follow (a terminal's output, which this relay does not
-                        // carry): read them to stay in step, and drop them.
+                        // Raw bytes follow (a terminal's output, which has its own
+                        // connection and channel): read them to stay in step, and drop
+                        // them.
                         let len = is_raw_header(&line).unwrap_or(0);
                         if let Err(e) = receiver.next_bytes(len).await {
                             return Some(e.to_string());
@@ -179,6 +183,10 @@ struct TypeAndLen {
 
 /// The length of the raw bytes that follow `line`, when it is a `terminal.output` header.
 fn is_raw_header(line: &str) -> Option<u64> {
+    // Most lines are events: a substring scan spares them a second JSON parse.
+    if !line.contains("terminal.output") {
+        return None;
+    }
     let peek: TypeAndLen = serde_json::from_str(line).ok()?;
     (peek.kind.as_deref() == Some("terminal.output")).then_some(peek.len.unwrap_or(0))
 }

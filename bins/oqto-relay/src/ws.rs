@@ -15,10 +15,13 @@ use tokio::sync::mpsc;
 
 use crate::files::Files;
 use crate::server::AppState;
+use crate::terminal::{self, Terminals};
 use crate::upstream::{self, Upstream};
 
 /// Frames queued for the socket's writer. A full queue stops reading the runner.
 const OUT_QUEUE: usize = 256;
+/// Frames written to the socket before one flush, at most.
+const WRITE_BATCH: usize = 64;
 /// Lines queued for the runner.
 const IN_QUEUE: usize = 64;
 
@@ -27,6 +30,8 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let _alive = state.connections.clone();
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Upstream>(OUT_QUEUE);
+    // Terminal frames have their own small queue (a few frames, not the agent queue's 256).
+    let (term_tx, mut term_rx) = mpsc::channel::<Upstream>(terminal::QUEUE);
     let mut shutdown = state.shutdown.clone();
     let interval = state.config.ping_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -35,59 +40,45 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let mut upstream_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut welcomed = false;
     let mut files = Files::default();
+    let mut terminals = Terminals::default();
 
     let close = loop {
         tokio::select! {
-            incoming = stream.next() => {
+            // While a terminal line waits for the runner, read nothing more (and keep
+            // writing: the runner may wait for this socket to take its output first).
+            () = terminals.flush(), if terminals.blocked() => {}
+            incoming = stream.next(), if !terminals.blocked() => {
                 let Some(Ok(message)) = incoming else { break None };
                 heard = Instant::now();
                 let reply = match message {
                     Message::Text(text) => on_text(
                         &text, &state, &out_tx, &mut to_runner, &mut upstream_task, &mut files,
+                        (&mut terminals, &term_tx),
                     ).await,
-                    Message::Binary(bytes) if bytes.len() > state.config.max_frame => {
-                        Err(Answer::from(relay_error(ErrorCode::TooLarge, &format!(
-                            "a binary frame of {} bytes; the limit is {}",
-                            bytes.len(), state.config.max_frame
-                        ))))
-                    }
-                    Message::Binary(bytes) => files.bytes(&bytes).await.map_err(Answer::from),
+                    Message::Binary(bytes) => on_binary(
+                        &bytes, &state, to_runner.is_some(), &mut files, (&mut terminals, &term_tx),
+                    ).await.map_err(Answer::from),
                     Message::Close(_) => break None,
                     Message::Ping(_) | Message::Pong(_) => Ok(()),
                 };
-                match reply {
-                    Ok(()) => {}
-                    Err(Answer { frame, close }) => {
-                        if send(&mut sink, frame).await.is_err() {
-                            break None;
-                        }
-                        if close {
-                            break Some(close_code::PROTOCOL);
-                        }
+                if let Err(Answer { frame, close }) = reply {
+                    if send(&mut sink, frame).await.is_err() {
+                        break None;
+                    }
+                    if close {
+                        break Some(close_code::PROTOCOL);
                     }
                 }
             }
             item = out_rx.recv() => {
-                let frame = match item {
-                    Some(Upstream::Frame(frame)) => frame,
-                    Some(Upstream::Binary(bytes)) => {
-                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                            break None;
-                        }
-                        continue;
-                    }
-                    Some(Upstream::Welcome(line)) => if let Some(w) = welcome(&state, &line) {
-                        welcomed = true;
-                        RelayMessage::Welcome(w).to_frame()
-                    } else {
-                        RelayMessage::error(
-                            ErrorCode::Internal,
-                            "the runner's first line was not a welcome",
-                        ).to_frame()
-                    },
-                    None => continue,
-                };
-                if send(&mut sink, frame).await.is_err() {
+                let Some(item) = item else { continue };
+                if write_batch(&mut sink, item, &mut out_rx, &state, &mut welcomed).await.is_err() {
+                    break None;
+                }
+            }
+            item = term_rx.recv() => {
+                let Some(item) = item else { continue };
+                if write_batch(&mut sink, item, &mut term_rx, &state, &mut welcomed).await.is_err() {
                     break None;
                 }
             }
@@ -111,6 +102,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     drop(out_rx);
     drop(to_runner);
     drop(files);
+    drop(terminals);
     if let Some(task) = upstream_task {
         let _ = task.await;
     }
@@ -134,6 +126,58 @@ async fn close_with(
             reason: Utf8Bytes::from(reason),
         })))
         .await;
+}
+
+/// Writes `item` and whatever else `queue` holds already (up to [`WRITE_BATCH`] items)
+/// with one flush: one syscall for a burst of events instead of one per frame.
+async fn write_batch(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    item: Upstream,
+    queue: &mut mpsc::Receiver<Upstream>,
+    state: &AppState,
+    welcomed: &mut bool,
+) -> Result<(), axum::Error> {
+    let mut next = Some(item);
+    let mut fed = 0;
+    while let Some(item) = next.take() {
+        feed(sink, item, state, welcomed).await?;
+        fed += 1;
+        if fed < WRITE_BATCH {
+            next = queue.try_recv().ok();
+        }
+    }
+    sink.flush().await
+}
+
+/// Feeds one item to the socket: a text frame, a binary frame, or a files `data` header
+/// and its bytes back to back.
+async fn feed(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    item: Upstream,
+    state: &AppState,
+    welcomed: &mut bool,
+) -> Result<(), axum::Error> {
+    let message = match item {
+        Upstream::Frame(frame) => Message::Text(frame.into()),
+        Upstream::Binary(bytes) => Message::Binary(bytes.into()),
+        Upstream::Data(frame, bytes) => {
+            sink.feed(Message::Text(frame.into())).await?;
+            Message::Binary(bytes.into())
+        }
+        Upstream::Welcome(line) => Message::Text(
+            if let Some(w) = welcome(state, &line) {
+                *welcomed = true;
+                RelayMessage::Welcome(w).to_frame()
+            } else {
+                relay_error(
+                    ErrorCode::Internal,
+                    "the runner's first line was not a welcome",
+                )
+            }
+            .into(),
+        ),
+    };
+    sink.feed(message).await
 }
 
 async fn send(
@@ -182,6 +226,7 @@ async fn on_text(
     to_runner: &mut Option<mpsc::Sender<String>>,
     upstream_task: &mut Option<tokio::task::JoinHandle<()>>,
     files: &mut Files,
+    (terminals, term_out): (&mut Terminals, &mpsc::Sender<Upstream>),
 ) -> Result<(), Answer> {
     if text.len() > state.config.max_frame {
         return Err(Answer::from(relay_error(
@@ -208,9 +253,53 @@ async fn on_text(
             .await
             .map_err(Answer::from);
     }
+    if frame.ch == Channel::Terminal {
+        if to_runner.is_none() {
+            return Err(Answer::from(relay_error(
+                ErrorCode::BadRequest,
+                "send the relay hello before terminal messages",
+            )));
+        }
+        let line = one_line(frame.msg.get()).map_err(Answer::from)?;
+        return terminals
+            .request(state, line, term_out)
+            .await
+            .map_err(Answer::from);
+    }
     on_frame(&frame, state, out, to_runner, upstream_task)
         .await
         .map_err(Answer::from)
+}
+
+/// Handles a binary frame: the bytes of a pending `upload.chunk`, else a terminal's input.
+/// `Err` is a frame to answer with.
+async fn on_binary(
+    bytes: &[u8],
+    state: &AppState,
+    greeted: bool,
+    files: &mut Files,
+    (terminals, term_out): (&mut Terminals, &mpsc::Sender<Upstream>),
+) -> Result<(), String> {
+    if bytes.len() > state.config.max_frame {
+        return Err(relay_error(
+            ErrorCode::TooLarge,
+            &format!(
+                "a binary frame of {} bytes; the limit is {}",
+                bytes.len(),
+                state.config.max_frame
+            ),
+        ));
+    }
+    if files.awaiting_bytes() {
+        return files.bytes(bytes).await;
+    }
+    if !greeted {
+        return Err(relay_error(
+            ErrorCode::BadRequest,
+            "a binary frame where a text frame was expected",
+        ));
+    }
+    terminals.input(state, bytes, term_out).await
 }
 
 /// The message as one line: a message written over several lines is made compact.
@@ -281,12 +370,11 @@ async fn on_frame(
                     "the message is not valid JSON",
                 ));
             };
-            // Terminal bytes travel as raw frames after their header line; they come with
-            // the `terminal` channel, not through this one.
+            // Terminal bytes travel as binary frames; terminals have their own channel.
             if upstream::is_terminal_command(&line) {
                 return Err(RelayMessage::error(
-                    ErrorCode::Unsupported,
-                    "terminal commands are not carried by this relay yet",
+                    ErrorCode::BadRequest,
+                    "terminal requests go on the `terminal` channel",
                 ));
             }
             // Waits when the runner is slow to read: backpressure reaches the client.
@@ -295,11 +383,8 @@ async fn on_frame(
             })
         }
         Channel::Files | Channel::Terminal => Err(RelayMessage::error(
-            ErrorCode::Unsupported,
-            format!(
-                "this relay does not carry the `{}` channel yet",
-                frame.ch.name()
-            ),
+            ErrorCode::Internal,
+            format!("the `{}` channel was not routed", frame.ch.name()),
         )),
     }
 }
@@ -312,10 +397,7 @@ fn welcome(state: &AppState, line: &str) -> Option<RelayWelcome> {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             user: state.user.clone(),
             runner,
-            channels: [Channel::Relay, Channel::Agent, Channel::Files]
-                .iter()
-                .map(|c| c.name().to_owned())
-                .collect(),
+            channels: Channel::ALL.iter().map(|c| c.name().to_owned()).collect(),
             max_frame: state.config.max_frame as u64,
             ping_interval_ms: u64::try_from(state.config.ping_interval.as_millis())
                 .unwrap_or(u64::MAX),

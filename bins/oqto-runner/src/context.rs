@@ -87,6 +87,10 @@ impl Context {
                 session,
                 self.ids.clone(),
             )),
+            HarnessKind::Acp => Box::new(crate::harness::acp::AcpAdapter::new(
+                session,
+                self.ids.clone(),
+            )),
         }
     }
 }

@@ -61,6 +61,8 @@ pub enum Command {
     History(HistoryCommand),
     /// List the models a harness can use
     Models(ModelsArgs),
+    /// The audit log: permissions asked and who answered them, tool calls started and ended
+    Audit(AuditArgs),
     /// Start, stop and inspect the runner
     #[command(subcommand)]
     Runner(RunnerCommand),
@@ -128,8 +130,12 @@ pub struct PromptArgs {
     #[arg(long, value_enum, default_value_t)]
     pub color: ColorChoice,
     /// Print the session id and return; the turn goes on in the runner
-    #[arg(long, short = 'd', conflicts_with_all = ["output", "timeout"])]
+    #[arg(long, short = 'd', conflicts_with_all = ["output", "timeout", "approve"])]
     pub detach: bool,
+    /// How to answer the agent's permission requests without asking (default: ask on a
+    /// terminal; refuse on a pipe, with an error naming this flag)
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub approve: Option<crate::cmd::approve::Approve>,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +289,25 @@ pub struct SearchArgs {
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: u32,
     /// One JSON hit per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this session
+    #[arg(long, short = 's', value_name = "ID")]
+    pub session: Option<String>,
+    /// Only entries newer than this (a duration like `7d`, `12h`)
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Only entries whose summary contains this text (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// At most this many entries (the newest)
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub limit: u32,
+    /// One JSON entry per line
     #[arg(long)]
     pub json: bool,
 }

@@ -92,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             C::Messages(args) => cmd::sessions::messages(args, &target).await,
             C::History(command) => cmd::history::run(command, &target).await,
             C::Models(args) => cmd::history::models(args, &target).await,
+            C::Audit(args) => cmd::audit::run(args, &target).await,
             C::Runner(command) => cmd::runner::run(command, &target).await,
             C::Doctor(args) => cmd::doctor::run(args.json, &target).await,
             C::Shell(args) => cmd::shell::run(args, &target).await,

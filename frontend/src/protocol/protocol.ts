@@ -50,9 +50,17 @@ data?: string, url?: string, } | { "type": "file_ref", id: PartId,
 /**
  * Path relative to the session's `cwd`.
  */
-path: string, mime_type?: string, } | { "type": "compaction", id: PartId, summary: string, tokens_before?: number, } | { "type": "error", id: PartId, message: string, };
+path: string, mime_type?: string, } | { "type": "compaction", id: PartId, summary: string, tokens_before?: number, } | { "type": "error", id: PartId, message: string, } | { "type": "plan", id: PartId, entries: Array<PlanEntry>, } | { "type": "diff", id: PartId, call_id: string, 
+/**
+ * The file's path as the agent named it (absolute for ACP agents).
+ */
+path: string, 
+/**
+ * The text before; absent for a new file.
+ */
+old_text?: string, new_text: string, };
 
-export type PartKind = "text" | "thinking" | "tool_call" | "image" | "file_ref" | "compaction" | "error";
+export type PartKind = "text" | "thinking" | "tool_call" | "image" | "file_ref" | "compaction" | "error" | "plan" | "diff";
 
 export type ImageInput = { mime_type: string, 
 /**
@@ -73,7 +81,7 @@ client_msg_id?: ClientMsgId, };
 
 export type State = "starting" | "idle" | "working" | "error" | "stopped";
 
-export type Phase = "generating" | "thinking" | "tool_running" | "compacting" | "retrying";
+export type Phase = "generating" | "thinking" | "tool_running" | "compacting" | "retrying" | "awaiting_permission";
 
 export type ThinkingLevel = "off" | "minimal" | "low" | "medium" | "high" | "xhigh";
 
@@ -137,7 +145,7 @@ client_msg_id?: ClientMsgId, } | { "type": "follow_up", session: SessionId, text
 /**
  * The client's id of this send: a repeat gets the first answer, not a second run.
  */
-client_msg_id?: ClientMsgId, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
+client_msg_id?: ClientMsgId, } | { "type": "abort", session: SessionId, } | { "type": "permission.reply", session: SessionId, request: string, option: string, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
 /**
  * The harness's own directory (for pi, its agent directory); by default the one
  * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
@@ -146,7 +154,19 @@ dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } 
 /**
  * The program and its arguments; by default the user's shell.
  */
-command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", };
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", } | { "type": "audit.list", session?: SessionId, 
+/**
+ * Only entries at or after this time (ms since the epoch).
+ */
+since?: number, 
+/**
+ * Only entries whose summary contains this text (case-insensitive).
+ */
+query?: string, 
+/**
+ * At most this many (default 100, at most 1000): the newest that match.
+ */
+limit?: number, };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -164,7 +184,7 @@ client_msg_id?: ClientMsgId, } | { "type": "follow_up", session: SessionId, text
 /**
  * The client's id of this send: a repeat gets the first answer, not a second run.
  */
-client_msg_id?: ClientMsgId, } | { "type": "abort", session: SessionId, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
+client_msg_id?: ClientMsgId, } | { "type": "abort", session: SessionId, } | { "type": "permission.reply", session: SessionId, request: string, option: string, } | { "type": "set_model", session: SessionId, provider?: string, model: string, } | { "type": "get_models", session: SessionId, } | { "type": "set_thinking_level", session: SessionId, level: ThinkingLevel, } | { "type": "compact", session: SessionId, instructions?: string, } | { "type": "fork", session: SessionId, message_id: MessageId, } | { "type": "get_messages", session: SessionId, before?: MessageId, limit?: number, } | { "type": "history.search", query: string, limit?: number, filters?: SearchFilters, } | { "type": "history.import", source: ImportSource, 
 /**
  * The harness's own directory (for pi, its agent directory); by default the one
  * the harness uses (`$PI_CODING_AGENT_DIR`, else `~/.pi/agent`).
@@ -173,7 +193,19 @@ dir?: string, } | { "type": "runner.status", } | { "type": "runner.shutdown", } 
 /**
  * The program and its arguments; by default the user's shell.
  */
-command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", });
+command?: Array<string>, } | { "type": "terminal.attach", terminal: TerminalId, after_offset?: number, } | { "type": "terminal.detach", terminal: TerminalId, } | { "type": "terminal.input", terminal: TerminalId, len: number, } | { "type": "terminal.resize", terminal: TerminalId, cols: number, rows: number, } | { "type": "terminal.close", terminal: TerminalId, } | { "type": "terminal.list", } | { "type": "audit.list", session?: SessionId, 
+/**
+ * Only entries at or after this time (ms since the epoch).
+ */
+since?: number, 
+/**
+ * Only entries whose summary contains this text (case-insensitive).
+ */
+query?: string, 
+/**
+ * At most this many (default 100, at most 1000): the newest that match.
+ */
+limit?: number, });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -235,7 +267,7 @@ sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | {
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "audit", entries: Array<AuditEntry>, has_more: boolean, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**
@@ -307,7 +339,15 @@ export type ErrorResponse = { id: RequestId | null, code: ErrorCode, message: st
  */
 offset?: number, };
 
-export type EventKind = { "type": "session.created", info: SessionInfo, } | { "type": "session.updated", info: SessionInfo, } | { "type": "session.closed", reason?: string, } | { "type": "session.deleted", } | { "type": "state", state: State, phase?: Phase, reason?: string, } | { "type": "message.start", message_id: MessageId, role: Role, model?: ModelRef, } | { "type": "part.start", message_id: MessageId, part: Part, } | { "type": "part.delta", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "part.end", message_id: MessageId, part: Part, } | { "type": "message.end", message: Message, } | { "type": "tool.start", message_id: MessageId, part_id: PartId, call_id: string, name: string, input: unknown, } | { "type": "tool.output", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "tool.end", message_id: MessageId, part: Part, } | { "type": "queue.update", steering: Array<string>, follow_up: Array<string>, } | { "type": "retry.start", attempt: number, max_attempts: number, delay_ms: number, error: string, } | { "type": "retry.end", success: boolean, attempt: number, error?: string, } | { "type": "compaction.start", reason: CompactionReason, } | { "type": "compaction.end", reason: CompactionReason, aborted: boolean, summary?: string, tokens_before?: number, } | { "type": "model.changed", model: ModelRef, thinking_level?: ThinkingLevel, } | { "type": "session.error", code: ErrorCode, message: string, recoverable: boolean, } | { "type": "resync", reason: ResyncReason, info: SessionInfo, 
+export type EventKind = { "type": "session.created", info: SessionInfo, } | { "type": "session.updated", info: SessionInfo, } | { "type": "session.closed", reason?: string, } | { "type": "session.deleted", } | { "type": "state", state: State, phase?: Phase, reason?: string, } | { "type": "message.start", message_id: MessageId, role: Role, model?: ModelRef, } | { "type": "part.start", message_id: MessageId, part: Part, } | { "type": "part.delta", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "part.end", message_id: MessageId, part: Part, } | { "type": "message.end", message: Message, } | { "type": "tool.start", message_id: MessageId, part_id: PartId, call_id: string, name: string, input: unknown, } | { "type": "tool.output", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "tool.end", message_id: MessageId, part: Part, } | { "type": "queue.update", steering: Array<string>, follow_up: Array<string>, } | { "type": "retry.start", attempt: number, max_attempts: number, delay_ms: number, error: string, } | { "type": "retry.end", success: boolean, attempt: number, error?: string, } | { "type": "compaction.start", reason: CompactionReason, } | { "type": "compaction.end", reason: CompactionReason, aborted: boolean, summary?: string, tokens_before?: number, } | { "type": "model.changed", model: ModelRef, thinking_level?: ThinkingLevel, } | { "type": "permission.request", 
+/**
+ * The runner's id of the request, unique within the session.
+ */
+request: string, tool: PermissionTool, options: Array<PermissionOption>, } | { "type": "permission.resolved", request: string, option?: string, 
+/**
+ * The chosen option's kind; absent when cancelled.
+ */
+kind?: OptionKind, answered: Answerer, } | { "type": "session.error", code: ErrorCode, message: string, recoverable: boolean, } | { "type": "resync", reason: ResyncReason, info: SessionInfo, 
 /**
  * The newest stored messages, oldest first.
  */
@@ -321,7 +361,15 @@ has_more: boolean,
  */
 in_flight?: Message, };
 
-export type Event = { session: SessionId, seq: number, ts: number, } & ({ "type": "session.created", info: SessionInfo, } | { "type": "session.updated", info: SessionInfo, } | { "type": "session.closed", reason?: string, } | { "type": "session.deleted", } | { "type": "state", state: State, phase?: Phase, reason?: string, } | { "type": "message.start", message_id: MessageId, role: Role, model?: ModelRef, } | { "type": "part.start", message_id: MessageId, part: Part, } | { "type": "part.delta", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "part.end", message_id: MessageId, part: Part, } | { "type": "message.end", message: Message, } | { "type": "tool.start", message_id: MessageId, part_id: PartId, call_id: string, name: string, input: unknown, } | { "type": "tool.output", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "tool.end", message_id: MessageId, part: Part, } | { "type": "queue.update", steering: Array<string>, follow_up: Array<string>, } | { "type": "retry.start", attempt: number, max_attempts: number, delay_ms: number, error: string, } | { "type": "retry.end", success: boolean, attempt: number, error?: string, } | { "type": "compaction.start", reason: CompactionReason, } | { "type": "compaction.end", reason: CompactionReason, aborted: boolean, summary?: string, tokens_before?: number, } | { "type": "model.changed", model: ModelRef, thinking_level?: ThinkingLevel, } | { "type": "session.error", code: ErrorCode, message: string, recoverable: boolean, } | { "type": "resync", reason: ResyncReason, info: SessionInfo, 
+export type Event = { session: SessionId, seq: number, ts: number, } & ({ "type": "session.created", info: SessionInfo, } | { "type": "session.updated", info: SessionInfo, } | { "type": "session.closed", reason?: string, } | { "type": "session.deleted", } | { "type": "state", state: State, phase?: Phase, reason?: string, } | { "type": "message.start", message_id: MessageId, role: Role, model?: ModelRef, } | { "type": "part.start", message_id: MessageId, part: Part, } | { "type": "part.delta", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "part.end", message_id: MessageId, part: Part, } | { "type": "message.end", message: Message, } | { "type": "tool.start", message_id: MessageId, part_id: PartId, call_id: string, name: string, input: unknown, } | { "type": "tool.output", message_id: MessageId, part_id: PartId, delta: string, } | { "type": "tool.end", message_id: MessageId, part: Part, } | { "type": "queue.update", steering: Array<string>, follow_up: Array<string>, } | { "type": "retry.start", attempt: number, max_attempts: number, delay_ms: number, error: string, } | { "type": "retry.end", success: boolean, attempt: number, error?: string, } | { "type": "compaction.start", reason: CompactionReason, } | { "type": "compaction.end", reason: CompactionReason, aborted: boolean, summary?: string, tokens_before?: number, } | { "type": "model.changed", model: ModelRef, thinking_level?: ThinkingLevel, } | { "type": "permission.request", 
+/**
+ * The runner's id of the request, unique within the session.
+ */
+request: string, tool: PermissionTool, options: Array<PermissionOption>, } | { "type": "permission.resolved", request: string, option?: string, 
+/**
+ * The chosen option's kind; absent when cancelled.
+ */
+kind?: OptionKind, answered: Answerer, } | { "type": "session.error", code: ErrorCode, message: string, recoverable: boolean, } | { "type": "resync", reason: ResyncReason, info: SessionInfo, 
 /**
  * The newest stored messages, oldest first.
  */

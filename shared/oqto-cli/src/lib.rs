@@ -21,7 +21,7 @@ mod token;
 
 pub use exit::{Exit, ExitInfo};
 pub use logging::{LogArgs, init_logging};
-pub use report::{CliError, finish, is_broken_pipe};
+pub use report::{CliError, PassExit, finish, is_broken_pipe};
 pub use token::TokenCommand;
 
 /// Environment variables every Oqto program reads, for man pages.

@@ -38,6 +38,20 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// A program's own exit status, which the command ends with (`oqtoctl shell` ends as its
+/// shell did): [`finish`] exits with it and prints nothing, the program having said what
+/// it had to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassExit(pub u8);
+
+impl fmt::Display for PassExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the program ended with exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for PassExit {}
+
 /// True when the error (or one of its causes) is a broken pipe: the reader went away.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
@@ -53,6 +67,9 @@ pub fn finish(program: &str, result: anyhow::Result<Exit>) -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<PassExit>().is_some() => {
+            ExitCode::from(err.downcast_ref::<PassExit>().map_or(1, |p| p.0))
+        }
         Err(err) => {
             let cli = err.chain().find_map(|c| c.downcast_ref::<CliError>());
             let exit = cli.map_or(Exit::Failure, |c| c.exit);
@@ -72,6 +89,12 @@ pub fn finish(program: &str, result: anyhow::Result<Exit>) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passed_exit_status_is_the_exit_code() {
+        let err = anyhow::Error::from(PassExit(137));
+        assert_eq!(finish("t", Err(err)), ExitCode::from(137));
+    }
 
     #[test]
     fn broken_pipe_is_found_through_context() {

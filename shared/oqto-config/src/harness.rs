@@ -20,6 +20,8 @@ pub enum HarnessKind {
     Pi,
     /// Any program speaking Oqto's native harness sub-protocol on stdio.
     Native,
+    /// An Agent Client Protocol agent (JSON-RPC 2.0 on stdio), e.g. `opencode acp`.
+    Acp,
 }
 
 impl HarnessKind {
@@ -27,6 +29,7 @@ impl HarnessKind {
         match self {
             HarnessKind::Pi => "pi",
             HarnessKind::Native => "native",
+            HarnessKind::Acp => "acp",
         }
     }
 }
@@ -45,7 +48,18 @@ pub const PI_BIN_VAR: &str = "OQTO_PI_BIN";
 /// served by the runner itself on 127.0.0.1): no API key needed, clearly not a real model.
 pub const DEMO_HARNESS: &str = "demo";
 /// The built-in harnesses, present without any file.
-pub const BUILTIN_HARNESSES: &[&str] = &["pi", DEMO_HARNESS, "fake"];
+pub const BUILTIN_HARNESSES: &[&str] =
+    &["pi", DEMO_HARNESS, "fake", OPENCODE, CLAUDE, GEMINI, CODEX];
+/// The built-in ACP harness for opencode (`opencode acp`).
+pub const OPENCODE: &str = "opencode";
+/// The built-in ACP harness for Claude Code (`claude-agent-acp`).
+pub const CLAUDE: &str = "claude";
+/// The built-in ACP harness for Gemini CLI (`gemini --acp`).
+pub const GEMINI: &str = "gemini";
+/// The built-in ACP harness for Codex (`codex-acp`).
+pub const CODEX: &str = "codex";
+/// Where `scripts/setup` installs the ACP agents, below the repository.
+pub const AGENTS_PREFIX: &str = ".local/agents";
 /// The program name of the built-in `fake` harness.
 pub const FAKE_AGENT: &str = "oqto-fake-agent";
 /// The program every harness is started through.
@@ -101,15 +115,85 @@ pub const PI_ENV_INHERIT: &[&str] = &[
     "AWS_BEARER_TOKEN_BEDROCK",
 ];
 
+/// Added for `kind = "acp"`: where the agents keep their configuration (opencode reads
+/// `OPENCODE_CONFIG`, `OPENCODE_CONFIG_DIR` and the XDG directories), so the user's own
+/// configuration and keys keep working; the provider keys are [`PI_ENV_INHERIT`]'s.
+pub const ACP_ENV_INHERIT: &[&str] = &[
+    "OPENCODE_*",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_STATE_HOME",
+];
+
+/// Added for the built-in `claude`, `gemini` and `codex` harnesses: where each agent keeps its
+/// configuration, and its endpoint and model settings, so the user's own configuration and keys
+/// keep working (docs/fake-llm.md lists what each reads).
+pub const AGENT_ENV_INHERIT: &[(&str, &[&str])] = &[
+    (
+        CLAUDE,
+        &[
+            "CLAUDE_CONFIG_DIR",
+            "CLAUDE_CODE_*",
+            "ANTHROPIC_*",
+            "DISABLE_AUTOUPDATER",
+            "DISABLE_TELEMETRY",
+            "IS_SANDBOX",
+        ],
+    ),
+    (
+        GEMINI,
+        &[
+            "GEMINI_*",
+            "GOOGLE_GEMINI_BASE_URL",
+            "GOOGLE_API_KEY",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_CLOUD_LOCATION",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ],
+    ),
+    (CODEX, &["CODEX_HOME", "CODEX_API_KEY", "OPENAI_BASE_URL"]),
+];
+
+/// The default `env_inherit` of the harness `name` of this kind: the kind's, plus a built-in
+/// agent's own variables ([`AGENT_ENV_INHERIT`]).
+pub fn harness_env_inherit(name: &str, kind: HarnessKind) -> Vec<String> {
+    let mut vars = default_env_inherit(kind);
+    if kind == HarnessKind::Acp
+        && let Some((_, extra)) = AGENT_ENV_INHERIT.iter().find(|(n, _)| *n == name)
+    {
+        vars.extend(extra.iter().map(|s| (*s).to_owned()));
+    }
+    vars
+}
+
+/// The program a built-in ACP harness runs, found by [`resolve_agent`].
+pub fn acp_program(name: &str) -> Option<&'static str> {
+    match name {
+        OPENCODE => Some("opencode"),
+        CLAUDE => Some("claude-agent-acp"),
+        GEMINI => Some("gemini"),
+        CODEX => Some("codex-acp"),
+        _ => None,
+    }
+}
+
 /// The default `env_inherit` of a harness of this kind.
 pub fn default_env_inherit(kind: HarnessKind) -> Vec<String> {
     let extra: &[&str] = match kind {
         HarnessKind::Pi => PI_ENV_INHERIT,
         HarnessKind::Native => &[],
+        HarnessKind::Acp => ACP_ENV_INHERIT,
+    };
+    let keys: &[&str] = match kind {
+        HarnessKind::Acp => &PI_ENV_INHERIT[3..],
+        HarnessKind::Pi | HarnessKind::Native => &[],
     };
     BASE_ENV_INHERIT
         .iter()
         .chain(extra)
+        .chain(keys)
         .map(|s| (*s).to_owned())
         .collect()
 }
@@ -247,11 +331,7 @@ pub struct Harness {
 impl Harness {
     /// A built-in harness with its defaults, its program looked up in `env`.
     pub fn builtin(name: &str, env: &Environment) -> Option<Self> {
-        let kind = match name {
-            "pi" | DEMO_HARNESS => HarnessKind::Pi,
-            "fake" => HarnessKind::Native,
-            _ => return None,
-        };
+        let kind = builtin_kind(name)?;
         let mut harness = Self {
             name: name.to_owned(),
             kind,
@@ -262,9 +342,9 @@ impl Harness {
                 program: String::new(),
                 tried: Vec::new(),
             }),
-            args: Vec::new(),
+            args: builtin_args(name),
             env: HarnessEnv::default(),
-            env_inherit: default_env_inherit(kind),
+            env_inherit: harness_env_inherit(name, kind),
         };
         harness.locate(env);
         Some(harness)
@@ -278,12 +358,57 @@ impl Harness {
             (HarnessKind::Native, "fake", command) if self.builtin => {
                 resolve_fake_agent(command.as_ref(), env)
             }
-            (HarnessKind::Native, _, Some(command)) => resolve_command(command, env),
-            (HarnessKind::Native, name, None) => Err(ProgramNotFound {
+            (HarnessKind::Acp, name, command) if self.builtin && acp_program(name).is_some() => {
+                resolve_agent(acp_program(name).unwrap_or(name), command.as_ref(), env)
+            }
+            (HarnessKind::Native | HarnessKind::Acp, _, Some(command)) => {
+                resolve_command(command, env)
+            }
+            (HarnessKind::Native | HarnessKind::Acp, name, None) => Err(ProgramNotFound {
                 program: name.to_owned(),
                 tried: vec!["nothing (no command configured)".into()],
             }),
         };
+    }
+
+    /// Directories the harness writes its own state to, which must exist before it starts:
+    /// the sandbox makes them writable only if they exist, and keeps the home directory
+    /// around them read-only. opencode: its data, state and cache directories; Claude Code,
+    /// Gemini CLI and Codex: their configuration directories (`~/.claude` or
+    /// `$CLAUDE_CONFIG_DIR`, `~/.gemini` under `$GEMINI_CLI_HOME` or home, `~/.codex` or
+    /// `$CODEX_HOME`).
+    pub fn state_dirs(&self, env: &Environment) -> Vec<PathBuf> {
+        let program = match &self.program {
+            Ok(p) if self.kind == HarnessKind::Acp => p.path.file_name(),
+            _ => None,
+        };
+        let Some(home) = env.home() else {
+            return Vec::new();
+        };
+        let var_or =
+            |var: &str, default: PathBuf| env.var_nonempty(var).map_or(default, PathBuf::from);
+        let agent_dir = match program.and_then(|n| n.to_str()) {
+            Some("claude-agent-acp") => Some(var_or("CLAUDE_CONFIG_DIR", home.join(".claude"))),
+            Some("gemini") => Some(var_or("GEMINI_CLI_HOME", home.clone()).join(".gemini")),
+            Some("codex-acp") => Some(var_or("CODEX_HOME", home.join(".codex"))),
+            _ => None,
+        };
+        if let Some(dir) = agent_dir {
+            return vec![dir];
+        }
+        if program.is_none_or(|n| n != OPENCODE) {
+            return Vec::new();
+        }
+        let xdg = |var: &str, default: &str| {
+            env.var_nonempty(var)
+                .map_or_else(|| home.join(default), PathBuf::from)
+                .join(OPENCODE)
+        };
+        vec![
+            xdg("XDG_DATA_HOME", ".local/share"),
+            home.join(".local/state").join(OPENCODE),
+            xdg("XDG_CACHE_HOME", ".cache"),
+        ]
     }
 
     /// Enabled and its program found.
@@ -308,7 +433,7 @@ impl Harness {
         let program = self.program.as_ref().ok()?;
         let base: &[&str] = match self.kind {
             HarnessKind::Pi => PI_RPC_ARGS,
-            HarnessKind::Native => &[],
+            HarnessKind::Native | HarnessKind::Acp => &[],
         };
         Some(
             std::iter::once(program.path.clone().into_os_string())
@@ -345,6 +470,25 @@ impl Harness {
     /// configuration, such as pi's agent directory or a provider key set in `runner.toml`.
     pub fn environment(&self, env: &Environment) -> Environment {
         env.clone().with_vars(self.child_env(env))
+    }
+}
+
+/// The kind of the built-in harness `name`, if it is one.
+pub fn builtin_kind(name: &str) -> Option<HarnessKind> {
+    match name {
+        "pi" | DEMO_HARNESS => Some(HarnessKind::Pi),
+        "fake" => Some(HarnessKind::Native),
+        OPENCODE | CLAUDE | GEMINI | CODEX => Some(HarnessKind::Acp),
+        _ => None,
+    }
+}
+
+/// The arguments a built-in harness runs with when `runner.toml` sets none.
+pub fn builtin_args(name: &str) -> Vec<String> {
+    match name {
+        OPENCODE => vec!["acp".into()],
+        GEMINI => vec!["--acp".into()],
+        _ => Vec::new(),
     }
 }
 
@@ -429,6 +573,54 @@ pub fn resolve_pi(
         tried.push(candidate.display().to_string());
     }
     Err(not_found(tried))
+}
+
+/// Finds an ACP agent installed by `scripts/setup`: `command` from `runner.toml` > `name`
+/// on `PATH` > the project-local prefix `<repo>/.local/agents/bin/<name>`, where the runner
+/// runs from `<repo>/target/<profile>/` (or its `deps/`).
+pub fn resolve_agent(
+    name: &str,
+    configured: Option<&Command>,
+    env: &Environment,
+) -> Result<Program, ProgramNotFound> {
+    if let Some(command) = configured {
+        return resolve_command(command, env);
+    }
+    let mut tried = Vec::new();
+    match find_on_path(name, env) {
+        Ok(path) => {
+            return Ok(Program {
+                path,
+                source: ProgramSource::Path,
+            });
+        }
+        Err(t) => tried.push(t),
+    }
+    let target = env.current_exe().and_then(Path::parent).map(|dir| {
+        if dir.ends_with("deps") {
+            dir.parent()
+        } else {
+            Some(dir)
+        }
+    });
+    if let Some(repo) = target
+        .flatten()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+    {
+        let candidate = repo.join(AGENTS_PREFIX).join("bin").join(name);
+        if is_executable(&candidate) {
+            return Ok(Program {
+                path: candidate,
+                source: ProgramSource::LocalPrefix,
+            });
+        }
+        tried.push(candidate.display().to_string());
+    }
+    Err(ProgramNotFound {
+        program: name.to_owned(),
+        tried,
+    })
 }
 
 /// The program named by the variable `var`, when it is set: `Err` says what was tried. A

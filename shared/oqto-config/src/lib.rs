@@ -10,6 +10,7 @@ mod error;
 mod harness;
 mod lock;
 mod paths;
+mod permissions;
 mod raw;
 mod relay;
 mod resolve;
@@ -22,15 +23,20 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Invalid};
 pub use harness::{
-    BASE_ENV_INHERIT, BUILTIN_HARNESSES, Command, DEMO_HARNESS, FAKE_AGENT, Harness, HarnessEnv,
-    HarnessKind, PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound,
-    ProgramSource, SANDBOX_BIN_VAR, SANDBOX_PROGRAM, default_env_inherit, pi_agent_dir, pi_llm,
-    resolve_command, resolve_fake_agent, resolve_pi, resolve_sandbox,
+    ACP_ENV_INHERIT, AGENT_ENV_INHERIT, AGENTS_PREFIX, BASE_ENV_INHERIT, BUILTIN_HARNESSES, CLAUDE,
+    CODEX, Command, DEMO_HARNESS, FAKE_AGENT, GEMINI, Harness, HarnessEnv, HarnessKind, OPENCODE,
+    PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound, ProgramSource,
+    SANDBOX_BIN_VAR, SANDBOX_PROGRAM, acp_program, builtin_args, builtin_kind, default_env_inherit,
+    harness_env_inherit, pi_agent_dir, pi_llm, resolve_agent, resolve_command, resolve_fake_agent,
+    resolve_pi, resolve_sandbox,
 };
 pub use lock::{DataDirLock, Holder, LOCK_FILE, LockError, holder, lock_data_dir};
 pub use paths::{
     ConfigFile, Environment, Overrides, PathError, Paths, SOCKET_PATH_MAX, SocketSource, data_dir,
     socket_path, state_dir,
+};
+pub use permissions::{
+    Decision, PermissionMode, PermissionPolicy, PermissionTable, WORKSPACE_PERMISSIONS_FILE,
 };
 pub use relay::{
     RELAY_STATE_FILE, RelayAnnouncement, read_relay_state, relay_state_file, running_relay,
@@ -86,6 +92,8 @@ pub struct Limits {
     pub max_sessions: usize,
     /// Output bytes each terminal keeps for clients that attach later (its scrollback).
     pub terminal_scrollback: usize,
+    /// Terminals alive at once.
+    pub max_terminals: usize,
 }
 
 impl Default for Limits {
@@ -97,6 +105,7 @@ impl Default for Limits {
             subscriber_queue: 1024,
             max_sessions: 64,
             terminal_scrollback: 1 << 20,
+            max_terminals: 64,
         }
     }
 }
@@ -137,6 +146,8 @@ pub struct Config {
     pub sandbox_command: Option<Command>,
     /// Every harness by name, the built-in ones included, enabled or not.
     pub harnesses: BTreeMap<String, Harness>,
+    /// `[permissions]`: how ACP agents' permission requests are answered.
+    pub permissions: PermissionPolicy,
 }
 
 impl Config {

@@ -18,6 +18,8 @@ pub(super) struct RawFile {
     pub runner: RawRunner,
     #[serde(default)]
     pub harness: BTreeMap<Spanned<String>, Spanned<RawHarness>>,
+    #[serde(default)]
+    pub permissions: super::permissions::PermissionTable,
 }
 
 /// The keys of `[runner]`, in the order of [`RawRunner`]'s fields (a test checks this).
@@ -40,6 +42,7 @@ pub(super) const RUNNER_KEYS: &[&str] = &[
     "allow_groups",
     "terminal_scrollback",
     "terminal_idle_timeout",
+    "max_terminals",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +66,7 @@ pub(super) struct RawRunner {
     pub allow_groups: Option<Vec<Spanned<Scalar>>>,
     pub terminal_scrollback: Option<Spanned<Scalar>>,
     pub terminal_idle_timeout: Option<Spanned<Scalar>>,
+    pub max_terminals: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,9 +11,9 @@ use toml::Spanned;
 use super::raw::{RawFile, RawHarness, RawRunner, Scalar};
 use super::{
     Access, BUILTIN_HARNESSES, Command, Config, ConfigError, DEFAULT_HARNESS,
-    DEFAULT_SANDBOX_PROFILE, DEMO_HARNESS, Environment, Harness, HarnessEnv, HarnessKind, Invalid,
-    Limits, Overrides, PathError, Paths, ProgramNotFound, Timeouts, default_env_inherit,
-    format_duration, format_size, parse_duration, parse_size, paths, resolve_sandbox,
+    DEFAULT_SANDBOX_PROFILE, Environment, Harness, HarnessEnv, HarnessKind, Invalid, Limits,
+    Overrides, PathError, Paths, ProgramNotFound, Timeouts, format_duration, format_size,
+    harness_env_inherit, parse_duration, parse_size, paths, resolve_sandbox,
 };
 
 /// `[a-z0-9_-]{1,64}`: harness and sandbox profile names.
@@ -124,6 +124,7 @@ impl Ctx<'_> {
             sandbox,
             sandbox_command,
             harnesses,
+            permissions: raw.permissions.policy(Some(self.file.to_owned())),
         })
     }
 
@@ -304,6 +305,12 @@ impl Ctx<'_> {
                 d.terminal_scrollback,
                 (64 << 10)..=(256 << 20),
             )?,
+            max_terminals: self.count(
+                "runner.max_terminals",
+                r.max_terminals.as_ref(),
+                d.max_terminals,
+                1..=4096,
+            )?,
         })
     }
 
@@ -446,11 +453,7 @@ impl Ctx<'_> {
         }
         let name = name.get_ref().clone();
         let raw = table.get_ref();
-        let builtin_kind = match name.as_str() {
-            "pi" | DEMO_HARNESS => Some(HarnessKind::Pi),
-            "fake" => Some(HarnessKind::Native),
-            _ => None,
-        };
+        let builtin_kind = crate::harness::builtin_kind(&name);
         let kind = match (builtin_kind, &raw.kind) {
             (Some(builtin), Some(kind)) if *kind.get_ref() != builtin => {
                 return Err(self.invalid(
@@ -465,7 +468,7 @@ impl Ctx<'_> {
                 return Err(self.invalid(
                     table.span(),
                     &key,
-                    "missing `kind` (\"pi\" or \"native\")",
+                    "missing `kind` (\"pi\", \"native\" or \"acp\")",
                 ));
             }
         };
@@ -476,13 +479,19 @@ impl Ctx<'_> {
             ),
             None => None,
         };
-        if command.is_none() && builtin_kind.is_none() && kind == HarnessKind::Native {
+        if command.is_none()
+            && builtin_kind.is_none()
+            && matches!(kind, HarnessKind::Native | HarnessKind::Acp)
+        {
             return Err(self.invalid(table.span(), &key, "missing `command`: the program to run"));
         }
-        let args = self.args(&key, raw.args.as_deref())?;
+        let args = match raw.args.as_deref() {
+            Some(args) => self.args(&key, Some(args))?,
+            None => crate::harness::builtin_args(&name),
+        };
         let env = self.env_table(&key, raw.env.as_ref())?;
         let env_inherit = match &raw.env_inherit {
-            None => default_env_inherit(kind),
+            None => harness_env_inherit(&name, kind),
             Some(list) => self.env_inherit(&key, list)?,
         };
         let mut harness = Harness {

@@ -38,6 +38,15 @@ impl Env {
         self.tmp.path().join(rel)
     }
 
+    /// An executable script at `rel`.
+    fn exe(&self, rel: &str) -> PathBuf {
+        let path = self.p(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
     fn env(&self) -> Environment {
         Environment::empty(nix::unistd::getuid().as_raw())
             .with_var("HOME", self.p("home"))
@@ -95,6 +104,7 @@ fn defaults_without_a_file() {
             subscriber_queue: 1024,
             max_sessions: 64,
             terminal_scrollback: 1 << 20,
+            max_terminals: 64,
         }
     );
     assert_eq!(config.access, Access::default());
@@ -102,7 +112,9 @@ fn defaults_without_a_file() {
     assert_eq!(config.default_sandbox_profile, "development");
     assert_eq!(
         config.harnesses.keys().collect::<Vec<_>>(),
-        ["demo", "fake", "pi"]
+        [
+            "claude", "codex", "demo", "fake", "gemini", "opencode", "pi"
+        ]
     );
     let pi = config.harness("pi").unwrap();
     assert_eq!(
@@ -156,13 +168,16 @@ fn the_documented_example_parses() {
             subscriber_queue: 2048,
             max_sessions: 16,
             terminal_scrollback: 4 << 20,
+            max_terminals: 32,
         }
     );
     assert_eq!(config.access.allow_uids, [991]);
     assert_eq!(config.access.allow_groups, [990, 1001]);
     assert_eq!(
         config.harnesses.keys().collect::<Vec<_>>(),
-        ["demo", "fake", "my-agent", "pi", "pi-work"]
+        [
+            "claude", "codex", "demo", "fake", "gemini", "my-agent", "opencode", "pi", "pi-work"
+        ]
     );
     let pi = config.harness("pi").unwrap();
     assert_eq!(
@@ -188,7 +203,18 @@ fn the_documented_example_parses() {
             .enabled_harnesses()
             .map(|h| h.name.as_str())
             .collect::<Vec<_>>(),
-        ["demo", "my-agent", "pi", "pi-work"]
+        [
+            "claude", "codex", "demo", "gemini", "my-agent", "opencode", "pi", "pi-work"
+        ]
+    );
+    assert_eq!(
+        config.permissions.allow,
+        [
+            oqto_protocol::ToolKind::Read,
+            oqto_protocol::ToolKind::Search
+        ]
+        .into_iter()
+        .collect()
     );
 }
 
@@ -245,7 +271,7 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         "idle_timeout = \"5m\"\n",
         "runner.toml:1:1: ",
         &[
-            "unknown field `idle_timeout`, expected `runner` or `harness`",
+            "unknown field `idle_timeout`, expected one of `runner`, `harness`, `permissions`",
             "(runner settings go in the `[runner]` table)",
         ],
     ),
@@ -369,11 +395,11 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         &["harness.agent", "missing `kind`"],
     ),
     (
-        "[harness.agent]\nkind = \"acp\"\ncommand = \"x\"\n",
+        "[harness.agent]\nkind = \"mcp\"\ncommand = \"x\"\n",
         "runner.toml:2:8: ",
         &[
             "harness.agent.kind",
-            "unknown variant `acp`, expected `pi` or `native`",
+            "unknown variant `mcp`, expected one of `pi`, `native`, `acp`",
         ],
     ),
     (
@@ -435,7 +461,7 @@ const BAD_FILES: &[(&str, &str, &[&str])] = &[
         "runner.toml:2:19: ",
         &[
             "runner.default_harness",
-            "no harness named `nope` (known: demo, fake, pi)",
+            "no harness named `nope` (known: claude, codex, demo, fake, gemini, opencode, pi)",
         ],
     ),
     (
@@ -644,13 +670,7 @@ fn too_long_socket_from_the_environment_is_a_path_error() {
 #[test]
 fn harness_programs_are_resolved() {
     let t = Env::new();
-    let exe = |rel: &str| {
-        let path = t.p(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, "#!/bin/sh\n").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    };
+    let exe = |rel: &str| t.exe(rel);
     exe("bin/pi");
     exe("bin/agent");
     exe("repo/target/debug/oqto-fake-agent");
@@ -788,4 +808,62 @@ fn the_demo_model_stands_in_for_a_pi_without_a_model_and_says_why() {
     let config = t.parse("[harness.demo]\nenabled = false\n").unwrap();
     let chosen = config.default_harness_for(&t.env());
     assert_eq!((chosen.name.as_str(), chosen.note), ("pi", None));
+}
+
+#[test]
+fn claude_gemini_and_codex_are_acp_builtins_found_in_the_local_prefix_or_on_path() {
+    let t = Env::new();
+    let exe = |rel: &str| t.exe(rel);
+    let claude = exe("repo/.local/agents/bin/claude-agent-acp");
+    let gemini = exe("bin/gemini");
+    let config = t
+        .parse("[harness.claude]\nenv = { ANTHROPIC_BASE_URL = \"http://127.0.0.1:1\" }\n")
+        .unwrap();
+    let h = |name: &str| config.harness(name).unwrap();
+    for name in ["claude", "gemini", "codex"] {
+        assert_eq!(
+            (h(name).kind, h(name).builtin),
+            (HarnessKind::Acp, true),
+            "{name}"
+        );
+    }
+    assert_eq!(h("claude").program.as_ref().unwrap().path, claude);
+    assert_eq!(
+        h("claude").detail(),
+        format!("{} (from project-local prefix)", claude.display())
+    );
+    assert_eq!(
+        h("claude").env.iter().count(),
+        1,
+        "the file's env table is kept"
+    );
+    assert_eq!(h("gemini").program.as_ref().unwrap().path, gemini);
+    assert_eq!(h("gemini").args, ["--acp"]);
+    assert!(
+        h("codex").program.is_err(),
+        "codex-acp is installed nowhere"
+    );
+    assert!(!h("codex").available());
+    assert!(
+        h("codex").detail().contains("codex-acp"),
+        "{}",
+        h("codex").detail()
+    );
+    // Each inherits its own configuration variables, and not the others'.
+    assert!(
+        h("claude").inherits("ANTHROPIC_BASE_URL") && h("claude").inherits("CLAUDE_CONFIG_DIR")
+    );
+    assert!(
+        h("gemini").inherits("GEMINI_CLI_HOME") && h("gemini").inherits("GOOGLE_GEMINI_BASE_URL")
+    );
+    assert!(h("codex").inherits("CODEX_HOME") && !h("codex").inherits("GEMINI_CLI_HOME"));
+    assert!(!h("opencode").inherits("CLAUDE_CONFIG_DIR"));
+    // Their configuration directories exist before they start (the sandbox binds only those).
+    assert_eq!(h("claude").state_dirs(&t.env()), [t.p("home/.claude")]);
+    assert_eq!(h("gemini").state_dirs(&t.env()), [t.p("home/.gemini")]);
+    let env = t.env().with_var("GEMINI_CLI_HOME", t.p("gh"));
+    assert_eq!(h("gemini").state_dirs(&env), [t.p("gh/.gemini")]);
+    // A built-in's kind cannot change.
+    let err = t.parse("[harness.codex]\nkind = \"native\"\n").unwrap_err();
+    assert!(err.to_string().contains("has kind \"acp\""), "{err}");
 }

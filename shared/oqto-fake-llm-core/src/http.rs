@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -20,11 +20,9 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::Config;
-use crate::openai::{
-    AssistantMessage, ChatRequest, Chunk, ChunkChoice, ChunkDelta, Completion, CompletionChoice,
-    ErrorBody, Function, FunctionDelta, ModelEntry, ModelList, ToolCall, ToolCallDelta,
-};
+use crate::openai::{ModelEntry, ModelList};
 use crate::script::{self, Delta, Pace, Plan, Reply};
+use crate::wire::{Api, Ctx, ErrorKind, Event, Request};
 
 /// The largest request body accepted (pi resends the whole conversation every turn).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -60,6 +58,10 @@ pub async fn serve(
         .route("/stats", get(stats))
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_anthropic_tokens))
+        .route("/v1/responses", post(responses))
+        .route("/v1beta/models/{model_method}", post(gemini))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app);
@@ -145,80 +147,97 @@ async fn models() -> Json<ModelList> {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    error_response(
+    let message = format!("oqto-fake-llm has no route {method} {}", uri.path());
+    let api = if uri.path().starts_with("/v1beta/") {
+        Api::Gemini
+    } else {
+        Api::ChatCompletions
+    };
+    (
         StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        format!("oqto-fake-llm has no route {method} {}", uri.path()),
+        Json(api.error_body(404, ErrorKind::Invalid, &message)),
     )
-}
-
-fn error_response(status: StatusCode, kind: &'static str, message: String) -> Response {
-    (status, Json(ErrorBody::new(kind, message))).into_response()
+        .into_response()
 }
 
 async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let n = app.stats.chat_requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(err) => {
-            warn!(%err, "request body is not JSON");
-            return bad_request(format!("request body is not valid JSON: {err}"));
-        }
-    };
-    app.log_request(&value).await;
-    let req: ChatRequest = match serde_json::from_value(value) {
-        Ok(r) => r,
-        Err(err) => {
-            warn!(%err, "request is not a chat completion request");
-            return bad_request(format!("invalid chat completion request: {err}"));
-        }
-    };
-    if req.messages.is_empty() {
-        return bad_request("'messages' must not be empty".into());
-    }
-    if !req.model.is_empty() && !crate::MODELS.iter().any(|m| m.id == req.model) {
-        warn!(model = %req.model, "unknown model; answering anyway");
-    }
-    let plan = script::plan(&req);
-    info!(
-        request = n,
-        model = %req.model,
-        stream = req.stream,
-        messages = req.messages.len(),
-        tools = req.tools.len(),
-        plan = plan_kind(&plan),
-        "chat completion"
-    );
-    let reply = match plan {
-        Plan::Reply(reply) => reply,
-        Plan::Fail { status } => return app.scripted_failure(status),
-        Plan::FailOnce { status, key, then } => {
-            let first = app
-                .flaky_seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(key);
-            if first {
-                return app.scripted_failure(status);
-            }
-            then
-        }
-    };
-    let id = format!("chatcmpl-{n:012x}");
-    let model = if req.model.is_empty() {
-        crate::DEFAULT_MODEL
-    } else {
-        req.model.as_str()
-    };
-    if req.stream {
-        app.stream(&reply, &id, model, req.include_usage())
-    } else {
-        Json(completion(&reply, &id, model)).into_response()
-    }
+    app.answer(Api::ChatCompletions, &body, None).await
 }
 
-fn bad_request(message: String) -> Response {
-    error_response(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    app.answer(Api::Messages, &body, None).await
+}
+
+async fn responses(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    app.answer(Api::Responses, &body, None).await
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, counted like a reply's usage.
+async fn count_anthropic_tokens(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    app.count_tokens(
+        Api::Messages,
+        &body,
+        |n| serde_json::json!({"input_tokens": n}),
+    )
+    .await
+}
+
+/// `POST /v1beta/models/<model>:<method>`: Gemini's `generateContent`,
+/// `streamGenerateContent` (server-sent events with `alt=sse`, else one JSON array) and
+/// `countTokens`.
+async fn gemini(
+    State(app): State<Arc<App>>,
+    Path(model_method): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let Some((model, method)) = model_method.rsplit_once(':') else {
+        return error(
+            Api::Gemini,
+            StatusCode::NOT_FOUND,
+            ErrorKind::Invalid,
+            &format!("oqto-fake-llm: expected models/<model>:<method>, got models/{model_method}"),
+        );
+    };
+    let sse = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));
+    let how = match method {
+        "generateContent" => GeminiCall::Whole,
+        "streamGenerateContent" if sse => GeminiCall::Sse,
+        "streamGenerateContent" => GeminiCall::JsonArray,
+        "countTokens" => {
+            return app
+                .count_tokens(
+                    Api::Gemini,
+                    &body,
+                    |n| serde_json::json!({"totalTokens": n}),
+                )
+                .await;
+        }
+        other => {
+            return error(
+                Api::Gemini,
+                StatusCode::NOT_FOUND,
+                ErrorKind::Invalid,
+                &format!("oqto-fake-llm has no Gemini method {other:?}"),
+            );
+        }
+    };
+    app.answer(Api::Gemini, &body, Some((model.to_owned(), how)))
+        .await
+}
+
+/// How a Gemini call wants its reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GeminiCall {
+    Whole,
+    Sse,
+    JsonArray,
+}
+
+fn error(api: Api, status: StatusCode, kind: ErrorKind, message: &str) -> Response {
+    (status, Json(api.error_body(status.as_u16(), kind, message))).into_response()
 }
 
 fn plan_kind(plan: &Plan) -> &'static str {
@@ -251,24 +270,138 @@ impl App {
         }
     }
 
-    fn scripted_failure(&self, status: u16) -> Response {
+    /// Reads a request of `api`, plans the reply with the script and sends it in that API's
+    /// shape. `gemini` carries the model and the reply form from a Gemini URL.
+    async fn answer(
+        self: &Arc<Self>,
+        api: Api,
+        body: &[u8],
+        gemini: Option<(String, GeminiCall)>,
+    ) -> Response {
+        let n = self.stats.chat_requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut req = match self.read(api, body).await {
+            Ok(req) => req,
+            Err(response) => return *response,
+        };
+        let mut gemini_call = None;
+        if let Some((model, how)) = gemini {
+            req.model = model;
+            req.stream = how != GeminiCall::Whole;
+            gemini_call = Some(how);
+        }
+        if !req.model.is_empty() && !crate::MODELS.iter().any(|m| m.id == req.model) {
+            debug!(model = %req.model, "a model this server does not list; answering anyway");
+        }
+        let plan = script::plan(&req.turns);
+        info!(
+            request = n,
+            api = api.name(),
+            model = %req.model,
+            stream = req.stream,
+            messages = req.turns.len(),
+            tools = req.tools,
+            plan = plan_kind(&plan),
+            "model request"
+        );
+        let reply = match plan {
+            Plan::Reply(reply) => reply,
+            Plan::Fail { status } => return self.scripted_failure(api, status),
+            Plan::FailOnce { status, key, then } => {
+                let first = self
+                    .flaky_seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key);
+                if first {
+                    return self.scripted_failure(api, status);
+                }
+                then
+            }
+        };
+        let id = api.response_id(n);
+        let model = if req.model.is_empty() {
+            crate::DEFAULT_MODEL
+        } else {
+            req.model.as_str()
+        };
+        let ctx = Ctx {
+            id: &id,
+            model,
+            created: unix_time(),
+        };
+        match gemini_call {
+            Some(GeminiCall::JsonArray) => {
+                Json(crate::gemini::stream_responses(&reply, ctx)).into_response()
+            }
+            _ if req.stream => self.stream(&reply, api.events(&reply, ctx, &req), &id),
+            _ => Json(api.whole(&reply, ctx)).into_response(),
+        }
+    }
+
+    /// The body as JSON (logged) and as a request of `api`, or the error response.
+    async fn read(&self, api: Api, body: &[u8]) -> Result<Request, Box<Response>> {
+        let value: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(err) => {
+                warn!(%err, api = api.name(), "request body is not JSON");
+                return Err(Box::new(error(
+                    api,
+                    StatusCode::BAD_REQUEST,
+                    ErrorKind::Invalid,
+                    &format!("request body is not valid JSON: {err}"),
+                )));
+            }
+        };
+        self.log_request(&value).await;
+        api.parse(value).map_err(|message| {
+            warn!(%message, api = api.name(), "invalid request");
+            Box::new(error(
+                api,
+                StatusCode::BAD_REQUEST,
+                ErrorKind::Invalid,
+                &message,
+            ))
+        })
+    }
+
+    /// A token count of a request's conversation: about a quarter of its characters.
+    async fn count_tokens(
+        &self,
+        api: Api,
+        body: &[u8],
+        shape: impl FnOnce(u64) -> serde_json::Value,
+    ) -> Response {
+        match self.read(api, body).await {
+            Ok(req) => Json(shape(script::count_tokens(&req.turns))).into_response(),
+            Err(response) => *response,
+        }
+    }
+
+    fn scripted_failure(&self, api: Api, status: u16) -> Response {
         self.stats.scripted_failures.fetch_add(1, Ordering::SeqCst);
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        error_response(
+        error(
+            api,
             code,
-            "server_error",
-            format!("oqto-fake-llm scripted failure {status}"),
+            ErrorKind::Scripted,
+            &format!("oqto-fake-llm scripted failure {status}"),
         )
     }
 
-    /// A `text/event-stream` response that sends the reply's chunks with the configured pauses.
-    /// Dropping the body (the client went away) stops it at once.
-    fn stream(self: &Arc<Self>, reply: &Reply, id: &str, model: &str, usage: bool) -> Response {
+    /// A `text/event-stream` response that sends the events with the configured pause before
+    /// each paced one. Dropping the body (the client went away) stops it at once.
+    fn stream(self: &Arc<Self>, reply: &Reply, events: Vec<Event>, id: &str) -> Response {
         let pause = match reply.pace {
             Pace::Normal => self.config.delay,
             Pace::Slow => self.config.slow_delay,
         };
-        let steps = sse_steps(reply, id, model, usage, pause);
+        let steps: VecDeque<(Duration, Bytes)> = events
+            .into_iter()
+            .map(|e| {
+                let before = if e.paced { pause } else { Duration::ZERO };
+                (before, Bytes::from(e.bytes))
+            })
+            .collect();
         self.stats.active_streams.fetch_add(1, Ordering::SeqCst);
         let guard = StreamGuard {
             app: Arc::clone(self),
@@ -322,125 +455,4 @@ fn unix_time() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// The `data:` events of a streamed reply, each with the pause before it: the role chunk, one
-/// chunk per delta, the `finish_reason` chunk, the usage chunk when asked for, and `[DONE]`.
-fn sse_steps(
-    reply: &Reply,
-    id: &str,
-    model: &str,
-    include_usage: bool,
-    pause: Duration,
-) -> VecDeque<(Duration, Bytes)> {
-    let created = unix_time();
-    let chunk = |delta: ChunkDelta, finish_reason: Option<&'static str>| Chunk {
-        id,
-        object: "chat.completion.chunk",
-        created,
-        model,
-        choices: vec![ChunkChoice {
-            index: 0,
-            delta,
-            finish_reason,
-        }],
-        usage: None,
-    };
-    let event = |chunk: &Chunk<'_>| {
-        // Plain structs of strings and numbers: serializing cannot fail.
-        let json = serde_json::to_string(chunk).unwrap_or_default();
-        Bytes::from(format!("data: {json}\n\n"))
-    };
-
-    let mut steps = VecDeque::with_capacity(reply.deltas.len() + 4);
-    let role = ChunkDelta {
-        role: Some("assistant"),
-        content: Some(String::new()),
-        ..ChunkDelta::default()
-    };
-    steps.push_back((Duration::ZERO, event(&chunk(role, None))));
-    for delta in &reply.deltas {
-        steps.push_back((pause, event(&chunk(chunk_delta(delta), None))));
-    }
-    let finish = chunk(ChunkDelta::default(), Some(reply.finish_reason().as_str()));
-    steps.push_back((Duration::ZERO, event(&finish)));
-    if include_usage {
-        let usage = Chunk {
-            choices: Vec::new(),
-            usage: Some(reply.usage),
-            ..chunk(ChunkDelta::default(), None)
-        };
-        steps.push_back((Duration::ZERO, event(&usage)));
-    }
-    steps.push_back((Duration::ZERO, Bytes::from_static(b"data: [DONE]\n\n")));
-    steps
-}
-
-fn chunk_delta(delta: &Delta) -> ChunkDelta {
-    match delta {
-        Delta::Reasoning(s) => ChunkDelta {
-            reasoning_content: Some(s.clone()),
-            ..ChunkDelta::default()
-        },
-        Delta::Content(s) => ChunkDelta {
-            content: Some(s.clone()),
-            ..ChunkDelta::default()
-        },
-        Delta::ToolCallStart { id, name } => ChunkDelta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index: 0,
-                id: Some(id.clone()),
-                kind: Some("function"),
-                function: FunctionDelta {
-                    name: Some(name.clone()),
-                    arguments: Some(String::new()),
-                },
-            }]),
-            ..ChunkDelta::default()
-        },
-        Delta::ToolCallArguments(s) => ChunkDelta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index: 0,
-                id: None,
-                kind: None,
-                function: FunctionDelta {
-                    name: None,
-                    arguments: Some(s.clone()),
-                },
-            }]),
-            ..ChunkDelta::default()
-        },
-    }
-}
-
-/// The whole reply as one `chat.completion` object.
-fn completion<'a>(reply: &Reply, id: &'a str, model: &'a str) -> Completion<'a> {
-    let text = reply.text();
-    let reasoning = reply.reasoning();
-    let tool_calls = reply
-        .tool_call()
-        .map(|(id, name, arguments)| ToolCall {
-            id,
-            kind: "function",
-            function: Function { name, arguments },
-        })
-        .into_iter()
-        .collect::<Vec<_>>();
-    Completion {
-        id,
-        object: "chat.completion",
-        created: unix_time(),
-        model,
-        choices: vec![CompletionChoice {
-            index: 0,
-            message: AssistantMessage {
-                role: "assistant",
-                content: (!text.is_empty() || tool_calls.is_empty()).then_some(text),
-                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-                tool_calls,
-            },
-            finish_reason: reply.finish_reason().as_str(),
-        }],
-        usage: reply.usage,
-    }
 }

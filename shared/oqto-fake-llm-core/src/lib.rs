@@ -2,8 +2,10 @@
 //! runner serves it in-process as the bundled demo model, and tests start it in the
 //! background.
 //!
-//! A small OpenAI-compatible HTTP server whose answers are scripted, so the same request always
-//! gets the same reply. The tests drive the real `pi` coding agent with it, and a first-time user
+//! A small HTTP server speaking four model APIs, whose answers are scripted, so the same request
+//! always gets the same reply. One script ([`script`]) decides every reply; each wire module
+//! ([`openai`], [`anthropic`], [`gemini`], [`responses`]) only reduces its request to a
+//! conversation and renders the reply in its shape ([`wire`]). The tests drive the real `pi` coding agent with it, and a first-time user
 //! without an API key gets it as the bundled **demo** model: `oqto-fake-llm pi-config` (or
 //! [`pi_models_json`]) prints the pi `models.json` that points pi's `demo` provider at it.
 //!
@@ -12,21 +14,33 @@
 //! | Route | Answer |
 //! |---|---|
 //! | `POST /v1/chat/completions` | a scripted reply: SSE `chat.completion.chunk` events when `stream` is true (ending with a usage chunk when `stream_options.include_usage` is set, then `data: [DONE]`), else one `chat.completion` object |
+//! | `POST /v1/messages` | Anthropic Messages: named SSE events (`message_start`, `content_block_*` with `text_delta`, `thinking_delta`, `input_json_delta`, `message_delta`, `message_stop`) when `stream` is true, else one `message` |
+//! | `POST /v1/messages/count_tokens` | `{"input_tokens": N}` |
+//! | `POST /v1beta/models/<model>:generateContent` | Gemini: one `GenerateContentResponse` |
+//! | `POST /v1beta/models/<model>:streamGenerateContent` | Gemini: one response per delta, as SSE `data:` lines with `?alt=sse`, else a JSON array |
+//! | `POST /v1beta/models/<model>:countTokens` | `{"totalTokens": N}` |
+//! | `POST /v1/responses` | `OpenAI` Responses: named SSE events (`response.created` … `response.completed`) when `stream` is true, else one `response` |
 //! | `GET /v1/models` | the models in [`MODELS`] |
 //! | `GET /health` | `ok` |
-//! | `GET /stats` | counters: `chat_requests`, `scripted_failures`, `active_streams`, `completed_streams`, `cancelled_streams` |
+//! | `GET /stats` | counters: `chat_requests` (model requests of every API), `scripted_failures`, `active_streams`, `completed_streams`, `cancelled_streams` |
 //!
-//! A body that is not JSON, or not a chat request, gets HTTP 400 with an OpenAI-style
-//! `{"error":{"message":…,"type":"invalid_request_error"}}`. Any model id is answered (an unknown
-//! one is logged as a warning).
+//! A body that is not JSON, or not a request of that API, gets HTTP 400 with that API's error
+//! body (`OpenAI`: `{"error":{"message":…,"type":"invalid_request_error"}}`; Anthropic:
+//! `{"type":"error","error":{…}}`; Gemini: `{"error":{"code":…,"message":…,"status":…}}`). Any
+//! model id is answered.
 //!
 //! # The script
 //!
 //! The reply is decided by the **last message** of the request; user content may be a string or
-//! an array of `{"type":"text","text":…}` parts. The first rule that matches wins:
+//! an array of text parts (parts wholly wrapped in a tag, like Claude Code's
+//! `<system-reminder>…</system-reminder>`, are left out when there are others). The first rule
+//! that matches wins:
 //!
-//! 1. The last message is a tool result (role `tool`): the text `done: <first line of the tool
-//!    output>`, which ends the agent's tool turn.
+//! 1. The last message is a tool result (role `tool`, an Anthropic `tool_result`, a Gemini
+//!    `functionResponse`, a Responses `function_call_output`): the text `done: <first line of
+//!    the tool output>`, which ends the agent's tool turn. Output wrapped in one tag is
+//!    unwrapped, and output framed with an `Output:` line (Codex, Gemini CLI) is quoted from
+//!    there.
 //! 2. A compaction request (the system prompt starts with "You are a context summarization
 //!    assistant", or the last user text contains `<conversation>`): the text
 //!    `SUMMARY: <N> messages summarised by oqto-fake-llm.`, N being the number of non-system
@@ -57,11 +71,16 @@
 //! shutdown future completes. `--log FILE` ([`Config::request_log`]) appends every request body
 //! as one JSON line, for tests that assert what the client sent.
 
+pub mod agents;
+pub mod anthropic;
 mod background;
 mod config;
+pub mod gemini;
 mod http;
 pub mod openai;
+pub mod responses;
 pub mod script;
+pub mod wire;
 
 use std::net::SocketAddr;
 

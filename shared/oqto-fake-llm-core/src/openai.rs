@@ -5,6 +5,11 @@
 //! may be a string, an array of parts, or null, as OpenAI-compatible clients send it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::script::{Delta, Reply, Turn};
+pub use crate::script::{Role, Usage};
+use crate::wire::{Ctx, ErrorKind, Event, Request};
 
 /// `POST /v1/chat/completions` request body (the fields the script looks at).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -23,6 +28,14 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
+    /// The conversation as the script sees it.
+    pub fn turns(&self) -> Vec<Turn> {
+        self.messages
+            .iter()
+            .map(|m| Turn::new(m.role, m.text_content()))
+            .collect()
+    }
+
     /// Whether a streamed reply ends with a usage chunk.
     pub fn include_usage(&self) -> bool {
         self.stream_options
@@ -69,19 +82,6 @@ impl Message {
     }
 }
 
-/// A message's role. Roles this server does not know are kept as `Other`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    System,
-    Developer,
-    User,
-    Assistant,
-    Tool,
-    #[serde(other)]
-    Other,
-}
-
 /// Message content: the Chat Completions API allows a plain string or an array of typed parts.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
@@ -97,14 +97,6 @@ pub struct Part {
     pub kind: String,
     #[serde(default)]
     pub text: Option<String>,
-}
-
-/// Token counts, as in the `usage` object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
 }
 
 /// One `data:` line of a streamed reply (`object: "chat.completion.chunk"`).
@@ -247,6 +239,148 @@ impl ErrorBody {
     }
 }
 
+/// Reads a `POST /v1/chat/completions` body.
+pub fn parse(body: Value) -> Result<Request, String> {
+    let req: ChatRequest = serde_json::from_value(body)
+        .map_err(|e| format!("invalid chat completion request: {e}"))?;
+    if req.messages.is_empty() {
+        return Err("'messages' must not be empty".into());
+    }
+    Ok(Request {
+        stream: req.stream,
+        include_usage: req.include_usage(),
+        tools: req.tools.len(),
+        turns: req.turns(),
+        model: req.model,
+    })
+}
+
+/// An OpenAI-style error body (also the Responses API's).
+pub fn error_body(kind: ErrorKind, message: &str) -> Value {
+    let kind = match kind {
+        ErrorKind::Invalid => "invalid_request_error",
+        ErrorKind::Scripted => "server_error",
+    };
+    serde_json::to_value(ErrorBody::new(kind, message)).unwrap_or(Value::Null)
+}
+
+/// The `data:` events of a streamed reply: the role chunk, one chunk per delta, the
+/// `finish_reason` chunk, the usage chunk when asked for, and `[DONE]`.
+pub fn events(reply: &Reply, ctx: Ctx<'_>, include_usage: bool) -> Vec<crate::wire::Event> {
+    let chunk = |delta: ChunkDelta, finish_reason: Option<&'static str>| Chunk {
+        id: ctx.id,
+        object: "chat.completion.chunk",
+        created: ctx.created,
+        model: ctx.model,
+        choices: vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason,
+        }],
+        usage: None,
+    };
+    // Plain structs of strings and numbers: serializing cannot fail.
+    let event = |paced: bool, chunk: &Chunk<'_>| {
+        Event::data(paced, &serde_json::to_value(chunk).unwrap_or_default())
+    };
+
+    let mut out = Vec::with_capacity(reply.deltas.len() + 4);
+    let role = ChunkDelta {
+        role: Some("assistant"),
+        content: Some(String::new()),
+        ..ChunkDelta::default()
+    };
+    out.push(event(false, &chunk(role, None)));
+    for delta in &reply.deltas {
+        out.push(event(true, &chunk(chunk_delta(delta), None)));
+    }
+    let finish = chunk(ChunkDelta::default(), Some(reply.finish_reason().as_str()));
+    out.push(event(false, &finish));
+    if include_usage {
+        let usage = Chunk {
+            choices: Vec::new(),
+            usage: Some(reply.usage),
+            ..chunk(ChunkDelta::default(), None)
+        };
+        out.push(event(false, &usage));
+    }
+    out.push(Event {
+        paced: false,
+        bytes: "data: [DONE]\n\n".into(),
+    });
+    out
+}
+
+fn chunk_delta(delta: &Delta) -> ChunkDelta {
+    match delta {
+        Delta::Reasoning(s) => ChunkDelta {
+            reasoning_content: Some(s.clone()),
+            ..ChunkDelta::default()
+        },
+        Delta::Content(s) => ChunkDelta {
+            content: Some(s.clone()),
+            ..ChunkDelta::default()
+        },
+        Delta::ToolCallStart { id, name } => ChunkDelta {
+            tool_calls: Some(vec![ToolCallDelta {
+                index: 0,
+                id: Some(id.clone()),
+                kind: Some("function"),
+                function: FunctionDelta {
+                    name: Some(name.clone()),
+                    arguments: Some(String::new()),
+                },
+            }]),
+            ..ChunkDelta::default()
+        },
+        Delta::ToolCallArguments(s) => ChunkDelta {
+            tool_calls: Some(vec![ToolCallDelta {
+                index: 0,
+                id: None,
+                kind: None,
+                function: FunctionDelta {
+                    name: None,
+                    arguments: Some(s.clone()),
+                },
+            }]),
+            ..ChunkDelta::default()
+        },
+    }
+}
+
+/// The whole reply as one `chat.completion` object.
+pub fn whole(reply: &Reply, ctx: Ctx<'_>) -> Value {
+    let text = reply.text();
+    let reasoning = reply.reasoning();
+    let tool_calls = reply
+        .tool_call()
+        .map(|(id, name, arguments)| ToolCall {
+            id,
+            kind: "function",
+            function: Function { name, arguments },
+        })
+        .into_iter()
+        .collect::<Vec<_>>();
+    let completion = Completion {
+        id: ctx.id,
+        object: "chat.completion",
+        created: ctx.created,
+        model: ctx.model,
+        choices: vec![CompletionChoice {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant",
+                content: (!text.is_empty() || tool_calls.is_empty()).then_some(text),
+                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                tool_calls,
+            },
+            finish_reason: reply.finish_reason().as_str(),
+        }],
+        usage: reply.usage,
+    };
+    serde_json::to_value(completion).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +400,7 @@ mod tests {
         .unwrap();
         assert!(req.stream && req.include_usage());
         assert_eq!(req.tools.len(), 1);
-        let texts: Vec<String> = req.messages.iter().map(Message::text_content).collect();
+        let texts: Vec<String> = req.turns().into_iter().map(|t| t.text).collect();
         assert_eq!(texts, ["sys", "a\nb", "", "out", "legacy"]);
         assert_eq!(req.messages[4].role, Role::Other);
     }

@@ -1,8 +1,11 @@
-//! The deterministic reply logic: pure functions from a request to a [`Plan`].
+//! The deterministic reply logic, shared by every wire format: pure functions from a
+//! conversation (a list of [`Turn`]s each API's request is reduced to) to a [`Plan`].
 //!
-//! The crate documentation lists the rules; [`plan`] applies them in that order.
+//! The crate documentation lists the rules; [`plan`] applies them in that order. The wire
+//! modules ([`crate::openai`], [`crate::anthropic`], [`crate::gemini`], [`crate::responses`])
+//! only translate: their request into turns, and a [`Reply`] into their events.
 
-use crate::openai::{ChatRequest, Role, Usage};
+use serde::{Deserialize, Serialize};
 
 /// How many deltas an echo (or summary, or note) reply is split into.
 const TEXT_PIECES: usize = 5;
@@ -14,6 +17,45 @@ pub const DEFAULT_SLOW_WORDS: usize = 40;
 pub const MAX_SLOW_WORDS: usize = 100_000;
 /// The system prompt of pi's compaction request starts with this.
 const SUMMARY_PROMPT: &str = "You are a context summarization assistant";
+
+/// A message's role. Roles this server does not know are kept as `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    /// A tool result (`OpenAI`'s role `tool`; Anthropic's `tool_result` blocks, Gemini's
+    /// `functionResponse` parts and the Responses API's `function_call_output` items become this).
+    Tool,
+    #[serde(other)]
+    Other,
+}
+
+/// One message of a conversation, as the script sees it: who said it, and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+impl Turn {
+    pub fn new(role: Role, text: impl Into<String>) -> Self {
+        Self {
+            role,
+            text: text.into(),
+        }
+    }
+}
+
+/// Token counts. Each wire format renames them (`input_tokens`, `promptTokenCount`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
 
 /// What the server does with one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,13 +172,9 @@ impl Reply {
     }
 }
 
-/// Decides the answer to a request from its last message (see the crate documentation).
-pub fn plan(req: &ChatRequest) -> Plan {
-    let prompt_chars: usize = req
-        .messages
-        .iter()
-        .map(|m| m.text_content().chars().count())
-        .sum();
+/// Decides the answer to a conversation from its last message (see the crate documentation).
+pub fn plan(messages: &[Turn]) -> Plan {
+    let prompt_chars: usize = messages.iter().map(|m| m.text.chars().count()).sum();
     let reply = |deltas: Vec<Delta>, pace: Pace| Reply {
         usage: usage(prompt_chars, &deltas),
         deltas,
@@ -144,25 +182,24 @@ pub fn plan(req: &ChatRequest) -> Plan {
     };
     let text = |s: &str| reply(text_deltas(s), Pace::Normal);
 
-    let Some(last) = req.messages.last() else {
+    let Some(last) = messages.last() else {
         return Plan::Reply(text("echo: "));
     };
-    let last_text = last.text_content();
+    let last_text = last.text.clone();
 
     // 1. A tool result ends the tool turn.
     if last.role == Role::Tool {
-        let first_line = last_text.lines().next().unwrap_or("");
+        let first_line = tool_output_line(unwrap_tag(&last_text));
         return Plan::Reply(text(&format!("done: {first_line}")));
     }
 
     // 2. Compaction.
-    let summarising = req.messages.iter().any(|m| {
+    let summarising = messages.iter().any(|m| {
         matches!(m.role, Role::System | Role::Developer)
-            && m.text_content().trim_start().starts_with(SUMMARY_PROMPT)
+            && m.text.trim_start().starts_with(SUMMARY_PROMPT)
     });
     if summarising || (last.role == Role::User && last_text.contains("<conversation>")) {
-        let n = req
-            .messages
+        let n = messages
             .iter()
             .filter(|m| !matches!(m.role, Role::System | Role::Developer))
             .count();
@@ -175,7 +212,7 @@ pub fn plan(req: &ChatRequest) -> Plan {
     if let Some((name, arg)) = find_tool_directive(&last_text) {
         return Plan::Reply(match tool_arguments(name, arg) {
             Ok(arguments) => {
-                let id = tool_call_id(name, &arguments, req.messages.len(), prompt_chars);
+                let id = tool_call_id(name, &arguments, messages.len(), prompt_chars);
                 let mut deltas = vec![Delta::ToolCallStart {
                     id,
                     name: name.to_owned(),
@@ -244,6 +281,46 @@ pub fn plan(req: &ChatRequest) -> Plan {
 
     // 7. Echo.
     Plan::Reply(text(&echo))
+}
+
+/// The line `done:` quotes: the first line of the output, or, when the agent framed the output
+/// with an `Output:` line (Codex's `exec_command`, Gemini CLI's shell tool), the rest of that
+/// line or else the line after it.
+fn tool_output_line(output: &str) -> &str {
+    let mut lines = output.lines();
+    while let Some(line) = lines.next() {
+        if let Some(rest) = line.strip_prefix("Output:") {
+            let rest = rest.trim();
+            return if rest.is_empty() {
+                lines.next().unwrap_or("")
+            } else {
+                rest
+            };
+        }
+    }
+    output.lines().next().unwrap_or("")
+}
+
+/// The inside of text wholly wrapped in one tag (Gemini CLI wraps tool output in
+/// `<untrusted_context>…</untrusted_context>`), else the text, leading blank lines removed.
+fn unwrap_tag(text: &str) -> &str {
+    let t = text.trim();
+    let inner = t
+        .strip_prefix('<')
+        .and_then(|rest| {
+            let (name, body) = rest.split_once('>')?;
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            let body = body
+                .strip_suffix('>')?
+                .strip_suffix(name)?
+                .strip_suffix("</")?;
+            valid.then_some(body)
+        })
+        .unwrap_or(text);
+    inner.trim_start_matches(['\n', '\r'])
 }
 
 fn text_deltas(text: &str) -> Vec<Delta> {
@@ -365,6 +442,16 @@ fn find_slow(words: &[&str]) -> Option<Result<usize, String>> {
     })
 }
 
+/// About a quarter of the characters of a conversation, at least 1: the prompt tokens of a
+/// reply to it, and the answer to the token-counting routes.
+pub fn count_tokens(messages: &[Turn]) -> u64 {
+    tokens(messages.iter().map(|m| m.text.chars().count()).sum())
+}
+
+fn tokens(chars: usize) -> u64 {
+    u64::try_from(chars.div_ceil(4).max(1)).unwrap_or(u64::MAX)
+}
+
 /// Token counts: about a quarter of the characters, at least 1 each.
 fn usage(prompt_chars: usize, deltas: &[Delta]) -> Usage {
     let reply_chars: usize = deltas
@@ -376,7 +463,6 @@ fn usage(prompt_chars: usize, deltas: &[Delta]) -> Usage {
             Delta::ToolCallStart { name, .. } => name.chars().count(),
         })
         .sum();
-    let tokens = |chars: usize| u64::try_from(chars.div_ceil(4).max(1)).unwrap_or(u64::MAX);
     let prompt_tokens = tokens(prompt_chars);
     let completion_tokens = tokens(reply_chars);
     Usage {
@@ -389,21 +475,11 @@ fn usage(prompt_chars: usize, deltas: &[Delta]) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openai::{Content, Message};
-
-    fn request(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            model: "oqto-demo".into(),
-            messages,
-            ..ChatRequest::default()
-        }
-    }
-
-    fn user(text: &str) -> ChatRequest {
-        request(vec![
-            Message::text(Role::System, "You are an expert coding assistant"),
-            Message::text(Role::User, text),
-        ])
+    fn user(text: &str) -> Vec<Turn> {
+        vec![
+            Turn::new(Role::System, "You are an expert coding assistant"),
+            Turn::new(Role::User, text),
+        ]
     }
 
     fn reply_of(plan: Plan) -> Reply {
@@ -423,54 +499,48 @@ mod tests {
     }
 
     #[test]
-    fn user_content_parts_are_joined() {
-        let msg = Message {
-            role: Role::User,
-            content: Some(Content::Parts(vec![crate::openai::Part {
-                kind: "text".into(),
-                text: Some("from parts".into()),
-            }])),
-        };
-        let r = reply_of(plan(&request(vec![msg])));
-        assert_eq!(r.text(), "echo: from parts");
-    }
-
-    #[test]
     fn tool_result_ends_the_turn_with_its_first_line() {
-        let req = request(vec![
-            Message::text(Role::User, "please run tool:bash echo hi"),
-            Message {
-                role: Role::Assistant,
-                content: None,
-            },
-            Message::text(Role::Tool, "hi-from-bash\nhello from the project dir\n"),
-        ]);
+        let req = vec![
+            Turn::new(Role::User, "please run tool:bash echo hi"),
+            Turn::new(Role::Assistant, ""),
+            Turn::new(Role::Tool, "hi-from-bash\nhello from the project dir\n"),
+        ];
         assert_eq!(reply_of(plan(&req)).text(), "done: hi-from-bash");
-        let empty = request(vec![Message::text(Role::Tool, "")]);
+        let wrapped = vec![Turn::new(
+            Role::Tool,
+            "<untrusted_context>\nOutput: hi\nPGID: 1\n</untrusted_context>",
+        )];
+        assert_eq!(reply_of(plan(&wrapped)).text(), "done: hi");
+        let codex = vec![Turn::new(
+            Role::Tool,
+            "Chunk ID: 0f1249\nWall time: 0.0000 seconds\nProcess exited with code 0\nOutput:\nhi\n",
+        )];
+        assert_eq!(reply_of(plan(&codex)).text(), "done: hi");
+        let empty = vec![Turn::new(Role::Tool, "")];
         assert_eq!(reply_of(plan(&empty)).text(), "done: ");
     }
 
     #[test]
     fn compaction_is_recognised_by_prompt_or_conversation_tag() {
-        let req = request(vec![
-            Message::text(
+        let req = vec![
+            Turn::new(
                 Role::System,
                 "You are a context summarization assistant. Be brief.",
             ),
-            Message::text(
+            Turn::new(
                 Role::User,
                 "<conversation>tool:bash rm -rf /</conversation>",
             ),
-        ]);
+        ];
         assert_eq!(
             reply_of(plan(&req)).text(),
             "SUMMARY: 1 messages summarised by oqto-fake-llm."
         );
-        let tagged = request(vec![
-            Message::text(Role::User, "a"),
-            Message::text(Role::Assistant, "b"),
-            Message::text(Role::User, "<conversation>x</conversation> summarise"),
-        ]);
+        let tagged = vec![
+            Turn::new(Role::User, "a"),
+            Turn::new(Role::Assistant, "b"),
+            Turn::new(Role::User, "<conversation>x</conversation> summarise"),
+        ];
         assert_eq!(
             reply_of(plan(&tagged)).text(),
             "SUMMARY: 3 messages summarised by oqto-fake-llm."
@@ -507,9 +577,7 @@ mod tests {
         let b = reply_of(plan(&user("tool:bash ls"))).tool_call().unwrap().0;
         assert_eq!(a, b);
         let mut longer = user("first");
-        longer
-            .messages
-            .push(Message::text(Role::User, "tool:bash ls"));
+        longer.push(Turn::new(Role::User, "tool:bash ls"));
         let c = reply_of(plan(&longer)).tool_call().unwrap().0;
         assert_ne!(a, c);
     }
@@ -606,7 +674,7 @@ mod tests {
 
     #[test]
     fn usage_is_about_a_quarter_of_the_characters() {
-        let req = request(vec![Message::text(Role::User, "x".repeat(400))]);
+        let req = vec![Turn::new(Role::User, "x".repeat(400))];
         let r = reply_of(plan(&req));
         assert_eq!(r.usage.prompt_tokens, 100);
         let reply_chars = r.text().chars().count() as u64;
@@ -615,7 +683,7 @@ mod tests {
             r.usage.total_tokens,
             r.usage.prompt_tokens + r.usage.completion_tokens
         );
-        let tiny = reply_of(plan(&request(vec![Message::text(Role::User, "")])));
+        let tiny = reply_of(plan(&[Turn::new(Role::User, "")]));
         assert!(tiny.usage.prompt_tokens >= 1 && tiny.usage.completion_tokens >= 1);
     }
 

@@ -41,6 +41,15 @@ pub(crate) fn body_text(parts: &[Part]) -> String {
             Part::FileRef { path, .. } => add(path),
             Part::Compaction { summary, .. } => add(summary),
             Part::Error { message, .. } => add(message),
+            Part::Plan { entries, .. } => {
+                for entry in entries {
+                    add(&entry.content);
+                }
+            }
+            Part::Diff { path, new_text, .. } => {
+                add(path);
+                add(truncate(new_text, MAX_INDEXED_TOOL_OUTPUT_BYTES));
+            }
             Part::Image { .. } => {}
         }
     }
@@ -151,10 +160,25 @@ mod tests {
                 id: id("p7"),
                 message: "boom".into(),
             },
+            Part::Plan {
+                id: id("p8"),
+                entries: vec![oqto_protocol::PlanEntry {
+                    content: "write the test".into(),
+                    priority: oqto_protocol::PlanPriority::High,
+                    status: oqto_protocol::PlanStatus::Pending,
+                }],
+            },
+            Part::Diff {
+                id: id("p9"),
+                call_id: "c1".into(),
+                path: "/w/a.rs".into(),
+                old_text: Some("old".into()),
+                new_text: "fn new()".into(),
+            },
         ];
         assert_eq!(
             body_text(&parts),
-            "hello\npondering\ncommand\nls\nREADME.md\nsrc/lib.rs\nsummary\nboom"
+            "hello\npondering\ncommand\nls\nREADME.md\nsrc/lib.rs\nsummary\nboom\nwrite the test\n/w/a.rs\nfn new()"
         );
     }
 

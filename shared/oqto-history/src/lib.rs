@@ -54,6 +54,7 @@
 //! `docs/history.md` describes the schema, the write path, paging, the search syntax, the
 //! import of pi sessions and the limits.
 
+mod audit;
 mod codec;
 mod error;
 pub mod import;
@@ -69,6 +70,7 @@ mod writer;
 #[cfg(test)]
 mod test_support;
 
+pub use audit::{AuditFilter, MAX_AUDIT_PAGE};
 pub use error::StoreError;
 pub use indexed::{MAX_INDEXED_PART_BYTES, MAX_INDEXED_TOOL_OUTPUT_BYTES};
 pub use messages::{MAX_PAGE, Page};

@@ -114,6 +114,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_client_msg_id ON messages (session, client_msg_id)
         WHERE client_msg_id IS NOT NULL;
     ",
+    // 5: the audit log: permissions asked and answered, tool calls started and ended. No
+    // foreign key: the log outlives a deleted session.
+    "
+    CREATE TABLE audit (
+        id              INTEGER PRIMARY KEY,
+        ts              INTEGER NOT NULL,
+        session         TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        summary         TEXT NOT NULL,
+        call_id         TEXT,
+        request         TEXT,
+        answered        TEXT
+    ) STRICT;
+    CREATE INDEX audit_by_session ON audit (session, id);
+    CREATE INDEX audit_by_ts ON audit (ts);
+    ",
 ];
 
 /// The first schema version with `messages.client_msg_id`. A read-only store on an older
@@ -124,7 +140,8 @@ pub(crate) const CLIENT_MSG_ID_SINCE: i64 = 4;
 /// ([`Store::open_read_only`](crate::Store::open_read_only)) accepts a database at any of
 /// these. Migration 2 changed only settings of the index, not what is stored; migration 3
 /// added `session_sandbox`, which a read of an older file finds missing and treats as empty;
-/// migration 4 added `messages.client_msg_id`, which such a read takes as absent.
+/// migration 4 added `messages.client_msg_id`, which such a read takes as absent;
+/// migration 5 added `audit`, which such a read finds missing and treats as empty.
 pub(crate) const READABLE_SINCE: i64 = 1;
 
 /// Page size of a new database file. Larger pages mean fewer b-tree pages, splits and
@@ -303,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_version_1_database_is_migrated_on_open_and_keeps_its_data() {
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.db");
         version_1_database(&path);
@@ -330,6 +347,11 @@ mod tests {
                 &oqto_protocol::ClientMsgId::new("x")
             )
             .unwrap()
+        );
+        // Migration 5's audit log is missing there: it reads as empty.
+        assert_eq!(
+            old.audit(&crate::AuditFilter::default(), 10).unwrap(),
+            (Vec::new(), false)
         );
         drop(old);
 

@@ -109,6 +109,13 @@ pub enum Command {
     /// Stop the running turn.
     #[serde(rename = "abort")]
     Abort { session: SessionId },
+    /// Answer the agent's `permission.request` `request` with one of its options.
+    #[serde(rename = "permission.reply")]
+    PermissionReply {
+        session: SessionId,
+        request: String,
+        option: String,
+    },
     #[serde(rename = "set_model")]
     SetModel {
         session: SessionId,
@@ -223,6 +230,26 @@ pub enum Command {
     TerminalClose { terminal: TerminalId },
     #[serde(rename = "terminal.list")]
     TerminalList {},
+    /// The audit log: permissions asked and answered, tool calls started and ended, newest
+    /// last, filtered by every field given.
+    #[serde(rename = "audit.list")]
+    AuditList {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        session: Option<SessionId>,
+        /// Only entries at or after this time (ms since the epoch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+        since: Option<Millis>,
+        /// Only entries whose summary contains this text (case-insensitive).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        query: Option<String>,
+        /// At most this many (default 100, at most 1000): the newest that match.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        limit: Option<u32>,
+    },
 }
 
 impl Command {
@@ -257,6 +284,8 @@ impl Command {
         "terminal.resize",
         "terminal.close",
         "terminal.list",
+        "permission.reply",
+        "audit.list",
     ];
 
     /// Raw bytes that follow this request's line: `len` of `terminal.input`, else 0.
@@ -299,6 +328,8 @@ impl Command {
             Command::TerminalResize { .. } => 26,
             Command::TerminalClose { .. } => 27,
             Command::TerminalList {} => 28,
+            Command::PermissionReply { .. } => 29,
+            Command::AuditList { .. } => 30,
         };
         Self::NAMES[index]
     }
@@ -326,6 +357,7 @@ impl Command {
             | Command::Steer { session, .. }
             | Command::FollowUp { session, .. }
             | Command::Abort { session }
+            | Command::PermissionReply { session, .. }
             | Command::SetModel { session, .. }
             | Command::GetModels { session }
             | Command::SetThinkingLevel { session, .. }
@@ -344,7 +376,8 @@ impl Command {
             | Command::HistorySearch { .. }
             | Command::HistoryImport { .. }
             | Command::RunnerStatus {}
-            | Command::RunnerShutdown {} => None,
+            | Command::RunnerShutdown {}
+            | Command::AuditList { .. } => None,
         }
     }
 }

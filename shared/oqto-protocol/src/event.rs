@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{MessageId, Millis, PartId, Seq, SessionId};
 use crate::message::{Message, ModelRef, Part, Role};
+use crate::permission::{Answerer, OptionKind, PermissionOption, PermissionTool};
 use crate::response::ErrorCode;
 use crate::session::{Phase, SessionInfo, State, ThinkingLevel};
 
@@ -141,6 +142,28 @@ pub enum EventKind {
         #[cfg_attr(feature = "ts", ts(optional))]
         thinking_level: Option<ThinkingLevel>,
     },
+    /// The agent asks for permission to run a tool; answer with `permission.reply`. The
+    /// session is `working` with phase `awaiting_permission` until it is resolved.
+    #[serde(rename = "permission.request")]
+    PermissionRequest {
+        /// The runner's id of the request, unique within the session.
+        request: String,
+        tool: PermissionTool,
+        options: Vec<PermissionOption>,
+    },
+    /// A permission request was answered: `option` chosen (absent when cancelled), by whom.
+    #[serde(rename = "permission.resolved")]
+    PermissionResolved {
+        request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        option: Option<String>,
+        /// The chosen option's kind; absent when cancelled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        kind: Option<OptionKind>,
+        answered: Answerer,
+    },
     /// Something failed. `recoverable: false` means the session went to `error`.
     #[serde(rename = "session.error")]
     Error {
@@ -213,6 +236,8 @@ impl EventKind {
         "model.changed",
         "session.error",
         "resync",
+        "permission.request",
+        "permission.resolved",
     ];
 
     /// This event's wire name.
@@ -239,6 +264,8 @@ impl EventKind {
             EventKind::ModelChanged { .. } => 18,
             EventKind::Error { .. } => 19,
             EventKind::Resync { .. } => 20,
+            EventKind::PermissionRequest { .. } => 21,
+            EventKind::PermissionResolved { .. } => 22,
         };
         Self::NAMES[index]
     }

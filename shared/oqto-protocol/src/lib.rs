@@ -17,6 +17,7 @@
 //! with the same `hello`, [`OkResponse`] (carrying a [`FilesReply`]) and [`ErrorResponse`]:
 //! see [`files`]. [`ErrorCode`] is one enum for every program.
 
+pub mod acp;
 pub mod command;
 pub mod envelope;
 pub mod event;
@@ -24,6 +25,7 @@ pub mod files;
 pub mod harness;
 pub mod ids;
 pub mod message;
+pub mod permission;
 pub mod relay;
 pub mod response;
 pub mod session;
@@ -45,9 +47,16 @@ pub use ids::{
     TerminalId, now_millis,
 };
 pub use message::{
-    ImageInput, Message, ModelRef, Part, PartKind, Role, StopReason, ToolStatus, Usage,
+    ImageInput, Message, ModelRef, Part, PartKind, PlanEntry, PlanPriority, PlanStatus, Role,
+    StopReason, ToolStatus, Usage,
 };
-pub use relay::{Channel, Frame, RelayMessage, RelayWelcome, agent_frame, files_frame};
+pub use permission::{
+    Answerer, AuditEntry, AuditKind, OptionKind, PermissionOption, PermissionTool, ToolKind,
+};
+pub use relay::{
+    Channel, Frame, RelayMessage, RelayWelcome, TERMINAL_INPUT, TERMINAL_OUTPUT, TerminalBytes,
+    agent_frame, files_frame, terminal_frame,
+};
 pub use response::{
     ErrorCode, ErrorResponse, Hello, ImportSkipped, OkResponse, Reply, RunnerStatus, SearchHit,
     Welcome,

@@ -171,6 +171,50 @@ pub enum Part {
     },
     /// An error that ended the message (provider failure, harness crash).
     Error { id: PartId, message: String },
+    /// The agent's plan for the turn (ACP `plan`): every update replaces the entries.
+    Plan { id: PartId, entries: Vec<PlanEntry> },
+    /// A change a tool call made or proposes to a file (ACP `diff` tool content), kept
+    /// whole beside the `tool_call` part whose `call_id` it names.
+    Diff {
+        id: PartId,
+        call_id: String,
+        /// The file's path as the agent named it (absolute for ACP agents).
+        path: String,
+        /// The text before; absent for a new file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        old_text: Option<String>,
+        new_text: String,
+    },
+}
+
+/// One step of a [`Part::Plan`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanEntry {
+    pub content: String,
+    pub priority: PlanPriority,
+    pub status: PlanStatus,
+}
+
+/// How important a plan step is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PlanPriority {
+    High,
+    Medium,
+    Low,
+}
+
+/// Where a plan step stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Pending,
+    InProgress,
+    Completed,
 }
 
 impl Part {
@@ -183,7 +227,9 @@ impl Part {
             | Part::Image { id, .. }
             | Part::FileRef { id, .. }
             | Part::Compaction { id, .. }
-            | Part::Error { id, .. } => id,
+            | Part::Error { id, .. }
+            | Part::Plan { id, .. }
+            | Part::Diff { id, .. } => id,
         }
     }
 
@@ -197,7 +243,9 @@ impl Part {
             | Part::Image { id, .. }
             | Part::FileRef { id, .. }
             | Part::Compaction { id, .. }
-            | Part::Error { id, .. } => id,
+            | Part::Error { id, .. }
+            | Part::Plan { id, .. }
+            | Part::Diff { id, .. } => id,
         }
     }
 
@@ -211,6 +259,8 @@ impl Part {
             Part::FileRef { .. } => PartKind::FileRef,
             Part::Compaction { .. } => PartKind::Compaction,
             Part::Error { .. } => PartKind::Error,
+            Part::Plan { .. } => PartKind::Plan,
+            Part::Diff { .. } => PartKind::Diff,
         }
     }
 }
@@ -227,6 +277,8 @@ pub enum PartKind {
     FileRef,
     Compaction,
     Error,
+    Plan,
+    Diff,
 }
 
 impl PartKind {
@@ -240,6 +292,8 @@ impl PartKind {
             PartKind::FileRef => "file_ref",
             PartKind::Compaction => "compaction",
             PartKind::Error => "error",
+            PartKind::Plan => "plan",
+            PartKind::Diff => "diff",
         }
     }
 }

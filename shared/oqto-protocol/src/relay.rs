@@ -13,8 +13,11 @@
 //!   session `R`; a `data` header is followed by one binary frame with its bytes, and so is
 //!   a client's `upload.chunk`.
 //!
-//! `terminal` is reserved for the terminals; a relay that does not carry it answers
-//! [`ErrorCode::Unsupported`]. Any other channel is
+//! - `{"ch":"terminal","msg":M}`: `M` is one runner `terminal.*` request, reply or terminal
+//!   event, verbatim; output and input bytes travel as binary frames with a small header
+//!   ([`TerminalBytes`]).
+//!
+//! Any other channel is
 //! [`ErrorCode::UnknownChannel`]. A frame that is not a JSON object with `ch` and `msg` is
 //! [`ErrorCode::BadRequest`], one over the relay's limit [`ErrorCode::TooLarge`]; none of
 //! them closes the connection.
@@ -147,6 +150,118 @@ pub fn files_frame(root: &str, line: &str) -> String {
     format!("{{\"ch\":\"files\",\"root\":{root},\"msg\":{line}}}")
 }
 
+/// The whole text frame carrying one runner line on the `terminal` channel: a client's
+/// `terminal.*` request, or the runner's reply or terminal event, embedded as it is.
+pub fn terminal_frame(line: &str) -> String {
+    format!("{{\"ch\":\"terminal\",\"msg\":{line}}}")
+}
+
+/// The first byte of a `terminal` channel binary frame that carries output (relay to
+/// client).
+pub const TERMINAL_OUTPUT: u8 = 0x01;
+/// The first byte of a `terminal` channel binary frame that carries input (client to
+/// relay).
+pub const TERMINAL_INPUT: u8 = 0x02;
+
+/// A binary frame of the `terminal` channel: a terminal's bytes with a small header, never
+/// base64 or a string.
+///
+/// ```text
+/// output: 0x01 | n: u8 | terminal id: n bytes (ASCII) | offset: u64 big-endian | bytes
+/// input:  0x02 | n: u8 | terminal id: n bytes (ASCII) | bytes
+/// ```
+///
+/// `offset` is the runner's offset of the first byte (as in a `terminal.output` header);
+/// the length is the rest of the frame. Ids are 1 to 255 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TerminalBytes<'a> {
+    Output {
+        terminal: &'a str,
+        offset: u64,
+        bytes: &'a [u8],
+    },
+    Input {
+        terminal: &'a str,
+        bytes: &'a [u8],
+    },
+}
+
+impl<'a> TerminalBytes<'a> {
+    /// The whole binary frame.
+    ///
+    /// # Panics
+    /// When the terminal id is empty or longer than 255 bytes (the runner makes ~20).
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, terminal, offset, bytes) = match *self {
+            TerminalBytes::Output {
+                terminal,
+                offset,
+                bytes,
+            } => (TERMINAL_OUTPUT, terminal, Some(offset), bytes),
+            TerminalBytes::Input { terminal, bytes } => (TERMINAL_INPUT, terminal, None, bytes),
+        };
+        let n = u8::try_from(terminal.len())
+            .ok()
+            .filter(|n| *n > 0)
+            .expect("a terminal id of 1 to 255 bytes");
+        let mut frame = Vec::with_capacity(2 + terminal.len() + 8 + bytes.len());
+        frame.push(kind);
+        frame.push(n);
+        frame.extend_from_slice(terminal.as_bytes());
+        if let Some(offset) = offset {
+            frame.extend_from_slice(&offset.to_be_bytes());
+        }
+        frame.extend_from_slice(bytes);
+        frame
+    }
+
+    /// Reads a binary frame's header. Errors are `bad_request`: an unknown first byte, a
+    /// frame shorter than its header, an empty or non-ASCII id.
+    pub fn decode(frame: &'a [u8]) -> Result<Self, ErrorResponse> {
+        let bad = |why: &str| {
+            ErrorResponse::new(
+                None,
+                ErrorCode::BadRequest,
+                format!(
+                    "a binary frame of {} bytes is not a terminal frame: {why}",
+                    frame.len()
+                ),
+            )
+        };
+        let [kind, n, rest @ ..] = frame else {
+            return Err(bad("shorter than its header"));
+        };
+        if !matches!(*kind, TERMINAL_OUTPUT | TERMINAL_INPUT) {
+            return Err(bad(&format!(
+                "its first byte is {kind:#04x}, not 0x01 (output) or 0x02 (input)"
+            )));
+        }
+        let n = usize::from(*n);
+        if n == 0 || rest.len() < n {
+            return Err(bad("no terminal id"));
+        }
+        let (id, rest) = rest.split_at(n);
+        let terminal = std::str::from_utf8(id)
+            .ok()
+            .filter(|id| id.is_ascii())
+            .ok_or_else(|| bad("the terminal id is not ASCII"))?;
+        if *kind == TERMINAL_INPUT {
+            return Ok(TerminalBytes::Input {
+                terminal,
+                bytes: rest,
+            });
+        }
+        let Some((offset, bytes)) = rest.split_first_chunk::<8>() else {
+            return Err(bad("no offset"));
+        };
+        Ok(TerminalBytes::Output {
+            terminal,
+            offset: u64::from_be_bytes(*offset),
+            bytes,
+        })
+    }
+}
+
 /// A text frame as read: its channel and the message's JSON text, not yet decoded.
 #[derive(Debug)]
 pub struct Frame<'a> {
@@ -236,6 +351,39 @@ mod tests {
             files_frame("ses_\"1", r#"{"type":"ok"}"#),
             r#"{"ch":"files","root":"ses_\"1","msg":{"type":"ok"}}"#
         );
+    }
+
+    #[test]
+    fn terminal_bytes_round_trip_and_bad_ones_are_refused() {
+        let output = TerminalBytes::Output {
+            terminal: "term_1",
+            offset: 258,
+            bytes: b"\0\xff\r\n",
+        };
+        let frame = output.encode();
+        assert_eq!(
+            frame,
+            b"\x01\x06term_1\0\0\0\0\0\0\x01\x02\0\xff\r\n".to_vec()
+        );
+        assert_eq!(TerminalBytes::decode(&frame).unwrap(), output);
+        let input = TerminalBytes::Input {
+            terminal: "t",
+            bytes: b"",
+        };
+        assert_eq!(input.encode(), b"\x02\x01t".to_vec());
+        assert_eq!(TerminalBytes::decode(b"\x02\x01t").unwrap(), input);
+        for bad in [
+            &b""[..],
+            b"\x02",
+            b"\x03\x01t",
+            b"\x02\x00x",
+            b"\x02\x05term",
+            b"\x02\x01\xff",
+            b"\x01\x01t\0\0\0",
+        ] {
+            let err = TerminalBytes::decode(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadRequest, "{bad:?}");
+        }
     }
 
     #[test]

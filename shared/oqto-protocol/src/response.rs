@@ -112,6 +112,11 @@ pub enum Reply {
     Terminals {
         terminals: Vec<TerminalInfo>,
     },
+    /// `audit.list`: entries, newest last; `has_more` when older ones match too.
+    Audit {
+        entries: Vec<crate::permission::AuditEntry>,
+        has_more: bool,
+    },
 }
 
 /// One `history.search` hit.
@@ -227,7 +232,8 @@ pub enum ErrorCode {
     /// Files: `upload.chunk` at an offset other than the upload's size (in the error's
     /// `offset`), or a read offset past the end.
     BadOffset,
-    /// Files: an id (`upload`, `watch`, `cancel` target) that names nothing.
+    /// An id that names nothing: files: an `upload`, `watch` or `cancel` target; runner: a
+    /// `permission.reply` to a request that is not pending.
     UnknownId,
     /// Files: the request was cancelled.
     Cancelled,

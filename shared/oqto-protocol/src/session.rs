@@ -53,6 +53,8 @@ pub enum Phase {
     Compacting,
     /// Waiting to retry after a provider error.
     Retrying,
+    /// The agent asked for permission to run a tool and waits for the answer.
+    AwaitingPermission,
 }
 
 /// How hard a reasoning model thinks.

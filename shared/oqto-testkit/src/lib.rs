@@ -110,6 +110,33 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// A memory figure of a live process from `/proc/PID/status`, in KiB: `VmRSS` (resident
+/// now) or `VmHWM` (its peak).
+pub fn proc_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Whether `needle` occurs in `haystack` (terminal output is bytes, not text).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// What `seq FROM TO` prints on a terminal (its LF becomes CR LF).
+pub fn seq_text(from: u32, to: u32) -> String {
+    let mut out = String::new();
+    for n in from..=to {
+        out.push_str(&n.to_string());
+        out.push_str("\r\n");
+    }
+    out
+}
+
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -132,19 +132,11 @@ fn binary_refuses_a_non_loopback_host() {
 #[test]
 fn pi_config_prints_the_models_json() {
     let env = TestEnv::new();
-    let mut child = spawn(
+    let (code, out, err) = run_to_end(
         &env,
         &["pi-config", "--base-url", "http://127.0.0.1:4000/v1"],
     );
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let status = wait_exit(&mut child);
-    assert!(status.success(), "{status:?}: {}", stderr_of(&mut child));
+    assert_eq!(code, Some(0), "{err}");
     let v: Value = serde_json::from_str(&out).expect("pi-config prints JSON");
     assert_eq!(v, oqto_fake_llm::pi_models_json("http://127.0.0.1:4000/v1"));
     let demo = &v["providers"]["demo"];
@@ -156,4 +148,87 @@ fn pi_config_prints_the_models_json() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["oqto-demo", "oqto-demo-2", "oqto-demo-think"]);
+}
+
+/// Runs the binary to its end: (exit code, stdout, stderr).
+fn run_to_end(env: &TestEnv, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = spawn(env, args);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = wait_exit(&mut child);
+    (status.code(), out, stderr_of(&mut child))
+}
+
+#[test]
+fn agent_env_prints_shell_assignments_for_a_private_home() {
+    let env = TestEnv::new();
+    let url = "http://127.0.0.1:4000/v1";
+    let (code, out, err) = run_to_end(
+        &env,
+        &[
+            "agent-env",
+            "claude",
+            "--base-url",
+            url,
+            "--home",
+            "/tmp/a home",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(&"ANTHROPIC_BASE_URL=http://127.0.0.1:4000"),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"CLAUDE_CONFIG_DIR='/tmp/a home/.claude'"),
+        "{out}"
+    );
+    let (code, out, _) = run_to_end(
+        &env,
+        &["agent-env", "gemini", "--base-url", url, "--home", "/h"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:4000\n"),
+        "{out}"
+    );
+    assert!(out.contains("GEMINI_CLI_HOME=/h\n"), "{out}");
+    let (code, out, _) = run_to_end(
+        &env,
+        &["agent-env", "codex", "--base-url", url, "--home", "/h"],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "CODEX_HOME=/h/.codex\n");
+    let (code, _, err) = run_to_end(
+        &env,
+        &["agent-env", "pi", "--base-url", url, "--home", "/h"],
+    );
+    assert_eq!(code, Some(2), "an unknown agent is a usage error");
+    assert!(err.contains("claude") && err.contains("codex"), "{err}");
+}
+
+#[test]
+fn agent_config_prints_the_file_each_agent_reads() {
+    let env = TestEnv::new();
+    let url = "http://127.0.0.1:4000/v1";
+    let (code, out, err) = run_to_end(&env, &["agent-config", "codex", "--base-url", url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, oqto_fake_llm::agents::codex_config_toml(url));
+    assert!(
+        out.contains("base_url = \"http://127.0.0.1:4000/v1\""),
+        "{out}"
+    );
+    let (code, out, _) = run_to_end(&env, &["agent-config", "gemini", "--base-url", url]);
+    assert_eq!(code, Some(0));
+    let settings: Value = serde_json::from_str(&out).expect("settings.json");
+    assert_eq!(settings["model"]["name"], "oqto-demo");
+    let (code, out, err) = run_to_end(&env, &["agent-config", "claude", "--base-url", url]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(err.contains("agent-env claude"), "{err}");
 }

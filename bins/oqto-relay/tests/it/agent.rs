@@ -11,7 +11,10 @@ async fn a_turn_streams_through_the_relay_with_the_clients_ids() {
     let mut ws = relay.browser().await;
     let welcome = ws.hello().await;
     assert_eq!(welcome["protocol"], 1);
-    assert_eq!(welcome["channels"], json!(["relay", "agent", "files"]));
+    assert_eq!(
+        welcome["channels"],
+        json!(["relay", "agent", "files", "terminal"])
+    );
     assert!(welcome["runner"]["harnesses"].is_array(), "{welcome}");
 
     let cwd = relay.env.work().display().to_string();
@@ -345,4 +348,62 @@ async fn a_client_that_stops_reading_is_told_to_resync() {
         }
     }
     assert!(resynced, "the stalled client was told to resync");
+}
+
+/// A tab that sends requests faster than the runner answers them, while reading: the
+/// relay stops reading the tab until the runner takes more, but keeps writing the answers
+/// to it, so every request is answered (waiting to hand over a request must not stop the
+/// answers that would make room).
+#[tokio::test]
+async fn a_burst_of_requests_is_answered_in_full() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    const N: usize = 1500;
+    let relay = Relay::start();
+    let mut ws = relay.browser().await;
+    ws.hello().await;
+    let cwd = relay.env.work().display().to_string();
+    // Sessions with long titles make each `session.list` answer tens of kilobytes.
+    let title = "t".repeat(1000);
+    for i in 0..40 {
+        let mut events = Vec::new();
+        let reply = ws
+            .request(
+                json!({"id":format!("c{i}"),"type":"session.create","harness":"fake","cwd":cwd,"title":title}),
+                &mut events,
+            )
+            .await;
+        assert_eq!(reply["type"], "ok", "{reply}");
+    }
+    let (mut sink, mut stream) = ws.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..N {
+            let frame = json!({"ch":"agent","msg":{"id":format!("l{i}"),"type":"session.list"}});
+            sink.send(Message::Text(frame.to_string().into()))
+                .await
+                .expect("send");
+        }
+        sink
+    });
+    let mut answered = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while answered < N {
+        let frame = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {answered} of {N} answers"))
+            .expect("the socket stays open")
+            .expect("a frame");
+        let Message::Text(text) = frame else { continue };
+        let v: Value = serde_json::from_str(text.as_str()).unwrap();
+        if v["ch"] == "agent"
+            && v["msg"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with('l'))
+        {
+            assert_eq!(v["msg"]["type"], "ok", "{v}");
+            answered += 1;
+        }
+    }
+    drop(writer.await.unwrap());
 }

@@ -19,7 +19,10 @@ async fn files_of_a_session_are_listed_read_and_uploaded_with_binary_frames() {
     let cwd = relay.env.work().display().to_string();
     let mut ws = relay.browser().await;
     let welcome = ws.hello().await;
-    assert_eq!(welcome["channels"], json!(["relay", "agent", "files"]));
+    assert_eq!(
+        welcome["channels"],
+        json!(["relay", "agent", "files", "terminal"])
+    );
     let session = create_session(&mut ws, &cwd).await;
     let files = |msg: Value| json!({"ch":"files","root":session,"msg":msg});
 

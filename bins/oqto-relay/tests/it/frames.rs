@@ -28,9 +28,9 @@ async fn bad_frames_get_typed_errors_and_the_connection_lives() {
     expect_error(&mut ws, "bad_request").await;
     ws.send(&json!({"ch":"video","msg":{}})).await;
     expect_error(&mut ws, "unknown_channel").await;
-    ws.send(&json!({"ch":"terminal","msg":{"type":"open"}}))
+    ws.send(&json!({"ch":"terminal","msg":{"type":"terminal.list"}}))
         .await;
-    expect_error(&mut ws, "unsupported").await;
+    expect_error(&mut ws, "bad_request").await;
     let big = json!({"ch":"agent","msg":{"id":"2","type":"session.list","pad":"x".repeat(4096)}});
     ws.send(&big).await;
     expect_error(&mut ws, "too_large").await;
@@ -43,10 +43,38 @@ async fn bad_frames_get_typed_errors_and_the_connection_lives() {
         .request(json!({"id":"after","type":"session.list"}), &mut events)
         .await;
     assert_eq!(reply["type"], "ok", "{reply}");
-    // Terminals (raw bytes after their header lines) are not carried through `agent`.
+    // Terminals have their own channel, not `agent`.
     ws.send(&json!({"ch":"agent","msg":{"id":"t1","type":"terminal.open","cwd":"/"}}))
         .await;
-    expect_error(&mut ws, "unsupported").await;
+    expect_error(&mut ws, "bad_request").await;
+    // On the terminal channel: only terminal requests, input as binary frames, and binary
+    // frames that are terminal input frames; errors in the runner's shape.
+    for (msg, code) in [
+        (json!({"id":"t2","type":"session.list"}), "bad_request"),
+        (
+            json!({"id":"t3","type":"terminal.input","terminal":"x","len":1}),
+            "bad_request",
+        ),
+        (
+            json!({"id":"input:x","type":"terminal.list"}),
+            "bad_request",
+        ),
+        (
+            json!({"id":"t4","type":"terminal.attach","terminal":"term_none_1"}),
+            "terminal_not_found",
+        ),
+    ] {
+        ws.send(&json!({"ch":"terminal","msg":msg})).await;
+        let frame = ws.frame().await;
+        assert_eq!(frame["ch"], "terminal", "{frame}");
+        assert_eq!(frame["msg"]["type"], "error", "{frame}");
+        assert_eq!(frame["msg"]["id"], msg["id"], "{frame}");
+        assert_eq!(frame["msg"]["code"], code, "{frame}");
+    }
+    for bad in [vec![0, 1, 2, 3], vec![1, 1, b'x', 0, 0, 0, 0, 0, 0, 0, 0]] {
+        ws.send_binary(bad).await;
+        expect_error(&mut ws, "bad_request").await;
+    }
     // A message written over several lines reaches the runner as one line.
     ws.send_text("{\"ch\":\"agent\",\"msg\":{\n\"id\":\"pretty\",\n\"type\":\"session.list\"}}")
         .await;

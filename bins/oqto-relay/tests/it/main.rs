@@ -7,3 +7,4 @@ mod files;
 mod frames;
 mod lifecycle;
 mod support;
+mod terminal;

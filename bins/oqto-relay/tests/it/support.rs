@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use oqto_ipc::spawn::Spawn;
 use oqto_testkit::{TestEnv, wait_until};
@@ -107,6 +108,11 @@ impl Relay {
             .as_str()
             .unwrap()
             .clone_into(&mut self.login_url);
+    }
+
+    /// The relay's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running relay").id()
     }
 
     pub fn state_file(&self) -> PathBuf {
@@ -295,6 +301,8 @@ pub fn refusal_status(result: Result<Ws, tungstenite::Error>) -> u16 {
     }
 }
 
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
 /// A connected WebSocket.
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -313,6 +321,11 @@ impl Ws {
             .send(Message::Binary(bytes.into()))
             .await
             .expect("send");
+    }
+
+    /// The two halves, to write and read at the same time.
+    pub fn split(self) -> (SplitSink<Socket, Message>, SplitStream<Socket>) {
+        self.stream.split()
     }
 
     pub async fn send(&mut self, frame: &Value) {

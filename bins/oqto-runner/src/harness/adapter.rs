@@ -24,6 +24,7 @@
 
 use std::ffi::OsString;
 
+use oqto_config::PermissionPolicy;
 use oqto_protocol::{
     Capability, ErrorCode, EventKind, ImageInput, MessageId, Millis, ModelInfo, ModelRef,
     ThinkingLevel,
@@ -42,6 +43,9 @@ pub struct StartSpec {
     pub resume: Option<String>,
     /// The model asked for at `session.create` (`provider` may be absent).
     pub model: Option<ModelChoice>,
+    /// How permission requests are answered (runner.toml met with the workspace's file);
+    /// only agents that ask (ACP) use it.
+    pub permissions: PermissionPolicy,
 }
 
 /// A model as a client names it.
@@ -99,6 +103,13 @@ pub enum Op {
     Rename {
         title: String,
     },
+    /// Answer the agent's pending permission request `request` with `option`; `client` is
+    /// the name the answering client gave in its `hello` (for the audit log).
+    PermissionReply {
+        request: String,
+        option: String,
+        client: String,
+    },
 }
 
 impl Op {
@@ -106,7 +117,7 @@ impl Op {
     pub fn needs(&self) -> Option<Capability> {
         match self {
             Op::Prompt { images, .. } if !images.is_empty() => Some(Capability::Images),
-            Op::Prompt { .. } | Op::Abort => None,
+            Op::Prompt { .. } | Op::Abort | Op::PermissionReply { .. } => None,
             Op::Steer { .. } => Some(Capability::Steer),
             Op::FollowUp { .. } => Some(Capability::FollowUp),
             Op::SetModel(_) | Op::GetModels => Some(Capability::Models),
@@ -122,7 +133,11 @@ impl Op {
     /// the model does, and is watched by the silence timer instead.
     pub fn answers_quickly(&self) -> bool {
         match self {
-            Op::GetModels | Op::SetModel(_) | Op::SetThinkingLevel(_) | Op::Rename { .. } => true,
+            Op::GetModels
+            | Op::SetModel(_)
+            | Op::SetThinkingLevel(_)
+            | Op::Rename { .. }
+            | Op::PermissionReply { .. } => true,
             Op::Prompt { .. }
             | Op::Steer { .. }
             | Op::FollowUp { .. }
@@ -145,6 +160,7 @@ impl Op {
             Op::Compact { .. } => "compact",
             Op::Fork { .. } => "fork",
             Op::Rename { .. } => "rename",
+            Op::PermissionReply { .. } => "permission.reply",
         }
     }
 }
@@ -179,6 +195,14 @@ impl OpError {
             code,
             message: message.into(),
         }
+    }
+
+    /// A `permission.reply` naming a request that is not pending.
+    pub fn no_such_request(request: &str) -> Self {
+        Self::new(
+            ErrorCode::UnknownId,
+            format!("no permission request `{request}` is pending in this session"),
+        )
     }
 
     pub fn unsupported(harness: &str, op: &Op) -> Self {

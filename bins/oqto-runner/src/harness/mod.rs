@@ -1,10 +1,23 @@
 //! Harness adapters: how each agent program's output becomes canonical protocol events.
 
+pub mod acp;
 pub mod adapter;
 pub mod native;
 pub mod pi;
 
 use oqto_protocol::{MessageId, PartId};
+
+/// How many characters of a harness line a warning or an error quotes.
+const EXCERPT_CHARS: usize = 120;
+
+/// The start of a harness `line`, for a warning: at most [`EXCERPT_CHARS`] characters,
+/// `…` if cut.
+pub(crate) fn excerpt(line: &str) -> String {
+    match line.char_indices().nth(EXCERPT_CHARS) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line.to_owned(),
+    }
+}
 
 /// Makes the ids of the messages and parts the runner creates.
 pub trait IdSource {

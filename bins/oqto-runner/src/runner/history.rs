@@ -48,6 +48,22 @@ impl Runner {
         Ok(Reply::SearchResults { hits })
     }
 
+    /// `audit.list`: the newest entries of the audit log that match `filter`.
+    pub(super) async fn audit(
+        &self,
+        filter: oqto_history::AuditFilter,
+        limit: Option<u32>,
+    ) -> Result<Reply, Failure> {
+        let limit = limit.unwrap_or(100) as usize;
+        let (entries, has_more) = self
+            .ctx
+            .store
+            .call(move |store| store.audit(&filter, limit))
+            .await
+            .map_err(store_failure)?;
+        Ok(Reply::Audit { entries, has_more })
+    }
+
     /// `history.import`: imports the pi agent directory `dir` (by default
     /// `$PI_CODING_AGENT_DIR`, else `$HOME/.pi/agent`) on the store thread, then adopts the
     /// new sessions.

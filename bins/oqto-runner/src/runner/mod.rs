@@ -278,6 +278,18 @@ impl Runner {
                     .await
             }
             Command::Abort { session } => self.op(&session, Op::Abort).await,
+            Command::PermissionReply {
+                session,
+                request,
+                option,
+            } => {
+                let op = Op::PermissionReply {
+                    request,
+                    option,
+                    client: client.to_owned(),
+                };
+                self.op(&session, op).await
+            }
             Command::SetModel {
                 session,
                 provider,
@@ -309,6 +321,19 @@ impl Runner {
                 filters,
             } => self.search(query, limit, filters).await,
             Command::HistoryImport { source, dir } => self.import_history(source, dir).await,
+            Command::AuditList {
+                session,
+                since,
+                query,
+                limit,
+            } => {
+                let filter = oqto_history::AuditFilter {
+                    session,
+                    since,
+                    query,
+                };
+                self.audit(filter, limit).await
+            }
             Command::RunnerStatus {} => Ok(Reply::Status {
                 status: self.status(),
             }),

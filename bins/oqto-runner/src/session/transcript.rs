@@ -242,6 +242,13 @@ fn approximate_size(message: &Message) -> usize {
             Part::FileRef { path, .. } => path.len(),
             Part::Compaction { summary, .. } => summary.len(),
             Part::Error { message, .. } => message.len(),
+            Part::Plan { entries, .. } => entries.iter().map(|e| e.content.len()).sum(),
+            Part::Diff {
+                path,
+                old_text,
+                new_text,
+                ..
+            } => path.len() + old_text.as_ref().map_or(0, String::len) + new_text.len(),
         })
         .sum();
     text + 64 * (message.parts.len() + 1)

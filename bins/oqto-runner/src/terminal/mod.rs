@@ -19,7 +19,7 @@ mod ring;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,6 +103,8 @@ pub struct Terminals {
     prefix: String,
     next: AtomicU64,
     next_client: AtomicU64,
+    /// Terminals being opened (counted against `max_terminals` with the table's).
+    opening: AtomicUsize,
 }
 
 impl Default for Terminals {
@@ -112,6 +114,7 @@ impl Default for Terminals {
             prefix: format!("term_{:x}", now_millis()),
             next: AtomicU64::new(1),
             next_client: AtomicU64::new(1),
+            opening: AtomicUsize::new(0),
         }
     }
 }
@@ -174,9 +177,28 @@ fn default_shell(ctx: &Context) -> String {
 }
 
 impl Terminals {
-    /// Starts the program on a new terminal, confined, and its actor.
+    /// Starts the program on a new terminal, confined, and its actor; refused with
+    /// `invalid_state` when `max_terminals` are alive (or being opened).
     pub fn open(&self, ctx: &Arc<Context>, spec: OpenSpec) -> Result<TerminalInfo, Failure> {
         check_size("terminal.open", spec.cols, spec.rows)?;
+        let max = ctx.config.limits.max_terminals;
+        {
+            let table = self.table.lock().expect("terminals lock");
+            if table.len() + self.opening.load(Ordering::Relaxed) >= max {
+                return Err((
+                    ErrorCode::InvalidState,
+                    format!("too many terminals (max_terminals = {max}); close one first"),
+                ));
+            }
+            // Under the table's lock, so two opens cannot both take the last place.
+            self.opening.fetch_add(1, Ordering::Relaxed);
+        }
+        let opened = self.start(ctx, spec);
+        self.opening.fetch_sub(1, Ordering::Relaxed);
+        opened
+    }
+
+    fn start(&self, ctx: &Arc<Context>, spec: OpenSpec) -> Result<TerminalInfo, Failure> {
         let command = match spec.command {
             Some(command) if command.is_empty() || command[0].is_empty() => {
                 return Err((

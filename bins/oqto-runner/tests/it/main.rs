@@ -1,6 +1,7 @@
 //! Integration tests: the real `oqto-runner` binary, driven over its socket.
 
 mod access;
+mod acp;
 mod faults;
 mod history;
 mod lifecycle;

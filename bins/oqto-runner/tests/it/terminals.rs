@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use oqto_testkit::{TestEnv, wait_until};
+use oqto_testkit::{TestEnv, contains, proc_kib, seq_text, wait_until};
 use serde_json::{Value, json};
 
 use crate::support::{Runner, WAIT};
@@ -205,10 +205,6 @@ impl Term {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
@@ -306,16 +302,6 @@ fn input_from_one_client_arrives_in_order() {
     let want = format!("go\r\n{}", seq_text(1, 200));
     t.output_until(b"\r\n200\r\n");
     assert_eq!(t.text(), want);
-}
-
-/// The expected output of `seq FROM TO` on a terminal (LF becomes CR LF).
-fn seq_text(from: u32, to: u32) -> String {
-    let mut out = String::new();
-    for n in from..=to {
-        out.push_str(&n.to_string());
-        out.push_str("\r\n");
-    }
-    out
 }
 
 #[test]
@@ -552,16 +538,6 @@ fn an_escape_from_the_terminal_fails_as_for_the_agent() {
     );
 }
 
-/// Peak resident memory of a process, in KiB.
-fn peak_rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_client_that_never_reads_is_detached_and_another_gets_every_byte() {
     // A ring far smaller than the output: the reader gets every byte only because the
@@ -594,7 +570,7 @@ fn a_client_that_never_reads_is_detached_and_another_gets_every_byte() {
         .take(1)
         .collect();
     assert_eq!(stuck_events.len(), 1, "the stuck client was detached");
-    let peak = peak_rss_kib(runner.pid());
+    let peak = proc_kib(u32::try_from(runner.pid()).unwrap(), "VmHWM");
     assert!(
         peak < 200 * 1024,
         "runner peak RSS {peak} KiB for 50 MB of output"
@@ -761,4 +737,67 @@ fn ctrl_c_reaches_a_command_run_without_a_shell() {
     let exit = t.event("terminal.exit");
     assert!(exit["code"] == 130 || exit["signal"] == 2, "{exit}");
     t.event("terminal.closed");
+}
+
+#[test]
+fn max_terminals_caps_open_and_a_closed_one_frees_its_place() {
+    let runner = Runner::start("[runner]\nmax_terminals = 2\n");
+    let mut t = Term::connect(&runner.socket);
+    let work = runner.work();
+    let first = t.open(&work, &["/bin/cat"]);
+    t.open(&work, &["/bin/cat"]);
+    let answer = t.request(
+        json!({"type":"terminal.open","cwd":work,"cols":80,"rows":24,"command":["/bin/cat"]}),
+    );
+    assert_eq!(answer["code"], "invalid_state", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_terminals = 2"),
+        "{answer}"
+    );
+    assert_eq!(list(&mut t).len(), 2, "the refused one started nothing");
+    t.ok(json!({"type":"terminal.close","terminal":first}));
+    t.open(&work, &["/bin/cat"]);
+    assert_eq!(list(&mut t).len(), 2);
+}
+
+#[test]
+fn a_slow_reader_of_100_mb_gets_every_byte_and_the_runner_stays_small() {
+    const SIZE: usize = 100_000_000;
+    let runner = Runner::start("");
+    let mut t = Term::connect(&runner.socket);
+    let id = t.open(
+        &runner.work(),
+        &[
+            "/bin/sh",
+            "-c",
+            &format!(
+                "stty -echo; echo go; read x; head -c {SIZE} /dev/zero | tr '\\0' a; echo; echo END"
+            ),
+        ],
+    );
+    t.attach(&id, Some(0));
+    t.output_until(b"go\r\n");
+    t.input(&id, b"\n");
+    // A client slower than the program: it takes 64 KiB, then looks away for 4 ms
+    // (about 16 MB/s), so the program outruns it the whole time.
+    let mut next_pause = 64 << 10;
+    while !t.out.ends_with(b"\r\nEND\r\n") {
+        assert!(t.read_item().is_some(), "closed early");
+        if t.out.len() >= next_pause {
+            std::thread::sleep(std::time::Duration::from_millis(4));
+            next_pause += 64 << 10;
+        }
+    }
+    // Every byte, in order, once (offsets are checked on every frame).
+    assert_eq!(t.out.len(), 4 + SIZE + 7);
+    assert!(t.out[4..4 + SIZE].iter().all(|b| *b == b'a'));
+    assert!(t.events.iter().all(|e| e["type"] != "terminal.truncated"));
+    let peak = proc_kib(u32::try_from(runner.pid()).unwrap(), "VmHWM");
+    assert!(
+        peak < 64 * 1024,
+        "runner peak RSS {peak} KiB for 100 MB to a slow client"
+    );
 }

@@ -28,7 +28,7 @@ enum Status {
 
 #[derive(Debug, Serialize)]
 struct Check {
-    name: &'static str,
+    name: String,
     status: Status,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,9 +36,9 @@ struct Check {
 }
 
 impl Check {
-    fn new(name: &'static str, status: Status, detail: impl Into<String>) -> Self {
+    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Self {
-            name,
+            name: name.into(),
             status,
             detail: detail.into(),
             hint: None,
@@ -53,6 +53,7 @@ impl Check {
 pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
     let mut checks = vec![config_check(target)];
     checks.push(pi_check(target));
+    checks.extend(acp_checks(target));
     checks.push(sandbox_check(target));
     checks.push(socket_check(target));
     checks.push(runner_check(target).await);
@@ -119,6 +120,64 @@ fn pi_check(target: &Target) -> Check {
             Err(e) => Check::new("pi", Status::Fail, format!("{program}: {e}")),
         },
     }
+}
+
+/// Every enabled ACP agent: found, and answering `--version`. A missing one is a warning:
+/// the others work without it.
+fn acp_checks(target: &Target) -> Vec<Check> {
+    target
+        .config
+        .enabled_harnesses()
+        .filter(|h| h.kind == oqto_config::HarnessKind::Acp)
+        .map(|h| {
+            let name = h.name.clone();
+            match &h.program {
+                Err(missing) => Check::new(name, Status::Warn, missing.to_string()).hint(
+                    "run scripts/setup (installs the ACP agents into .local/agents), or set `command` in its [harness.NAME] table",
+                ),
+                // ACP adapters without a `--version` (claude-agent-acp starts serving ACP
+                // instead, codex-acp refuses it): the version of the npm package they are.
+                Ok(program) if !has_version_flag(&program.path) => {
+                    let version = npm_package_version(&program.path)
+                        .map_or_else(|| "found".to_owned(), |v| format!("version {v}"));
+                    Check::new(name, Status::Ok, format!("{version} ({program}), ACP"))
+                }
+                Ok(program) => match probe(&program.path, &["--version"]) {
+                    Ok((true, text)) => Check::new(
+                        name,
+                        Status::Ok,
+                        format!("{} ({program}), ACP", first_line(&text)),
+                    ),
+                    Ok((false, text)) => Check::new(
+                        name,
+                        Status::Warn,
+                        format!("{program}: `--version` failed: {}", first_line(&text)),
+                    ),
+                    Err(e) => Check::new(name, Status::Warn, format!("{program}: {e}")),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Whether an ACP agent answers `--version` with its version.
+fn has_version_flag(program: &Path) -> bool {
+    !program
+        .file_name()
+        .is_some_and(|n| n == "claude-agent-acp" || n == "codex-acp")
+}
+
+/// The `version` of the npm package a program installed by npm belongs to: its `bin` entry is
+/// a link into the package, whose nearest `package.json` names it.
+fn npm_package_version(program: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(program).ok()?;
+    let manifest = real
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("package.json"))
+        .find(|p| p.is_file())?;
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).ok()?).ok()?;
+    json["version"].as_str().map(str::to_owned)
 }
 
 fn sandbox_check(target: &Target) -> Check {

@@ -1,6 +1,8 @@
 //! One module per subcommand, and the little formatting they share.
 
+pub mod approve;
 pub mod attach;
+pub mod audit;
 pub mod completions;
 pub mod doctor;
 pub mod history;

@@ -12,6 +12,7 @@ use oqto_protocol::{
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::PromptArgs;
+use crate::cmd::approve::Approver;
 use crate::cmd::format_duration;
 use crate::conn::{Conn, Incoming, reply_error, runner_gone};
 use crate::ondemand::Target;
@@ -57,7 +58,17 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         Output::Events
     });
     let mut printer = Printer::new(mode, args.color.enabled(is_tty), stdout.lock());
-    let followed = follow(&mut conn, &session, &prompt_id, args.timeout, &mut printer).await;
+    let stdin_is_prompt = args.file.is_none() && args.text.as_deref().is_none_or(|t| t == "-");
+    let mut approver = Approver::new(args.approve, stdin_is_prompt);
+    let followed = follow(
+        &mut conn,
+        &session,
+        &prompt_id,
+        args.timeout,
+        &mut printer,
+        &mut approver,
+    )
+    .await;
     printer.finish()?;
     let (turn, ending) = followed?;
     match ending {
@@ -81,7 +92,20 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         }
         Ending::Done => {}
     }
-    turn_status(turn.stop, turn.failure, mode)
+    let status = turn_status(turn.stop, turn.failure, mode)?;
+    if !approver.refused_by_default.is_empty() && status == Exit::Ok {
+        return Err(CliError::new(
+            Exit::AgentError,
+            format!(
+                "refused the agent's permission request{} ({}): nobody could be asked, stdin is not a terminal",
+                if approver.refused_by_default.len() == 1 { "" } else { "s" },
+                approver.refused_by_default.join("; ")
+            ),
+        )
+        .with_hint("pass --approve all, --approve read-only, or --approve none to refuse without this error")
+        .into());
+    }
+    Ok(status)
 }
 
 /// How long `--detach` waits for the turn to show in the session's state.
@@ -172,8 +196,10 @@ async fn follow(
     prompt_id: &RequestId,
     timeout: Option<Duration>,
     printer: &mut Printer<impl std::io::Write>,
+    approver: &mut Approver,
 ) -> anyhow::Result<(Turn, Ending)> {
     let mut turn = Turn::default();
+    let mut asking = Asking::default();
     let mut interrupts =
         signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let never = Duration::from_secs(60 * 60 * 24 * 365);
@@ -187,6 +213,16 @@ async fn follow(
                     if event.session == *session {
                         turn.observe(&event);
                         printer.event(&event, &raw)?;
+                        for (request, option) in asking.observe(&event.kind, approver) {
+                            // Another client may have answered first: its `unknown_id`
+                            // reply is ignored like every other reply here.
+                            conn.send(Command::PermissionReply {
+                                session: session.clone(),
+                                request,
+                                option,
+                            })
+                            .await?;
+                        }
                     }
                 }
                 Incoming::Reply(id, Err(err)) if id == *prompt_id => {
@@ -233,6 +269,49 @@ fn settled(turn: &Turn, aborting: Option<Ending>) -> Ending {
         Some(_) if turn.done && own_end => Ending::Done,
         Some(ending) => ending,
         None => Ending::Done,
+    }
+}
+
+/// Permission requests seen and not resolved yet. A request is answered once the session
+/// says it waits for a person (`state working` with phase `awaiting_permission`): one that
+/// a policy rule answers is resolved before that, and left alone.
+#[derive(Debug, Default)]
+struct Asking {
+    open: Vec<(
+        String,
+        oqto_protocol::PermissionTool,
+        Vec<oqto_protocol::PermissionOption>,
+    )>,
+}
+
+impl Asking {
+    /// The replies to send after `kind`.
+    fn observe(&mut self, kind: &EventKind, approver: &mut Approver) -> Vec<(String, String)> {
+        match kind {
+            EventKind::PermissionRequest {
+                request,
+                tool,
+                options,
+            } => {
+                self.open
+                    .push((request.clone(), tool.clone(), options.clone()));
+                Vec::new()
+            }
+            EventKind::PermissionResolved { request, .. } => {
+                self.open.retain(|(r, ..)| r != request);
+                Vec::new()
+            }
+            EventKind::State {
+                phase: Some(oqto_protocol::Phase::AwaitingPermission),
+                ..
+            } => std::mem::take(&mut self.open)
+                .into_iter()
+                .filter_map(|(request, tool, options)| {
+                    approver.decide(&tool, &options).map(|o| (request, o))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::Context as _;
-use oqto_cli::{CliError, Exit};
+use oqto_cli::{CliError, Exit, PassExit};
 use oqto_protocol::{Command, Reply, SessionId, TerminalEvent, TerminalId};
 use rustix::termios::{OptionalActions, Termios};
 use tokio::signal::unix::{SignalKind, signal};
@@ -58,11 +58,11 @@ pub async fn run(args: ShellArgs, target: &Target) -> anyhow::Result<Exit> {
             );
             Ok(Exit::Ok)
         }
+        // Ends as the program did, like ssh: its code, or 128 + N for signal N.
+        End::Exited { code: 0, .. } => Ok(Exit::Ok),
         End::Exited { code, reason } => {
-            if code != 0 {
-                eprintln!("oqtoctl: {reason}, exit status {code}");
-            }
-            Ok(if code == 0 { Exit::Ok } else { Exit::Failure })
+            eprintln!("oqtoctl: {reason}, exit status {code}");
+            Err(PassExit(u8::try_from(code).unwrap_or(1)).into())
         }
         End::DetachedByRunner(reason) => Err(CliError::new(
             Exit::Failure,

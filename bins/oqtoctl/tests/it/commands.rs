@@ -211,13 +211,29 @@ fn doctor_reports_each_check() {
     assert_eq!(
         names,
         [
-            "config", "pi", "sandbox", "socket", "runner", "model", "relay"
+            "config", "pi", "claude", "codex", "gemini", "opencode", "sandbox", "socket", "runner",
+            "model", "relay"
         ],
         "{}",
         describe(&out)
     );
     // No key in this environment: demo mode, said as a warning with a fix.
-    let model = &checks[5];
+    let model = &checks[9];
+    // The ACP agents scripts/setup installs into .local/agents are found, with their versions
+    // (from `--version`, or the npm package for the adapters that have no such flag).
+    for (check, program, version) in [
+        (&checks[2], "claude-agent-acp", "0.23.1"),
+        (&checks[3], "codex-acp", "0.16.0"),
+        (&checks[4], "gemini", "0.61.0"),
+        (&checks[5], "opencode", "1.18.33"),
+    ] {
+        assert_eq!(check["status"], "ok", "{check}");
+        let detail = check["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(version) && detail.contains(program),
+            "{check}"
+        );
+    }
     assert_eq!(model["status"], "warn");
     assert!(model["detail"].as_str().unwrap().contains("DEMO"));
     assert!(model["hint"].is_string());
@@ -226,9 +242,9 @@ fn doctor_reports_each_check() {
     ctl.vars
         .push(("ANTHROPIC_API_KEY".into(), "sk-test".into()));
     let checks = json_lines(&ctl.run(&["doctor", "--json"]));
-    assert_eq!(checks[5]["status"], "ok");
+    assert_eq!(checks[9]["status"], "ok");
     assert!(
-        checks[5]["detail"]
+        checks[9]["detail"]
             .as_str()
             .unwrap()
             .contains("ANTHROPIC_API_KEY")
@@ -236,6 +252,17 @@ fn doctor_reports_each_check() {
     let human = String::from_utf8(ctl.run(&["doctor"]).stdout).unwrap();
     assert!(human.contains("[ok  ] model"), "{human}");
     assert!(human.contains("[ok  ] pi"), "{human}");
+    // A disabled agent is not checked.
+    ctl.env.write(
+        "config/oqto/runner.toml",
+        format!(
+            "[runner]\ndefault_harness = \"fake\"\n[harness.fake]\ncommand = \"{}\"\n[harness.gemini]\nenabled = false\n",
+            crate::support::sibling("oqto-fake-agent").display()
+        ),
+    );
+    let checks = json_lines(&ctl.run(&["doctor", "--json"]));
+    assert!(checks.iter().all(|c| c["name"] != "gemini"), "{checks:?}");
+    assert!(checks.iter().any(|c| c["name"] == "codex"));
 }
 
 #[test]

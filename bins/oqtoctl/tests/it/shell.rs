@@ -102,7 +102,33 @@ async fn shell_attaches_this_terminal_detaches_and_comes_back() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status.code(), Some(1));
+    // oqtoctl ends as the shell did.
+    assert_eq!(status.code(), Some(7));
+    assert!(terminals(&ctl).is_empty());
+}
+
+#[tokio::test]
+async fn shell_ends_with_the_program_s_code_or_128_plus_its_signal() {
+    let ctl = Ctl::new();
+    let work = ctl.env.work().display().to_string();
+    for (program, want) in [
+        ("echo ready; exit 42", 42),
+        ("echo ready; kill -9 $$", 128 + 9),
+        ("echo ready; kill -TERM $$", 128 + 15),
+        ("echo ready; exit 0", 0),
+    ] {
+        let (mut child, pty) = ctl
+            .command(&["shell", "--cwd", &work, "--", "/bin/sh", "-c", program])
+            .spawn_pty(80, 24)
+            .unwrap();
+        let mut seen = Vec::new();
+        read_until(&pty, &mut seen, "ready").await;
+        let status = tokio::time::timeout(WAIT, child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(want), "{program}");
+    }
     assert!(terminals(&ctl).is_empty());
 }
 

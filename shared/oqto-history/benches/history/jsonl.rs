@@ -132,7 +132,11 @@ fn pi_message(m: &Message) -> Value {
                 "type": "toolCall", "id": call_id, "name": name, "arguments": input,
             })),
             Part::Error { message, .. } => error = Some(message.clone()),
-            Part::Image { .. } | Part::FileRef { .. } | Part::Compaction { .. } => {}
+            Part::Image { .. }
+            | Part::FileRef { .. }
+            | Part::Compaction { .. }
+            | Part::Plan { .. }
+            | Part::Diff { .. } => {}
         }
     }
     if m.role == Role::User {

@@ -291,7 +291,11 @@ impl CorpusStats {
                     size += out;
                 }
                 Part::Error { message, .. } => size += message.len(),
-                Part::Image { .. } | Part::FileRef { .. } | Part::Compaction { .. } => {}
+                Part::Image { .. }
+                | Part::FileRef { .. }
+                | Part::Compaction { .. }
+                | Part::Plan { .. }
+                | Part::Diff { .. } => {}
             }
         }
         self.sizes.push(u32::try_from(size).unwrap_or(u32::MAX));

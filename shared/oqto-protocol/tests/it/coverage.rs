@@ -130,7 +130,8 @@ impl Seen {
             | Reply::Compacted { .. }
             | Reply::SearchResults { .. }
             | Reply::Imported { .. }
-            | Reply::Status { .. } => {}
+            | Reply::Status { .. }
+            | Reply::Audit { .. } => {}
         }
     }
 
@@ -190,7 +191,9 @@ impl Seen {
             | EventKind::QueueUpdate { .. }
             | EventKind::RetryStart { .. }
             | EventKind::RetryEnd { .. }
-            | EventKind::ModelChanged { .. } => {}
+            | EventKind::ModelChanged { .. }
+            | EventKind::PermissionRequest { .. }
+            | EventKind::PermissionResolved { .. } => {}
         }
     }
 

@@ -42,6 +42,7 @@ fn is_canonical(line: &str) -> bool {
         || AgentRequest::parse(line).is_ok_and(|m| m.to_line() == line)
         || AgentMessage::parse(line).is_ok_and(|m| m.to_line() == line)
         || RelayMessage::parse_frame(line).is_ok_and(|m| m.to_frame() == line)
+        || support::TerminalChannel::parse_frame(line).is_ok_and(|m| m.to_frame() == line)
 }
 
 #[test]

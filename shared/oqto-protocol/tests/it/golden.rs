@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use oqto_protocol::{
     AgentCommand, AgentMessage, AgentRequest, ClientMessage, Command, Event, EventKind,
-    RelayMessage, Request, ServerMessage, TerminalEvent,
+    RelayMessage, Request, ServerMessage, TerminalBytes, TerminalEvent,
 };
 
 use crate::support::{self, Line, tags};
@@ -69,6 +69,35 @@ fn relay_lines_round_trip() {
         RelayMessage::parse_frame,
         RelayMessage::to_frame,
     );
+}
+
+#[test]
+fn relay_terminal_lines_round_trip() {
+    round_trip(
+        "relay-terminal.jsonl",
+        support::TerminalChannel::parse_frame,
+        support::TerminalChannel::to_frame,
+    );
+}
+
+/// Each golden binary frame of the `terminal` channel decodes, encodes to the same bytes,
+/// and is shown in docs/protocol.md.
+#[test]
+fn terminal_binary_frames_round_trip_and_are_documented() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.md"),
+    )
+    .unwrap();
+    let frames = support::terminal_frames();
+    assert_eq!(frames.len(), 2);
+    for (line, bytes) in frames {
+        let decoded = TerminalBytes::decode(&bytes).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+        assert_eq!(decoded.encode(), bytes, "{line}");
+        assert!(
+            doc.lines().any(|l| l == line),
+            "docs/protocol.md lacks {line}"
+        );
+    }
 }
 
 /// The `Deserialize` impls (used when a protocol type is nested in something else, e.g. a
@@ -181,6 +210,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         | Command::Steer { .. }
         | Command::FollowUp { .. }
         | Command::Abort { .. }
+        | Command::PermissionReply { .. }
         | Command::SetThinkingLevel { .. }
         | Command::RunnerShutdown {}
         | Command::TerminalDetach { .. }
@@ -196,6 +226,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         Command::HistorySearch { .. } => &["search_results"],
         Command::HistoryImport { .. } => &["imported"],
         Command::RunnerStatus {} => &["status"],
+        Command::AuditList { .. } => &["audit"],
     }
 }
 

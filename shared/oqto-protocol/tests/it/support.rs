@@ -4,12 +4,12 @@ use std::fmt;
 use std::path::PathBuf;
 
 use oqto_protocol::{
-    AgentMessage, AgentRequest, ClientMessage, FilesClientMessage, FilesServerMessage,
-    RelayMessage, ServerMessage,
+    AgentMessage, AgentRequest, Channel, ClientMessage, FilesClientMessage, FilesServerMessage,
+    Frame, RelayMessage, ServerMessage, terminal_frame,
 };
 
 /// The golden files, in the order the docs present them.
-pub const FILES: [&str; 7] = [
+pub const FILES: [&str; 8] = [
     "client.jsonl",
     "server.jsonl",
     "harness-in.jsonl",
@@ -17,6 +17,7 @@ pub const FILES: [&str; 7] = [
     "files-client.jsonl",
     "files-server.jsonl",
     "relay.jsonl",
+    "relay-terminal.jsonl",
 ];
 
 /// One line of a golden file, with where it came from.
@@ -130,6 +131,51 @@ pub fn relay() -> Vec<(Line, RelayMessage)> {
     parsed("relay.jsonl", RelayMessage::parse_frame)
 }
 
+/// A runner line on the relay's `terminal` channel: a client's request or the runner's
+/// reply or event.
+#[derive(Debug)]
+pub enum TerminalChannel {
+    Client(ClientMessage),
+    Server(ServerMessage),
+}
+
+impl TerminalChannel {
+    pub fn parse_frame(text: &str) -> Result<Self, String> {
+        let frame = Frame::parse(text).map_err(|e| e.message)?;
+        if frame.ch != Channel::Terminal {
+            return Err(format!("a `{}` frame", frame.ch.name()));
+        }
+        let msg = frame.msg.get();
+        ClientMessage::parse(msg)
+            .map(TerminalChannel::Client)
+            .or_else(|_| ServerMessage::parse(msg).map(TerminalChannel::Server))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn to_frame(&self) -> String {
+        terminal_frame(&match self {
+            TerminalChannel::Client(m) => m.to_line(),
+            TerminalChannel::Server(m) => m.to_line(),
+        })
+    }
+}
+
+/// The binary frames of `terminal-frames.hex`: each line as written, and its bytes.
+pub fn terminal_frames() -> Vec<(String, Vec<u8>)> {
+    read("terminal-frames.hex")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let hex: String = l.split(' ').collect();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
+            (l.to_owned(), bytes)
+        })
+        .collect()
+}
+
 /// Declares `const $all: &[&str]` (every wire tag of `$ty`) and `fn $name(&$ty) -> &str`
 /// mapping each variant to its tag with a `match` that has no wildcard: adding a variant to
 /// the protocol without adding it here fails to compile, and the coverage tests then demand a
@@ -229,6 +275,7 @@ pub mod tags {
         Status => "status",
         Terminal => "terminal",
         Terminals => "terminals",
+        Audit => "audit",
     });
 
     tags!(fn agent_reply(AgentReply) -> AGENT_REPLIES {
@@ -294,6 +341,7 @@ pub mod tags {
         "terminal_not_found",
         "timeout",
         "internal",
+        "unknown_id",
     ];
 
     /// The codes the file server sends (files-server.jsonl has each).
@@ -327,7 +375,6 @@ pub mod tags {
         "bad_request",
         "too_large",
         "unknown_channel",
-        "unsupported",
         "protocol_mismatch",
         "runner_unavailable",
     ];
@@ -340,6 +387,8 @@ pub mod tags {
         FileRef => "file_ref",
         Compaction => "compaction",
         Error => "error",
+        Plan => "plan",
+        Diff => "diff",
     });
 
     tags!(fn state(State) -> STATES {
@@ -356,6 +405,7 @@ pub mod tags {
         ToolRunning => "tool_running",
         Compacting => "compacting",
         Retrying => "retrying",
+        AwaitingPermission => "awaiting_permission",
     });
 
     tags!(fn tool_status(ToolStatus) -> TOOL_STATUSES {

@@ -70,7 +70,9 @@ pub const ENV_BASE: &[&str] = &[
     "TZ",
 ];
 
-/// What pi (the primary harness) reads: its agent directory, offline switch, provider keys.
+/// What the harnesses read: pi's agent directory, offline switch, provider keys; opencode's
+/// configuration variables and the XDG directories it keeps its configuration, sessions
+/// and cache in (the same ones the rules' `$XDG_…` name).
 pub const ENV_HARNESS: &[&str] = &[
     "PI_CODING_AGENT_DIR",
     "PI_OFFLINE",
@@ -79,6 +81,25 @@ pub const ENV_HARNESS: &[&str] = &[
     "ANTHROPIC_OAUTH_TOKEN",
     "AZURE_OPENAI_*",
     "NODE_EXTRA_CA_CERTS",
+    "OPENCODE_*",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    // Claude Code, Gemini CLI and Codex: where they keep their configuration, and their
+    // endpoint and model settings (docs/fake-llm.md).
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_*",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_MODEL",
+    "DISABLE_AUTOUPDATER",
+    "IS_SANDBOX",
+    "GEMINI_*",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "CODEX_HOME",
+    "OPENAI_BASE_URL",
 ];
 
 /// Proxy settings, for profiles with network.
@@ -128,7 +149,7 @@ pub const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "development",
-        summary: "home read-only except secrets; workspace, tool caches and pi's sessions writable; network on",
+        summary: "home read-only except secrets; workspace, tool caches and the agents' sessions writable; network on",
         isolate_network: false,
         isolate_pid: true,
         allow_read: &["~", "/opt", "/run/systemd/resolve", "$PI_CODING_AGENT_DIR"],
@@ -139,6 +160,11 @@ pub const BUILTINS: &[Builtin] = &[
             "~/.cargo/git",
             "~/go/pkg/mod",
             "$PI_CODING_AGENT_DIR/sessions",
+            "$XDG_DATA_HOME/opencode",
+            "~/.local/state/opencode",
+            "~/.claude",
+            "~/.gemini",
+            "~/.codex",
         ],
         read_only: WORKSPACE_GIT,
         deny_read: SECRETS,

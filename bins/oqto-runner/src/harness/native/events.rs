@@ -57,14 +57,17 @@ impl<I: IdSource> LabelMap<I> {
 
     /// Rewrites one agent event's labels to runner ids. `now` becomes a `message.end`'s
     /// `created_at`. Refuses `session.created`, `session.updated`, `session.closed`,
-    /// `session.deleted` and `resync`.
+    /// `session.deleted`, `resync` and the permission events (the sub-protocol has no
+    /// permission requests).
     pub fn translate(&mut self, kind: EventKind, now: Millis) -> Result<EventKind, Refused> {
         Ok(match kind {
             EventKind::SessionCreated { .. }
             | EventKind::SessionUpdated { .. }
             | EventKind::SessionClosed { .. }
             | EventKind::SessionDeleted {}
-            | EventKind::Resync { .. } => return Err(Refused { kind: kind.name() }),
+            | EventKind::Resync { .. }
+            | EventKind::PermissionRequest { .. }
+            | EventKind::PermissionResolved { .. } => return Err(Refused { kind: kind.name() }),
             EventKind::MessageStart {
                 message_id,
                 role,

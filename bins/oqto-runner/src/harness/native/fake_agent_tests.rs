@@ -98,6 +98,7 @@ impl Agent {
             cwd: agent.env.work().display().to_string(),
             resume,
             model,
+            ..StartSpec::default()
         };
         let handshake = agent.adapter.start(&spec);
         let rest = agent.apply(handshake);

@@ -33,8 +33,8 @@ use oqto_protocol::{
 };
 
 use self::events::LabelMap;
-use super::IdSource;
 use super::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, Ready, StartSpec, Token};
+use super::{IdSource, excerpt};
 use crate::ids::RunnerIds;
 
 pub mod events;
@@ -53,9 +53,6 @@ const CAPABILITIES: [Capability; 7] = [
     Capability::Thinking,
     Capability::Images,
 ];
-
-/// How many characters of a bad line a warning quotes.
-const EXCERPT_CHARS: usize = 120;
 
 /// The answer a command expects from the agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,6 +334,8 @@ impl<I: IdSource + Send> Adapter for NativeAdapter<I> {
                 let message_id = label.into();
                 (AgentCommand::Fork { message_id }, Expect::Forked)
             }
+            // The native sub-protocol has no permission requests.
+            Op::PermissionReply { request, .. } => return Err(OpError::no_such_request(&request)),
             Op::Rename { .. } => {
                 return Ok(vec![Output::Done {
                     token,
@@ -429,13 +428,5 @@ fn model_ref(info: ModelInfo) -> ModelRef {
     ModelRef {
         provider: info.provider,
         id: info.id,
-    }
-}
-
-/// The start of `line`, for a warning: at most [`EXCERPT_CHARS`] characters, `…` if cut.
-fn excerpt(line: &str) -> String {
-    match line.char_indices().nth(EXCERPT_CHARS) {
-        Some((end, _)) => format!("{}…", &line[..end]),
-        None => line.to_owned(),
     }
 }

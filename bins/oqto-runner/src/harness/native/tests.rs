@@ -21,6 +21,7 @@ fn spec() -> StartSpec {
         cwd: "/home/ada/proj".into(),
         resume: None,
         model: None,
+        ..StartSpec::default()
     }
 }
 
@@ -137,6 +138,7 @@ fn init_line_shape() {
             provider: Some("anthropic".into()),
             model: "claude-sonnet-4".into(),
         }),
+        ..StartSpec::default()
     };
     assert_eq!(
         written(&a.start(&full)),

@@ -49,6 +49,8 @@ impl<I: IdSource> PiAdapter<I> {
             Op::Fork {
                 user_index, text, ..
             } => return self.start_fork(token, user_index, text),
+            // pi never asks.
+            Op::PermissionReply { request, .. } => return Err(OpError::no_such_request(&request)),
         };
         Ok(vec![
             self.write(command, Pending::Command { token, answer }),

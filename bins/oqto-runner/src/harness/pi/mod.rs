@@ -52,8 +52,8 @@ use oqto_pi::{PiLine, PiResponse, parse_line};
 
 use self::commands::command_answer;
 use self::events::{Out, Translator};
-use super::IdSource;
 use super::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, Ready, StartSpec, Token};
+use super::{IdSource, excerpt};
 use crate::ids::RunnerIds;
 
 mod commands;
@@ -78,9 +78,6 @@ const CAPABILITIES: [Capability; 8] = [
     Capability::Images,
     Capability::Rename,
 ];
-
-/// How many characters of a line a warning quotes.
-const EXCERPT_CHARS: usize = 120;
 
 /// pi's error for a prompt while a run is going (its start; pi adds advice).
 const ALREADY_PROCESSING: &str = "Agent is already processing";
@@ -407,12 +404,4 @@ fn response_id(line: &str) -> Option<String> {
         return None;
     }
     Some(value.get("id")?.as_str()?.to_owned())
-}
-
-/// The start of `line`, for a warning: at most [`EXCERPT_CHARS`] characters, `…` if cut.
-fn excerpt(line: &str) -> String {
-    match line.char_indices().nth(EXCERPT_CHARS) {
-        Some((end, _)) => format!("{}…", &line[..end]),
-        None => line.to_owned(),
-    }
 }

@@ -61,6 +61,7 @@ impl Setup {
             cwd: self.project.display().to_string(),
             resume: resume.map(str::to_owned),
             model,
+            ..StartSpec::default()
         }
     }
 }

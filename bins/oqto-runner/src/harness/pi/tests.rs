@@ -25,6 +25,7 @@ fn spec(model: Option<ModelChoice>) -> StartSpec {
         cwd: "/tmp/proj".into(),
         resume: None,
         model,
+        ..StartSpec::default()
     }
 }
 

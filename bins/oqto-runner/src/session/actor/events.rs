@@ -57,6 +57,13 @@ impl Actor {
             _ => {}
         }
         let session = self.info.id.clone();
+        if let Some(entry) = self.audit.entry(&session, kind, ts) {
+            self.ctx
+                .store
+                .spawn("writing an audit entry", move |store| {
+                    store.put_audit(&entry).map(drop)
+                });
+        }
         let stored = self.transcript().apply(&session, kind, ts);
         let title = match kind {
             EventKind::MessageEnd { message } if self.info.title.is_none() => title_from(message),

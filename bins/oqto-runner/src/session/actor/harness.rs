@@ -31,14 +31,20 @@ impl Actor {
             return;
         };
         let Some(mut argv) = config.argv().filter(|_| config.enabled) else {
-            let why = format!(
+            return self.start_failed(format!(
                 "harness `{}` is unavailable: {}",
                 config.name,
                 config.detail()
-            );
-            self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
-            self.set_state(State::Error, None, Some(why));
-            return;
+            ));
+        };
+        let permissions = match self
+            .ctx
+            .config
+            .permissions
+            .for_workspace(Path::new(&self.info.cwd))
+        {
+            Ok(policy) => policy,
+            Err(why) => return self.start_failed(format!("permission policy: {why}")),
         };
         let Ok(permit) = Arc::clone(&self.ctx.slots).try_acquire_owned() else {
             let why = format!(
@@ -48,11 +54,17 @@ impl Actor {
             self.fail_waiting(&OpError::new(ErrorCode::InvalidState, why));
             return;
         };
+        for dir in config.state_dirs(&config.environment(&self.ctx.env)) {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                tracing::warn!(session = %self.info.id, dir = %dir.display(), "creating the harness's state directory: {e}");
+            }
+        }
         let mut adapter = self.ctx.adapter(config.kind, self.info.id.clone());
         let spec = StartSpec {
             cwd: self.info.cwd.clone(),
             resume: self.harness_ref.clone(),
             model: self.model_choice.clone(),
+            permissions,
         };
         argv.extend(adapter.extra_args(&spec));
         let mut env = config.child_env(&self.ctx.env);
@@ -71,9 +83,7 @@ impl Actor {
                 }
                 Err(why) => {
                     drop(permit);
-                    self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
-                    self.set_state(State::Error, None, Some(why));
-                    return;
+                    return self.start_failed(why);
                 }
             }
         }
@@ -82,9 +92,7 @@ impl Actor {
             Ok(confined) => confined,
             Err(why) => {
                 drop(permit);
-                self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
-                self.set_state(State::Error, None, Some(why));
-                return;
+                return self.start_failed(why);
             }
         };
         if self.info.state != State::Starting {
@@ -105,12 +113,14 @@ impl Actor {
                 });
                 self.apply(outputs);
             }
-            Err(e) => {
-                let why = e.to_string();
-                self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
-                self.set_state(State::Error, None, Some(why));
-            }
+            Err(e) => self.start_failed(e.to_string()),
         }
+    }
+
+    /// The harness cannot start: waiting commands fail with `why`, the session is `error`.
+    fn start_failed(&mut self, why: String) {
+        self.fail_waiting(&OpError::new(ErrorCode::HarnessFailed, why.clone()));
+        self.set_state(State::Error, None, Some(why));
     }
 
     /// Wraps the harness's command line in `oqto-sandbox` with the session's profile;

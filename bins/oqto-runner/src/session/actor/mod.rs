@@ -30,6 +30,7 @@ use crate::context::Context;
 use crate::events::{EventHub, NeedsResync, RingLimits};
 use crate::harness::adapter::{Adapter, Done, ModelChoice, Op, OpError, Output, Ready, Token};
 
+mod audit;
 mod events;
 mod harness;
 mod tags;
@@ -113,6 +114,8 @@ pub(crate) struct Actor {
     store_failing: bool,
     /// The `client_msg_id`s of sends waiting for their user message.
     tags: tags::Tags,
+    /// The audit log's memory of pending permission requests.
+    audit: audit::Audit,
 }
 
 /// An event taken in by the session's view, not yet numbered and sent.
@@ -175,6 +178,7 @@ impl Actor {
             fail_reason: None,
             store_failing: false,
             tags: tags::Tags::default(),
+            audit: audit::Audit::default(),
             info: loaded.info,
         };
         let created = loaded.created;

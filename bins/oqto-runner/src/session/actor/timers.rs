@@ -1,6 +1,6 @@
 //! The session's timers: ready and silence timeouts, the idle grace period, idle reaping.
 
-use oqto_protocol::{ErrorCode, State};
+use oqto_protocol::{ErrorCode, Phase, State};
 use tokio::time::Instant;
 
 use super::{Actor, PUMP, QUIET};
@@ -8,6 +8,12 @@ use crate::context::now_millis;
 use crate::harness::adapter::{OpError, Token};
 
 impl Actor {
+    /// Working, and not waiting for a person: an agent waiting for a permission reply is
+    /// silent on purpose.
+    fn watched_for_silence(&self) -> bool {
+        self.info.state == State::Working && self.info.phase != Some(Phase::AwaitingPermission)
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
         if self.fail_reason.is_some() {
@@ -29,7 +35,7 @@ impl Actor {
             if !h.ready {
                 consider(Some(h.started + self.ctx.config.timeouts.ready));
             }
-            if self.info.state == State::Working {
+            if self.watched_for_silence() {
                 consider(
                     self.ctx
                         .config
@@ -79,7 +85,7 @@ impl Actor {
                 return;
             }
             if let Some(silence) = timeouts.silence {
-                if self.info.state == State::Working && now >= h.last_line + silence {
+                if self.watched_for_silence() && now >= h.last_line + silence {
                     let reason = format!(
                         "{} wrote nothing for {} while working; stopped as hung",
                         self.info.harness,
