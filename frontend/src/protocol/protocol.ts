@@ -62,6 +62,12 @@ old_text?: string, new_text: string, };
 
 export type PartKind = "text" | "thinking" | "tool_call" | "image" | "file_ref" | "compaction" | "error" | "plan" | "diff";
 
+export type PlanEntry = { content: string, priority: PlanPriority, status: PlanStatus, };
+
+export type PlanPriority = "high" | "medium" | "low";
+
+export type PlanStatus = "pending" | "in_progress" | "completed";
+
 export type ImageInput = { mime_type: string, 
 /**
  * Base64-encoded bytes.
@@ -688,6 +694,64 @@ max_frame: number,
 ping_interval_ms: number, };
 
 export type RelayMessage = { "type": "hello" } & Hello | { "type": "welcome" } & RelayWelcome | { "type": "ping", } | { "type": "pong", } | { "type": "error" } & ErrorResponse;
+
+export type PermissionTool = { 
+/**
+ * The agent's id of the call (the `call_id` of its `tool_call` part).
+ */
+call_id: string, 
+/**
+ * What the agent shows for it, e.g. the command line.
+ */
+title: string, 
+/**
+ * The tool's kind, which policies allow-list.
+ */
+kind: ToolKind, 
+/**
+ * The call's arguments as the agent sent them (any JSON), when it did.
+ */
+input?: unknown, };
+
+export type ToolKind = "read" | "edit" | "delete" | "move" | "search" | "execute" | "think" | "fetch" | "switch_mode" | "other";
+
+export type PermissionOption = { 
+/**
+ * The agent's id of the option, sent back in `permission.reply {option}`.
+ */
+id: string, 
+/**
+ * For people, e.g. `Allow once`.
+ */
+name: string, kind: OptionKind, };
+
+export type OptionKind = "allow_once" | "allow_always" | "reject_once" | "reject_always";
+
+export type Answerer = { "by": "user", client: string, } | { "by": "policy", rule: string, } | { "by": "abort" } | { "by": "stopped" };
+
+export type AuditEntry = { 
+/**
+ * Increases with every entry.
+ */
+id: number, ts: number, session: SessionId, kind: AuditKind, 
+/**
+ * For people: what was asked or run, and the outcome.
+ */
+summary: string, 
+/**
+ * The tool call's id, when the entry is about one.
+ */
+call_id?: string, 
+/**
+ * The permission request's id.
+ */
+request?: string, 
+/**
+ * Who or what answered (`permission.resolved`).
+ */
+answered?: Answerer, };
+
+export type AuditKind = "permission.request" | "permission.resolved" | "tool.start" | "tool.end";
 
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;
