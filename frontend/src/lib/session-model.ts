@@ -3,15 +3,34 @@
 // the store applies events here as they arrive and tells the page, once per animation
 // frame, which messages changed.
 
-import type { Event, Message, Part, Phase, SessionInfo, State } from "../protocol/protocol";
+import type {
+  Answerer,
+  Event,
+  Message,
+  Part,
+  PermissionOption,
+  PermissionTool,
+  Phase,
+  SessionInfo,
+  State,
+} from "../protocol/protocol";
+
+/** An agent's request to run a tool, and how it was answered once it was. */
+export interface Permission {
+  request: string;
+  tool: PermissionTool;
+  options: PermissionOption[];
+  resolved?: { option?: string; kind?: string; answered: Answerer };
+}
 
 /** Something to show between messages that is not a message: a session error, a retry. */
 export interface Notice {
   key: string;
   /** Shown after this message (or at the top when null). */
   after: string | null;
-  kind: "error" | "retry" | "closed";
+  kind: "error" | "retry" | "closed" | "permission";
   text: string;
+  permission?: Permission;
 }
 
 export interface SessionModel {
@@ -232,6 +251,30 @@ export function applyEvent(m: SessionModel, ev: Event, ch: Change = emptyChange(
       });
       ch.structural = true;
       break;
+    case "permission.request":
+      m.notices.push({
+        key: `perm-${ev.request}`,
+        after: m.order.at(-1) ?? null,
+        kind: "permission",
+        text: ev.tool.title,
+        permission: { request: ev.request, tool: ev.tool, options: ev.options },
+      });
+      ch.structural = true;
+      break;
+    case "permission.resolved": {
+      const n = m.notices.find((x) => x.permission?.request === ev.request);
+      if (n?.permission) {
+        // A new object, so the card re-renders.
+        const resolved = {
+          answered: ev.answered,
+          ...(ev.option !== undefined ? { option: ev.option } : {}),
+          ...(ev.kind !== undefined ? { kind: ev.kind } : {}),
+        };
+        n.permission = { ...n.permission, resolved };
+        ch.structural = true;
+      }
+      break;
+    }
     case "session.error":
       m.notices.push({
         key: `n${ev.seq}`,

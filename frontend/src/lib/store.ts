@@ -213,6 +213,9 @@ export class Store {
     const before = v.model.lastSeq;
     const wasWorking = v.model.info?.state === "working";
     applyEvent(v.model, ev, v.pending);
+    if (ev.type === "permission.request" && ev.seq > before) {
+      notifyHidden(v.model.info, `asking to ${ev.tool.kind}: ${ev.tool.title}`);
+    }
     if (ev.type === "state" && wasWorking && ev.state !== "working" && ev.seq > before) {
       notifyHidden(v.model.info, ev.state === "error" ? `failed: ${ev.reason ?? ""}` : "done");
     }

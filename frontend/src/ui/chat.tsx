@@ -13,7 +13,7 @@ import { VList, type VListHandle } from "virtua/solid";
 import { onCopyClick } from "../lib/code";
 import type { OutItem, SendKind } from "../lib/outbox";
 import { navigate } from "../lib/router";
-import type { Row } from "../lib/session-model";
+import type { Permission, Row } from "../lib/session-model";
 import { askNotifications } from "../lib/store";
 import type { ModelInfo, Reply, ThinkingLevel } from "../protocol/protocol";
 import { base, useStore } from "./ctx";
@@ -196,6 +196,9 @@ export function Chat(props: {
           />
         );
       case "notice":
+        if (it.notice.permission) {
+          return <PermissionCard session={props.id} permission={it.notice.permission} />;
+        }
         return (
           <div
             class={`notice notice-${it.notice.kind}`}
@@ -350,6 +353,90 @@ export function Chat(props: {
         </Suspense>
       </Show>
     </div>
+  );
+}
+
+function answeredBy(p: Permission): string {
+  const r = p.resolved;
+  if (!r) return "";
+  const chosen = p.options.find((o) => o.id === r.option)?.name ?? r.kind ?? "cancelled";
+  const by =
+    r.answered.by === "user"
+      ? `by ${r.answered.client}`
+      : r.answered.by === "policy"
+        ? `by the policy (${r.answered.rule})`
+        : r.answered.by === "abort"
+          ? "by the abort"
+          : "as the session stopped";
+  return `${chosen}, ${by}`;
+}
+
+/** An agent asks to run a tool: its options as buttons, until someone answers. */
+function PermissionCard(props: { session: string; permission: Permission }) {
+  const store = useStore();
+  const [error, setError] = createSignal("");
+  const [sending, setSending] = createSignal(false);
+  const reply = async (option: string) => {
+    setError("");
+    setSending(true);
+    try {
+      await store.request({
+        type: "permission.reply",
+        session: props.session,
+        request: props.permission.request,
+        option,
+      });
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setSending(false);
+    }
+  };
+  const input = () => {
+    const i = props.permission.tool.input;
+    return i === undefined ? "" : JSON.stringify(i, null, 2);
+  };
+  return (
+    <section
+      class="permission"
+      classList={{ resolved: !!props.permission.resolved }}
+      aria-label={`Permission request: ${props.permission.tool.title}`}
+      data-request={props.permission.request}
+    >
+      <div>
+        <strong>The agent asks to {props.permission.tool.kind}:</strong>{" "}
+        <code>{props.permission.tool.title}</code>
+      </div>
+      <Show when={input()}>
+        <pre>
+          <code>{input()}</code>
+        </pre>
+      </Show>
+      <Show
+        when={props.permission.resolved}
+        fallback={
+          <div class="row-actions">
+            {props.permission.options.map((o) => (
+              <button
+                type="button"
+                class={o.kind.startsWith("allow") ? "primary" : "danger"}
+                disabled={sending()}
+                onClick={() => void reply(o.id)}
+              >
+                {o.name}
+              </button>
+            ))}
+          </div>
+        }
+      >
+        <div class="muted small">Answered: {answeredBy(props.permission)}</div>
+      </Show>
+      <Show when={error()}>
+        <p class="error" role="alert">
+          {error()}
+        </p>
+      </Show>
+    </section>
   );
 }
 

@@ -37,7 +37,8 @@ export async function waitFor(what, fn, timeout = WAIT) {
 }
 
 export class Stack {
-  constructor() {
+  /** `runnerToml` is added to runner.toml (more harnesses, say). */
+  constructor(runnerToml = "") {
     for (const name of ["oqto-relay", "oqto-runner", "oqto-sandbox", "oqto-files", "oqtoctl"]) {
       if (!fs.existsSync(bin(name))) {
         throw new Error(`${bin(name)} is missing: run \`cargo build --workspace --bins\``);
@@ -73,7 +74,7 @@ export class Stack {
     fs.mkdirSync(path.join(this.env.XDG_CONFIG_HOME, "oqto"), { recursive: true });
     fs.writeFileSync(
       path.join(this.env.XDG_CONFIG_HOME, "oqto/runner.toml"),
-      '[runner]\ndefault_harness = "demo"\n',
+      `[runner]\ndefault_harness = "demo"\n${runnerToml}`,
     );
     this.listen = "127.0.0.1:0";
     this.relay = null;
@@ -136,6 +137,11 @@ export class Stack {
   }
 }
 
+/** runner.toml lines for `acp`: the scripted ACP agent (oqto-fake-agent --acp). */
+export function acpHarness() {
+  return `[harness.acp]\nkind = "acp"\ncommand = "${bin("oqto-fake-agent")}"\nargs = ["--acp"]\n`;
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -178,9 +184,10 @@ export async function withShots(name, page, fn) {
 }
 
 /** Creates a session through the New session dialog and waits until it is idle. */
-export async function newSession(page, stack, title) {
+export async function newSession(page, stack, title, harness) {
   await page.getByRole("button", { name: "New session" }).first().click();
   const dialog = page.getByRole("dialog", { name: "New session" });
+  if (harness) await dialog.getByLabel("Harness").selectOption(harness);
   await dialog.getByLabel("Workspace directory").fill(stack.workspace);
   if (title) await dialog.getByLabel("Title (optional)").fill(title);
   await dialog.getByRole("button", { name: "Start" }).click();

@@ -177,3 +177,43 @@ test("an older page is prepended once; notices follow the message they came afte
     ["msg_0", "msg_u", "msg_a", "error"],
   );
 });
+
+test("a permission request is a row until it is answered, then says how", () => {
+  const m = M.newModel(S);
+  for (const e of turn()) M.applyEvent(m, e);
+  const tool = {
+    call_id: "call_9",
+    title: "rm -rf target",
+    kind: "execute",
+    input: { command: "rm -rf target" },
+  };
+  const options = [
+    { id: "once", name: "Allow once", kind: "allow_once" },
+    { id: "reject", name: "Reject", kind: "reject_once" },
+  ];
+  let ch = M.applyEvent(m, ev("permission.request", { request: "perm_1", tool, options }));
+  assert.ok(ch.structural);
+  let row = M.rows(m).at(-1);
+  assert.equal(row.kind, "notice");
+  assert.equal(row.notice.permission.request, "perm_1");
+  assert.equal(row.notice.permission.resolved, undefined);
+  ch = M.applyEvent(
+    m,
+    ev("permission.resolved", {
+      request: "perm_1",
+      option: "reject",
+      kind: "reject_once",
+      answered: { by: "user", client: "oqto-web/0.1.0" },
+    }),
+  );
+  assert.ok(ch.structural);
+  row = M.rows(m).at(-1);
+  assert.deepEqual(row.notice.permission.resolved, {
+    option: "reject",
+    kind: "reject_once",
+    answered: { by: "user", client: "oqto-web/0.1.0" },
+  });
+  // An answer to a request this view never saw changes nothing.
+  ch = M.applyEvent(m, ev("permission.resolved", { request: "perm_x", answered: { by: "abort" } }));
+  assert.equal(ch.structural, false);
+});
