@@ -64,6 +64,16 @@ interface FilesPending extends Pending {
 
 type FilesMsgHandler = (root: string, msg: FilesServerMessage) => void;
 
+/** A text message of the terminal channel (the runner's shapes). */
+interface TermMsg {
+  type: string;
+  id?: string | null;
+  terminal?: string;
+  result?: unknown;
+  code?: string;
+  message?: string;
+}
+
 export class Conn {
   status: ConnStatus = "connecting";
   welcome: RelayWelcome | null = null;
@@ -88,6 +98,9 @@ export class Conn {
   private statusHandlers: Array<(s: ConnStatus) => void> = [];
   private filesHandlers: FilesMsgHandler[] = [];
   private rawHandlers: Array<(frame: RelayFrame) => void> = [];
+  private termPending = new Map<string, Pending>();
+  private termOutput: Array<(id: string, offset: number, bytes: Uint8Array) => void> = [];
+  private termEvents: Array<(msg: { type: string; terminal?: string }) => void> = [];
 
   constructor(readonly opts: ConnOptions) {
     this.now = opts.now ?? (() => Date.now());
@@ -114,6 +127,21 @@ export class Conn {
       this.filesHandlers = this.filesHandlers.filter((h) => h !== fn);
     };
   }
+  /** Terminal output bytes (binary frames of the `terminal` channel). */
+  onTerminalOutput(fn: (id: string, offset: number, bytes: Uint8Array) => void): () => void {
+    this.termOutput.push(fn);
+    return () => {
+      this.termOutput = this.termOutput.filter((h) => h !== fn);
+    };
+  }
+  /** Terminal events (`terminal.exit`, `terminal.closed`, …) and errors without a request. */
+  onTerminalEvent(fn: (msg: { type: string; terminal?: string }) => void): () => void {
+    this.termEvents.push(fn);
+    return () => {
+      this.termEvents = this.termEvents.filter((h) => h !== fn);
+    };
+  }
+
   /** Every text frame, for channels this file does not know (terminal, permissions). */
   onFrame(fn: (frame: RelayFrame) => void) {
     this.rawHandlers.push(fn);
@@ -235,9 +263,14 @@ export class Conn {
 
   private failAll(why: string) {
     this.expectBinary = null;
-    const all = [...this.pending.values(), ...this.filesPending.values()];
+    const all = [
+      ...this.pending.values(),
+      ...this.filesPending.values(),
+      ...this.termPending.values(),
+    ];
     this.pending.clear();
     this.filesPending.clear();
+    this.termPending.clear();
     for (const p of all) p.reject(new RequestError("disconnected", why));
   }
 
@@ -252,6 +285,9 @@ export class Conn {
     if (frame.ch === "relay") this.onRelay(frame.msg);
     else if (frame.ch === "agent") this.onAgent(frame.msg as ServerMessage);
     else if (frame.ch === "files") this.onFilesMsg(frame.root, frame.msg as FilesServerMessage);
+    else if ((frame as { ch: string }).ch === "terminal") {
+      this.onTerminalMsg((frame as unknown as { msg: TermMsg }).msg);
+    }
   }
 
   private onRelay(msg: Extract<RelayFrame, { ch: "relay" }>["msg"]) {
@@ -325,11 +361,61 @@ export class Conn {
     }
   }
 
+  private onTerminalMsg(msg: TermMsg) {
+    if ((msg.type === "ok" || msg.type === "error") && msg.id != null) {
+      const p = this.termPending.get(msg.id);
+      if (p) {
+        this.termPending.delete(msg.id);
+        if (msg.type === "ok") p.resolve(msg.result);
+        else p.reject(new RequestError(msg.code as ErrorCode, msg.message ?? ""));
+        return;
+      }
+    }
+    for (const fn of this.termEvents) fn(msg);
+  }
+
   private onBinary(bytes: Uint8Array) {
     const id = this.expectBinary;
     this.expectBinary = null;
-    if (id == null) return;
-    this.filesPending.get(id)?.chunks.push(bytes);
+    if (id != null) {
+      this.filesPending.get(id)?.chunks.push(bytes);
+      return;
+    }
+    // Terminal output: 0x01 | n | id (n bytes) | offset (u64 big-endian) | bytes.
+    if (bytes[0] === 1 && bytes.length >= 10) {
+      const n = bytes[1];
+      const term = new TextDecoder().decode(bytes.subarray(2, 2 + n));
+      const view = new DataView(bytes.buffer, bytes.byteOffset + 2 + n, 8);
+      const offset = Number(view.getBigUint64(0));
+      const data = bytes.subarray(10 + n);
+      for (const fn of this.termOutput) fn(term, offset, data);
+    }
+  }
+
+  /** A `terminal.*` request on the terminal channel; resolves with its reply. */
+  terminalRequest<R>(cmd: Record<string, unknown> & { type: string }): Promise<R> {
+    if (!this.ready) {
+      return Promise.reject(new RequestError("disconnected", "not connected to the relay"));
+    }
+    const id = this.newId("t");
+    return new Promise<R>((resolve, reject) => {
+      this.termPending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.ws?.send(JSON.stringify({ ch: "terminal", msg: { id, ...cmd } }));
+    });
+  }
+
+  /** Input bytes for a terminal: 0x02 | n | id (n bytes) | bytes. */
+  terminalInput(term: string, data: Uint8Array) {
+    const ws = this.ws;
+    if (ws?.readyState !== 1) return false;
+    const id = new TextEncoder().encode(term);
+    const frame = new Uint8Array(2 + id.length + data.length);
+    frame[0] = 2;
+    frame[1] = id.length;
+    frame.set(id, 2);
+    frame.set(data, 2 + id.length);
+    ws.send(frame);
+    return true;
   }
 
   private sendRaw(frame: RelayFrame): boolean {

@@ -21,6 +21,7 @@ import { MessageView } from "./message";
 import { stateLabel } from "./sessions";
 
 const FilesPane = lazy(() => import("./files"));
+const TerminalPane = lazy(() => import("./terminal"));
 
 type Item = Row | { kind: "pending"; item: OutItem } | { kind: "older" };
 
@@ -35,6 +36,8 @@ export function Chat(props: {
   const view = createMemo(() => store.open(props.id));
   const info = () => view().info[0]();
   const [openPath, setOpenPath] = createSignal<string | null>(null);
+  const [termOpen, setTermOpen] = createSignal(false);
+  const hasTerminal = () => store.welcome[0]()?.channels.includes("terminal") ?? false;
   const [error, setError] = createSignal("");
   let list: VListHandle | undefined;
   let atBottom = true;
@@ -221,7 +224,7 @@ export function Chat(props: {
   };
 
   return (
-    <div class="chat-wrap" classList={{ "with-files": props.filesOpen }}>
+    <div class="chat-wrap" classList={{ "with-files": props.filesOpen || termOpen() }}>
       <section class="chat" aria-label="Conversation">
         <div class="chat-head">
           <button
@@ -254,6 +257,19 @@ export function Chat(props: {
           >
             ⚙
           </button>
+          <Show when={hasTerminal()}>
+            <button
+              type="button"
+              aria-label={termOpen() ? "Hide the terminal" : "Show the terminal"}
+              aria-pressed={termOpen()}
+              onClick={() => {
+                setTermOpen(!termOpen());
+                if (termOpen()) props.setFilesOpen(false);
+              }}
+            >
+              Term
+            </button>
+          </Show>
           <button
             type="button"
             aria-label={props.filesOpen ? "Hide files" : "Show files"}
@@ -343,6 +359,11 @@ export function Chat(props: {
         </Show>
         <Composer session={props.id} working={working()} />
       </section>
+      <Show when={termOpen() && !props.filesOpen}>
+        <Suspense fallback={<aside class="files">Loading the terminal…</aside>}>
+          <TerminalPane session={props.id} onClose={() => setTermOpen(false)} />
+        </Suspense>
+      </Show>
       <Show when={props.filesOpen}>
         <Suspense fallback={<aside class="files">Loading files…</aside>}>
           <FilesPane
