@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oqto_relay_global_optspecs
-    string join \n listen= config= socket= v/verbose q/quiet h/help V/version
+    string join \n listen= config= tls-cert= tls-key= socket= v/verbose q/quiet h/help V/version
 end
 
 function __fish_oqto_relay_needs_command
@@ -26,6 +26,8 @@ end
 
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -l listen -d 'Listen on this address and port (default: from relay.toml, else 127.0.0.1:8420; port 0 picks a free one)' -r
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -l config -d 'Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`' -r -F
+complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -l tls-cert -d 'Serve HTTPS with this PEM certificate chain (with --tls-key; default: from relay.toml, else plain HTTP)' -r -F
+complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -l socket -d 'The runner\'s socket (default: as the runner resolves it)' -r -F
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -s q -l quiet -d 'Only errors on stderr'
@@ -33,6 +35,7 @@ complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -s h -l help -d 'Pri
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -s V -l version -d 'Print version'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "link" -d 'Print a fresh one-time login link for the running relay (exit 3 when none runs)'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "token" -d 'Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)'
+complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "password" -d 'Set a password for `POST /login`: read twice from the terminal, or one line of stdin'
 complete -c oqto-relay -n "__fish_oqto_relay_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand link" -l config -d 'Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`' -r -F
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand link" -l socket -d 'The runner\'s socket (default: as the runner resolves it)' -r -F
@@ -70,9 +73,16 @@ complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand token; and __fish_
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List tokens: id, name, created, expires, last used (never the tokens)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke tokens by id or name'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token help" -f -a "link" -d 'Print a fresh one-time login link for the running relay (exit 3 when none runs)'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token help" -f -a "token" -d 'Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)'
-complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -l name -d 'The user whose password to set (default: your account\'s name, local mode\'s one user)' -r
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -l config -d 'Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`' -r -F
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -l socket -d 'The runner\'s socket (default: as the runner resolves it)' -r -F
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -s q -l quiet -d 'Only errors on stderr'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand password" -s h -l help -d 'Print help'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "link" -d 'Print a fresh one-time login link for the running relay (exit 3 when none runs)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "token" -d 'Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "password" -d 'Set a password for `POST /login`: read twice from the terminal, or one line of stdin'
+complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and not __fish_seen_subcommand_from link token password help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it once (only its hash is kept)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: id, name, created, expires, last used (never the tokens)'
 complete -c oqto-relay -n "__fish_oqto_relay_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke tokens by id or name'

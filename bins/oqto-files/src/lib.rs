@@ -56,6 +56,14 @@ pub struct Cli {
     /// Also admit socket clients in this group, primary or supplementary (repeatable)
     #[arg(long, value_name = "GID|NAME", requires = "socket", conflicts_with = "stdio", value_parser = group_id)]
     pub allow_group: Vec<u32>,
+    /// Exit (removing the socket) after this many seconds without any connection; the
+    /// runner's `files.open` starts servers this way
+    #[arg(long, value_name = "SECONDS", requires = "socket", value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_exit: Option<u64>,
+    /// Stop (as on SIGTERM) when the process that started this one ends; the runner passes
+    /// it, so that its file servers do not outlive it even when it is killed
+    #[arg(long, requires = "socket")]
+    pub exit_with_parent: bool,
     /// Requests of one connection that run at once; further ones wait
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_concurrent: u32,
@@ -146,7 +154,17 @@ pub fn run(cli: Cli) -> anyhow::Result<oqto_cli::Exit> {
             allow_uids: cli.allow_uid,
             allow_gids: cli.allow_group,
         },
+        idle_exit: cli.idle_exit.map(std::time::Duration::from_secs),
     };
+    if cli.exit_with_parent {
+        // The signal comes when the parent's thread that started us ends; the runner starts
+        // file servers from its runtime's worker threads, which live as long as it does.
+        let parent = nix::unistd::getppid();
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
+        if nix::unistd::getppid() != parent {
+            anyhow::bail!("the process that started oqto-files has already ended");
+        }
+    }
     match cli.socket {
         Some(socket) => server::serve_socket(&options, &socket)?,
         None => server::serve_stdio(&options)?,

@@ -30,6 +30,8 @@ pub struct Options {
     pub limits: Limits,
     /// Who may connect to the socket besides the server's own user.
     pub access: Access,
+    /// On a socket: exit after this long without any connection.
+    pub idle_exit: Option<std::time::Duration>,
 }
 
 /// Largest output buffer asked for, whatever `--max-chunk` says.
@@ -99,7 +101,21 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
             }
             std::process::exit(0);
         })?;
-    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let active = Arc::new(Activity::default());
+    if let Some(idle) = options.idle_exit {
+        let active = Arc::clone(&active);
+        let socket_path = socket.to_owned();
+        std::thread::Builder::new()
+            .name("files-idle".into())
+            .spawn(move || {
+                active.wait_idle(idle);
+                info!(idle = ?idle, "no connection for the idle time; exiting");
+                if let Err(e) = oqto_ipc::socket::remove(&socket_path) {
+                    warn!(error = %e, "cannot remove the socket");
+                }
+                std::process::exit(0);
+            })?;
+    }
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,
@@ -120,7 +136,7 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
                 continue;
             }
         }
-        if active.load(std::sync::atomic::Ordering::Relaxed) >= MAX_CLIENTS {
+        if active.count() >= MAX_CLIENTS {
             warn!("too many clients; refusing one");
             continue;
         }
@@ -137,7 +153,7 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
         let limits = options.limits;
         let read_only = options.read_only;
         let active = Arc::clone(&active);
-        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        active.begin();
         let spawned = std::thread::Builder::new()
             .name("files-conn".into())
             .spawn(move || {
@@ -145,13 +161,74 @@ pub fn serve_socket(options: &Options, socket: &Path) -> anyhow::Result<()> {
                 if let Err(e) = conn::serve(fs, limits, read_only, input, output) {
                     info!(error = %e, "connection ended");
                 }
-                active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                active.end();
             });
         if let Err(e) = spawned {
             warn!(error = %e, "cannot start a connection thread");
         }
     }
     Ok(())
+}
+
+/// How many clients are connected, and since when none is: for `--idle-exit`.
+#[derive(Debug)]
+struct Activity {
+    state: std::sync::Mutex<(usize, std::time::Instant)>,
+    changed: std::sync::Condvar,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            state: std::sync::Mutex::new((0, std::time::Instant::now())),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+}
+
+impl Activity {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, std::time::Instant)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self) -> usize {
+        self.lock().0
+    }
+
+    fn begin(&self) {
+        self.lock().0 += 1;
+        self.changed.notify_all();
+    }
+
+    fn end(&self) {
+        let mut state = self.lock();
+        state.0 = state.0.saturating_sub(1);
+        state.1 = std::time::Instant::now();
+        self.changed.notify_all();
+    }
+
+    /// Returns once no client has been connected for `idle`.
+    fn wait_idle(&self, idle: std::time::Duration) {
+        let mut state = self.lock();
+        loop {
+            let (count, since) = *state;
+            let wait = if count > 0 {
+                idle
+            } else {
+                match idle.checked_sub(since.elapsed()) {
+                    None | Some(std::time::Duration::ZERO) => return,
+                    Some(left) => left,
+                }
+            };
+            state = self
+                .changed
+                .wait_timeout(state, wait)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
 }
 
 /// Tells a refused client why in one `permission_denied` line, then closes. The rest of what

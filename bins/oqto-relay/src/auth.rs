@@ -37,10 +37,16 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Whether a WebSocket upgrade's `Origin` is acceptable: the relay's own (the host the
-/// request was sent to, over http or https) or one of `allowed`. No `Origin` (not a
+/// request was sent to: over https when the relay serves TLS itself, else http or https,
+/// as a TLS proxy in front passes `Host` on) or one of `allowed`. No `Origin` (not a
 /// browser) is acceptable only with an API token: a browser always sends one, so a
 /// cookie without it is someone else's page at work.
-pub fn origin_ok(headers: &HeaderMap, allowed: &[String], credential: Credential) -> bool {
+pub fn origin_ok(
+    headers: &HeaderMap,
+    allowed: &[String],
+    credential: Credential,
+    tls: bool,
+) -> bool {
     let Some(origin) = headers.get(ORIGIN) else {
         return credential == Credential::Token;
     };
@@ -53,7 +59,7 @@ pub fn origin_ok(headers: &HeaderMap, allowed: &[String], credential: Credential
     let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
-    origin == format!("http://{host}") || origin == format!("https://{host}")
+    origin == format!("https://{host}") || (!tls && origin == format!("http://{host}"))
 }
 
 /// The `Set-Cookie` value for a new login session.
@@ -114,21 +120,30 @@ mod tests {
             ("host", "127.0.0.1:8420"),
             ("origin", "http://127.0.0.1:8420"),
         ]);
-        assert!(origin_ok(&ours, &allowed, Credential::Cookie));
+        assert!(origin_ok(&ours, &allowed, Credential::Cookie, false));
+        assert!(
+            !origin_ok(&ours, &allowed, Credential::Cookie, true),
+            "under TLS our own origin is https"
+        );
+        let ours_tls = headers(&[
+            ("host", "127.0.0.1:8420"),
+            ("origin", "https://127.0.0.1:8420"),
+        ]);
+        assert!(origin_ok(&ours_tls, &allowed, Credential::Cookie, true));
         let proxied = headers(&[
             ("host", "127.0.0.1:8420"),
             ("origin", "https://oqto.example.com"),
         ]);
-        assert!(origin_ok(&proxied, &allowed, Credential::Cookie));
+        assert!(origin_ok(&proxied, &allowed, Credential::Cookie, false));
         let foreign = headers(&[
             ("host", "127.0.0.1:8420"),
             ("origin", "https://evil.example"),
         ]);
-        assert!(!origin_ok(&foreign, &allowed, Credential::Cookie));
-        assert!(!origin_ok(&foreign, &allowed, Credential::Token));
+        assert!(!origin_ok(&foreign, &allowed, Credential::Cookie, false));
+        assert!(!origin_ok(&foreign, &allowed, Credential::Token, true));
         let none = headers(&[("host", "127.0.0.1:8420")]);
-        assert!(!origin_ok(&none, &allowed, Credential::Cookie));
-        assert!(origin_ok(&none, &allowed, Credential::Token));
+        assert!(!origin_ok(&none, &allowed, Credential::Cookie, false));
+        assert!(origin_ok(&none, &allowed, Credential::Token, false));
     }
 
     #[test]

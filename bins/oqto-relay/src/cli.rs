@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use oqto_cli::{LogArgs, TokenCommand};
+use oqto_cli::{LogArgs, PasswordArgs, TokenCommand};
 
 /// The HTTP and WebSocket relay for the web UI
 #[derive(Debug, Parser)]
@@ -12,7 +12,7 @@ use oqto_cli::{LogArgs, TokenCommand};
     name = "oqto-relay",
     version,
     args_conflicts_with_subcommands = true,
-    long_about = "Serves the web UI over HTTP and multiplexes one WebSocket per browser tab into channels routed to the user's runner (started on demand).\n\nWith no subcommand it serves: it prints a one-time login link (on stdout when that is a terminal, always in its log) and writes $XDG_RUNTIME_DIR/oqto/relay.json. SIGTERM or SIGINT closes every WebSocket and exits 0."
+    long_about = "Serves the web UI over HTTP (HTTPS with --tls-cert/--tls-key) and multiplexes one WebSocket per browser tab into channels routed to the user's runner (started on demand).\n\nWith no subcommand it serves: it prints a one-time login link (on stdout when that is a terminal, always in its log) and writes $XDG_RUNTIME_DIR/oqto/relay.json. Browsers log in with that link or, once `oqto-relay password` set one, with a password at /login. SIGTERM or SIGINT closes every WebSocket and exits 0."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -32,6 +32,12 @@ pub struct ServeArgs {
     /// Read this configuration file instead of `$XDG_CONFIG_HOME/oqto/relay.toml` or `/etc/oqto/relay.toml`
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; default: from relay.toml, else plain HTTP)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The runner's socket (default: as the runner resolves it)
     #[arg(long, value_name = "PATH", env = "OQTO_SOCKET", global = true)]
     pub socket: Option<PathBuf>,
@@ -44,4 +50,6 @@ pub enum Command {
     /// Create, list and revoke API tokens (sent as `Authorization: Bearer TOKEN`)
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Set a password for `POST /login`: read twice from the terminal, or one line of stdin
+    Password(PasswordArgs),
 }

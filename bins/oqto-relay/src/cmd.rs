@@ -1,6 +1,7 @@
-//! `oqto-relay link` and `oqto-relay token …`: they open the relay's `SQLite` file as the
+//! `oqto-relay link`, `oqto-relay token …` and `oqto-relay password`: they open the relay's `SQLite` file as the
 //! same user (the running relay reads the same file), so they work whether or not a relay
-//! runs, and `oqtoctl web` / `oqtoctl token` run them without linking `SQLite`.
+//! runs, and `oqtoctl web` / `oqtoctl token` / `oqtoctl password` run them without
+//! linking `SQLite`.
 
 use std::io::Write;
 
@@ -11,7 +12,7 @@ use serde::Serialize;
 use crate::Places;
 use crate::local;
 use crate::store::{Millis, Store};
-use oqto_cli::TokenCommand;
+use oqto_cli::{PasswordArgs, TokenCommand};
 
 fn open(places: &Places) -> anyhow::Result<Store> {
     Store::open(&places.store).with_context(|| format!("opening {}", places.store.display()))
@@ -115,6 +116,37 @@ pub fn token(command: TokenCommand, places: &Places, out: &mut dyn Write) -> any
             writeln!(out, "revoked {n} token{}", if n == 1 { "" } else { "s" })?;
         }
     }
+    Ok(Exit::Ok)
+}
+
+/// `password [--name N]`: reads a new password and stores its argon2id hash. Local mode
+/// has one user, the account the relay runs as; other names wait for multi-user mode.
+pub fn password(args: &PasswordArgs, places: &Places) -> anyhow::Result<Exit> {
+    let account = crate::account_name();
+    let name = args.name.clone().unwrap_or_else(|| account.clone());
+    if name != account {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!(
+                "`{}` is not a user here: local mode has one user, `{account}`",
+                name.escape_debug()
+            ),
+        )
+        .with_hint("leave out --name, or pass your account's name")
+        .into());
+    }
+    let mut stderr = std::io::stderr();
+    let password = crate::password::read_new(&mut stderr)
+        .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
+    let hashed = crate::password::hash(&password)?;
+    let new = open(places)?
+        .set_password(&name, &hashed)
+        .context("storing the password")?;
+    tracing::info!(user = %name, new, "password set");
+    eprintln!(
+        "password {} for {name}; log in at the relay's /login",
+        if new { "set" } else { "changed" }
+    );
     Ok(Exit::Ok)
 }
 

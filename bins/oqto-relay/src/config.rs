@@ -32,6 +32,15 @@ pub struct RelayConfig {
     pub session_lifetime: Duration,
     /// How long a login link may wait to be opened.
     pub login_link_ttl: Duration,
+    /// Serve HTTPS with this certificate and key (else plain HTTP).
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for RelayConfig {
@@ -44,6 +53,7 @@ impl Default for RelayConfig {
             session_idle: Duration::from_secs(24 * 3600),
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
             login_link_ttl: Duration::from_secs(15 * 60),
+            tls: None,
         }
     }
 }
@@ -65,6 +75,8 @@ struct RawRelay {
     session_idle: Option<Spanned<String>>,
     session_lifetime: Option<Spanned<String>>,
     login_link_ttl: Option<Spanned<String>>,
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,7 +208,48 @@ impl RelayConfig {
                 *slot = d;
             }
         }
+        config.tls = tls_files(raw.tls_cert, raw.tls_key, file, &at)?;
         Ok(config)
+    }
+}
+
+/// `tls_cert` and `tls_key`: both or neither, each a readable file (a relative path is
+/// taken from the configuration file's directory).
+fn tls_files(
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    file: &Path,
+    at: &dyn Fn(std::ops::Range<usize>, &str, String) -> Invalid,
+) -> Result<Option<TlsFiles>, Invalid> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let resolve = |value: &Spanned<String>, key: &str| {
+        let path = base.join(value.get_ref());
+        std::fs::File::open(&path)
+            .map(|_| path.clone())
+            .map_err(|e| {
+                at(
+                    value.span(),
+                    key,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })
+    };
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), None) => Err(at(
+            cert.span(),
+            "tls_cert",
+            "needs `tls_key` too (the certificate's private key)".into(),
+        )),
+        (None, Some(key)) => Err(at(
+            key.span(),
+            "tls_key",
+            "needs `tls_cert` too (the certificate chain)".into(),
+        )),
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert: resolve(&cert, "tls_cert")?,
+            key: resolve(&key, "tls_key")?,
+        })),
     }
 }
 
@@ -236,6 +289,34 @@ mod tests {
         assert_eq!(config.allowed_origins, ["https://oqto.example.com"]);
         assert_eq!(config.max_frame, 64 * 1024);
         assert_eq!(config.ping_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs_and_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cert.pem"), "x").unwrap();
+        std::fs::write(dir.path().join("key.pem"), "x").unwrap();
+        let file = dir.path().join("relay.toml");
+        let parse = |text: &str| RelayConfig::from_toml(text, &file).map_err(|e| e.to_string());
+        let config = parse("[relay]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n").unwrap();
+        assert_eq!(
+            config.tls,
+            Some(TlsFiles {
+                cert: dir.path().join("cert.pem"),
+                key: dir.path().join("key.pem"),
+            })
+        );
+        let alone = parse("[relay]\ntls_cert = \"cert.pem\"\n").unwrap_err();
+        assert!(
+            alone.ends_with("relay.toml:2:12: relay.tls_cert: needs `tls_key` too (the certificate's private key)"),
+            "{alone}"
+        );
+        let missing =
+            parse("[relay]\ntls_cert = \"cert.pem\"\ntls_key = \"nope.pem\"\n").unwrap_err();
+        assert!(
+            missing.contains("relay.toml:3:11: relay.tls_key: cannot read "),
+            "{missing}"
+        );
     }
 
     #[test]

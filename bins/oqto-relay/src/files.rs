@@ -1,6 +1,7 @@
-//! The `files` channel: one `oqto-files` per workspace root a WebSocket names, started as
-//! the relay's user on first use and stopped when the WebSocket closes. The root is a
-//! session id; its working directory (asked of the runner) is what the server serves.
+//! The `files` channel: one connection per workspace root a WebSocket names, to the file
+//! server the runner runs for it (`files.open`: the runner owns the user's processes,
+//! starts `oqto-files` on demand and ends it when idle). The root is a session id; its
+//! working directory is what the server serves. The connection closes with the WebSocket.
 //!
 //! Lines go through verbatim, in `{"ch":"files","root":R,"msg":M}` frames. A `data` header
 //! from the server is followed by one binary frame with its bytes; an `upload.chunk` from
@@ -8,18 +9,18 @@
 //! the header as the file server's raw frame. Bytes never travel as base64.
 
 use std::collections::HashMap;
-use std::process::Stdio;
+use std::path::PathBuf;
 
 use oqto_client::Runner;
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
-use oqto_ipc::spawn::Spawn;
 use oqto_protocol::{
     Command, ErrorCode, ErrorResponse, FilesClientMessage, Hello, PROTOCOL_VERSION, Reply,
     RequestId, SessionId, files_frame,
 };
 use serde::Deserialize;
 use tokio::io::BufReader;
-use tokio::process::{Child, ChildStdin};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 use crate::upstream::Upstream;
@@ -34,9 +35,8 @@ pub struct Files {
 
 #[derive(Debug)]
 struct Server {
-    writer: AsyncLineWriter<ChildStdin>,
-    // Dropping the child kills it (`kill_on_drop`); the reader task ends with its stdout.
-    _child: Child,
+    writer: AsyncLineWriter<OwnedWriteHalf>,
+    // Aborted on drop, which closes the read half and so the connection.
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -169,8 +169,8 @@ impl Files {
     }
 }
 
-/// The session's working directory, asked of the runner.
-async fn root_dir(runner: &Runner, root: &str) -> Result<String, (ErrorCode, String)> {
+/// The socket of the runner's file server for session `root` (`files.open`).
+async fn open(runner: &Runner, root: &str) -> Result<PathBuf, (ErrorCode, String)> {
     let mut client = runner.connect().await.map_err(|e| {
         (
             ErrorCode::RunnerUnavailable,
@@ -178,16 +178,14 @@ async fn root_dir(runner: &Runner, root: &str) -> Result<String, (ErrorCode, Str
         )
     })?;
     match client
-        .request(Command::SessionGet {
-            session: SessionId(root.to_owned()),
+        .request(Command::FilesOpen {
+            session: Some(SessionId(root.to_owned())),
+            cwd: None,
         })
         .await
     {
-        Ok(Reply::Session { session, .. }) => Ok(session.cwd),
-        Ok(_) => Err((
-            ErrorCode::Internal,
-            "unexpected reply to session.get".into(),
-        )),
+        Ok(Reply::FilesServer { socket, .. }) => Ok(PathBuf::from(socket)),
+        Ok(_) => Err((ErrorCode::Internal, "unexpected reply to files.open".into())),
         Err(e) => Err((
             e.code().copied().unwrap_or(ErrorCode::RunnerUnavailable),
             format!("root {root}: {e}"),
@@ -195,35 +193,37 @@ async fn root_dir(runner: &Runner, root: &str) -> Result<String, (ErrorCode, Str
     }
 }
 
-/// Starts `oqto-files --root CWD` on stdio, greets it, forwards its welcome.
+/// Connects to the runner's file server for `root`, greets it, forwards its welcome.
 async fn start(
     runner: &Runner,
     root: &str,
     out: &mpsc::Sender<Upstream>,
 ) -> Result<Server, (ErrorCode, String)> {
-    let cwd = root_dir(runner, root).await?;
-    let program = std::env::var_os("OQTO_FILES_BIN")
-        .filter(|p| !p.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| oqto_client::sibling_bin(&runner.env, "oqto-files"))
-        .ok_or((
-            ErrorCode::Internal,
-            "cannot find oqto-files next to oqto-relay or on PATH".to_owned(),
-        ))?;
-    let mut child = Spawn::new(&program)
-        .args(["--stdio", "--root"])
-        .arg(&cwd)
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn_tokio()
-        .map_err(|e| (ErrorCode::Io, format!("cannot start oqto-files: {e}")))?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err((ErrorCode::Internal, "oqto-files without pipes".into()));
+    // A server may reach its idle time between `files.open` and the connect; the second
+    // `files.open` then starts a new one.
+    let mut tries = 0;
+    let stream = loop {
+        tries += 1;
+        let socket = open(runner, root).await?;
+        match UnixStream::connect(&socket).await {
+            Ok(stream) => break stream,
+            Err(e) if tries < 2 => {
+                tracing::debug!(root, socket = %socket.display(), error = %e, "file server gone; asking again");
+            }
+            Err(e) => {
+                return Err((
+                    ErrorCode::Io,
+                    format!(
+                        "cannot connect to the file server {}: {e}",
+                        socket.display()
+                    ),
+                ));
+            }
+        }
     };
-    let mut writer = AsyncLineWriter::new(stdin);
-    let mut reader = AsyncLineReader::new(BufReader::new(stdout));
+    let (read, write) = stream.into_split();
+    let mut writer = AsyncLineWriter::new(write);
+    let mut reader = AsyncLineReader::new(BufReader::new(read));
     let hello = FilesClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         client: crate::client_name(),
@@ -233,9 +233,12 @@ async fn start(
         reader.read_line().await.ok().flatten()
     };
     let Some(welcome) = greeted.await else {
-        return Err((ErrorCode::Io, format!("oqto-files did not start for {cwd}")));
+        return Err((
+            ErrorCode::Io,
+            format!("the file server for {root} did not answer"),
+        ));
     };
-    tracing::info!(root, cwd, "started oqto-files");
+    tracing::info!(root, "connected to the file server");
     let _ = out.send(Upstream::Frame(files_frame(root, &welcome))).await;
     let out = out.clone();
     let root = root.to_owned();
@@ -269,9 +272,5 @@ async fn start(
             }
         }
     });
-    Ok(Server {
-        writer,
-        _child: child,
-        reader,
-    })
+    Ok(Server { writer, reader })
 }

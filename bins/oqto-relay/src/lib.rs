@@ -4,21 +4,25 @@
 //! - [`server`]: the router, login, the authenticated WebSocket upgrade; [`Relay`] binds
 //!   and serves on a listener the caller chose, until a shutdown future completes.
 //! - `ws`: one WebSocket, the envelope's channels; `upstream`: its runner connection;
-//!   `files`: its file servers; `terminal`: its terminals (a runner connection of their
-//!   own, bytes as binary frames).
-//! - [`store`]: sessions, tokens and login links in one `SQLite` file; `auth`: cookies,
-//!   bearer tokens, `Origin`.
-//! - [`config`]: `relay.toml`; [`local`]: `relay.json`; `cmd`: `link` and `token`.
+//!   `files`: its connections to the runner's file servers; `terminal`: its terminals (a
+//!   runner connection of their own, bytes as binary frames).
+//! - [`store`]: sessions, tokens, login links and users in one `SQLite` file; `auth`:
+//!   cookies, bearer tokens, `Origin`; `password`: argon2id; `limit`: the login rate limit.
+//! - `tls`: built-in TLS and the listener; [`config`]: `relay.toml`; [`local`]:
+//!   `relay.json`; `cmd`: `link`, `token` and `password`.
 
 mod auth;
 pub mod cli;
 mod cmd;
 pub mod config;
 mod files;
+mod limit;
 pub mod local;
+mod password;
 pub mod server;
 pub mod store;
 mod terminal;
+mod tls;
 mod ui;
 mod upstream;
 mod ws;
@@ -33,7 +37,7 @@ use oqto_client::Runner;
 
 pub use cli::{Cli, Command, ServeArgs};
 pub use config::RelayConfig;
-pub use oqto_cli::TokenCommand;
+pub use oqto_cli::{PasswordArgs, TokenCommand};
 pub use server::{Relay, Setup};
 
 /// The clap definition, for man pages and completions.
@@ -53,10 +57,6 @@ pub const MAN: ManExtra = ManExtra {
             "the oqto-runner executable to start on demand (default: next to oqto-relay, else on PATH)",
         ),
         (
-            "OQTO_FILES_BIN",
-            "the oqto-files executable started for the files channel (default: next to oqto-relay, else on PATH)",
-        ),
-        (
             "XDG_RUNTIME_DIR, XDG_CONFIG_HOME, XDG_DATA_HOME",
             "where relay.json, relay.toml and relay.db are",
         ),
@@ -72,7 +72,7 @@ pub const MAN: ManExtra = ManExtra {
         ),
         (
             "$XDG_DATA_HOME/oqto/relay.db",
-            "login sessions and API tokens, stored hashed",
+            "login sessions and API tokens (stored hashed), users and their argon2id password hashes",
         ),
     ],
     see_also: &["oqtoctl(1)", "oqto-runner(1)"],
@@ -86,6 +86,15 @@ pub async fn serve(
     setup: Setup,
 ) -> anyhow::Result<()> {
     Relay::bind(listener, setup).await?.serve(shutdown).await
+}
+
+/// The Unix account the relay runs as (its uid when it has no name): local mode's one user.
+pub fn account_name() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
 /// The client name the relay gives the runner.
@@ -132,12 +141,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Some(Command::Link) => cmd::link(&places, &mut stdout),
         Some(Command::Token(command)) => cmd::token(command, &places, &mut stdout),
-        None => run_server(cli.serve.listen, places, &mut stdout),
+        Some(Command::Password(args)) => cmd::password(&args, &places),
+        None => run_server(&cli.serve, places, &mut stdout),
     }
 }
 
 fn run_server(
-    listen: Option<std::net::SocketAddr>,
+    args: &ServeArgs,
     places: Places,
     stdout: &mut dyn std::io::Write,
 ) -> anyhow::Result<Exit> {
@@ -147,8 +157,14 @@ fn run_server(
         store,
         state_file,
     } = places;
-    if let Some(listen) = listen {
+    if let Some(listen) = args.listen {
         config.listen = listen;
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(config::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

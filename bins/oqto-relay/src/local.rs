@@ -1,7 +1,7 @@
 //! Local mode's announcement: `relay.json` beside the runner's socket
 //! (`$XDG_RUNTIME_DIR/oqto/relay.json`), mode 0600, naming the relay's URL, pid and first
-//! login link. `oqto-relay link` (what `oqtoctl web` runs) reads it to find the running
-//! relay.
+//! login link (and, for `oqtoctl doctor`, its TLS certificate and extra origins).
+//! `oqto-relay link` (what `oqtoctl web` runs) reads it to find the running relay.
 
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -20,7 +20,12 @@ pub struct StateFile {
 }
 
 impl StateFile {
-    pub fn write(path: &Path, url: &str, login_url: &str) -> anyhow::Result<Self> {
+    pub fn write(
+        path: &Path,
+        url: &str,
+        login_url: &str,
+        config: &crate::RelayConfig,
+    ) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -32,6 +37,8 @@ impl StateFile {
             url: url.to_owned(),
             pid: std::process::id(),
             login_url: login_url.to_owned(),
+            tls_cert: config.tls.as_ref().map(|t| t.cert.clone()),
+            allowed_origins: config.allowed_origins.clone(),
         };
         // Written whole to a temporary name, then renamed: a reader never sees half.
         let tmp = path.with_extension("json.tmp");

@@ -1,30 +1,42 @@
-//! The HTTP side: the router, `/healthz`, `/login`, `/logout`, the WebSocket upgrade at
-//! `/ws` (authenticated and origin-checked before any channel opens) and the web UI's
-//! files; and [`Relay`], the server a test or `main` starts on a listener it chose.
+//! The HTTP side: the router, `/healthz`, `/login` (a one-time link, or a password),
+//! `/logout`, the WebSocket upgrade at `/ws` (authenticated and origin-checked before any
+//! channel opens) and the web UI's files; and [`Relay`], the server a test or `main`
+//! starts on a listener it chose, over plain HTTP or TLS.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use oqto_client::{RawClient, Runner};
+use oqto_protocol::{LoginError, LoginErrorCode, LoginOk, LoginRequest};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::auth::{self, Credential};
 use crate::config::RelayConfig;
+use crate::limit::LoginLimits;
 use crate::local::StateFile;
 use crate::store::{SessionLimits, Store};
-use crate::{ui, ws};
+use crate::tls::Incoming;
+use crate::{password, ui, ws};
+
+/// Password checks at once: each takes argon2's 19 MiB and some CPU, so a flood of logins
+/// waits here instead of taking the machine's memory.
+const PASSWORD_CHECKS: usize = 2;
+
+/// The longest user name `POST /login` takes, in bytes.
+const MAX_NAME: usize = 256;
 
 /// Everything the relay needs, resolved by `run` (or a test).
 #[derive(Debug)]
@@ -48,6 +60,10 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Held by every WebSocket task; the relay waits for all to drop it before it exits.
     pub connections: mpsc::Sender<()>,
+    /// Whether the relay serves TLS itself.
+    pub tls: bool,
+    login_limits: Mutex<LoginLimits>,
+    password_checks: Semaphore,
 }
 
 impl AppState {
@@ -66,6 +82,11 @@ impl AppState {
         .await?
     }
 
+    /// Whether the browser reached us over TLS (ours, or a proxy's that says so).
+    fn secure(&self, headers: &HeaderMap) -> bool {
+        self.tls || auth::over_tls(headers)
+    }
+
     fn limits(&self) -> SessionLimits {
         SessionLimits {
             idle: self.config.session_idle,
@@ -77,39 +98,52 @@ impl AppState {
 /// A bound relay, before it serves.
 #[derive(Debug)]
 pub struct Relay {
-    listener: TcpListener,
+    listener: Incoming,
     state: AppState,
     state_file: StateFile,
     stop: watch::Sender<bool>,
     done: mpsc::Receiver<()>,
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` under TLS.
     pub url: String,
     /// A one-time link that logs a browser in.
     pub login_url: String,
 }
 
 impl Relay {
-    /// Opens the store, makes the first login link and writes `relay.json`.
+    /// Reads the TLS certificate and key (if any), opens the store, makes the first login
+    /// link and writes `relay.json`.
     pub async fn bind(listener: TcpListener, setup: Setup) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
-        let url = format!("http://{addr}");
+        let acceptor = setup
+            .config
+            .tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
+        let tls = acceptor.is_some();
+        if !tls && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "listening on a non-loopback address without TLS: cookies, tokens and passwords cross the network in clear text; use --tls-cert/--tls-key or a reverse proxy with TLS (docs/relay.md)"
+            );
+        }
+        let url = format!("{}://{addr}", if tls { "https" } else { "http" });
+        let listener = Incoming::new(listener, acceptor)?;
         let store_path = setup.store.clone();
         let ttl = setup.config.login_link_ttl;
         let (store, secret) = tokio::task::spawn_blocking(move || {
             let store = Store::open(&store_path)
                 .with_context(|| format!("opening {}", store_path.display()))?;
             let secret = store.create_login(ttl).context("creating a login link")?;
+            password::prepare();
             anyhow::Ok((store, secret))
         })
         .await??;
         let login_url = format!("{url}/login?token={secret}");
-        let state_file = StateFile::write(&setup.state_file, &url, &login_url)?;
+        let state_file = StateFile::write(&setup.state_file, &url, &login_url, &setup.config)?;
         let (stop, shutdown) = watch::channel(false);
         let (connections, done) = mpsc::channel(1);
-        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+        let user = crate::account_name();
         Ok(Self {
             listener,
             state: AppState {
@@ -119,6 +153,9 @@ impl Relay {
                 store: Arc::new(Mutex::new(store)),
                 shutdown,
                 connections,
+                tls,
+                login_limits: Mutex::new(LoginLimits::default()),
+                password_checks: Semaphore::new(PASSWORD_CHECKS),
             },
             state_file,
             stop,
@@ -143,15 +180,11 @@ impl Relay {
             ..
         } = self;
         let app = router(Arc::new(state));
-        // Small frames (a delta, a keystroke) go out at once instead of waiting for the
-        // peer's delayed ACK of the previous one (Nagle): 40 ms per event otherwise.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
+        // `tap_io` (doing nothing) gives a listener of our own the peer address as
+        // `ConnectInfo<SocketAddr>`, as axum does for a `TcpListener`. (`TCP_NODELAY` is set
+        // by that listener, before a TLS handshake.)
         let result = axum::serve(
-            listener,
+            axum::serve::ListenerExt::tap_io(listener, |_| {}),
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
@@ -170,7 +203,7 @@ impl Relay {
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/login", get(login))
+        .route("/login", get(login).post(password_login))
         .route("/logout", post(logout))
         .route("/ws", get(upgrade))
         .fallback(get(ui::serve))
@@ -237,14 +270,19 @@ struct LoginQuery {
 }
 
 /// Opens a one-time login link: sets the session cookie and redirects to `/`, so the
-/// token leaves the address bar (and the browser's history of it is a dead link).
+/// token leaves the address bar (and the browser's history of it is a dead link). Without
+/// a token: the web UI's login page, or (no UI built) a plain password form.
 async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let Some(secret) = query.token.filter(|t| !t.is_empty()) else {
-        return refused(StatusCode::FORBIDDEN, "this link has no login token");
+        if ui::built() {
+            return ui::serve(uri).await;
+        }
+        return ui::login_form(&state.user);
     };
     let created = state
         .with_store(move |store| {
@@ -261,17 +299,9 @@ async fn login(
             let cookie = auth::set_cookie(
                 &id,
                 state.config.session_lifetime.as_secs(),
-                auth::over_tls(&headers),
+                state.secure(&headers),
             );
-            (
-                StatusCode::SEE_OTHER,
-                [
-                    (SET_COOKIE, cookie),
-                    (LOCATION, "/".to_owned()),
-                    (CACHE_CONTROL, "no-store".to_owned()),
-                ],
-            )
-                .into_response()
+            to_the_page(cookie)
         }
         Ok(None) => refused(
             StatusCode::FORBIDDEN,
@@ -285,6 +315,19 @@ async fn login(
             )
         }
     }
+}
+
+/// A login that worked, from a link or a form: the cookie, and off to the page.
+fn to_the_page(cookie: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (SET_COOKIE, cookie),
+            (LOCATION, "/".to_owned()),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
 }
 
 /// Ends the login session of the cookie and removes the cookie.
@@ -356,7 +399,12 @@ async fn upgrade(
             );
         }
     };
-    if !auth::origin_ok(&headers, &state.config.allowed_origins, credential) {
+    if !auth::origin_ok(
+        &headers,
+        &state.config.allowed_origins,
+        credential,
+        state.tls,
+    ) {
         tracing::warn!(origin = ?headers.get("origin"), "refused a websocket from a foreign origin");
         return refused(
             StatusCode::FORBIDDEN,
@@ -380,6 +428,143 @@ fn refused(status: StatusCode, message: &str) -> Response {
         status,
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],
         format!("{message}\n"),
+    )
+        .into_response()
+}
+
+/// A failed password login, as JSON with its status.
+fn login_error(code: LoginErrorCode, message: impl Into<String>) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = LoginError {
+        error: code,
+        message: message.into(),
+        retry_after: None,
+    };
+    (status, [(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+/// The body of `POST /login`: JSON, or a form; `None` if it is neither.
+fn login_body(headers: &HeaderMap, body: &[u8]) -> Option<(LoginRequest, bool)> {
+    let kind = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())?;
+    match kind.as_str() {
+        "application/json" => serde_json::from_slice(body).ok().map(|r| (r, false)),
+        "application/x-www-form-urlencoded" => {
+            serde_urlencoded::from_bytes(body).ok().map(|r| (r, true))
+        }
+        _ => None,
+    }
+}
+
+/// `POST /login` with a name and password (see [`oqto_protocol::login`]): rate-limited per
+/// client IP and per name, checked against the argon2id hash, answered with the same
+/// session cookie as a login link.
+async fn password_login(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A page elsewhere must not log the browser in to this relay (login CSRF).
+    if headers.contains_key(axum::http::header::ORIGIN)
+        && !auth::origin_ok(
+            &headers,
+            &state.config.allowed_origins,
+            Credential::Token,
+            state.tls,
+        )
+    {
+        return login_error(
+            LoginErrorCode::ForeignOrigin,
+            "this origin may not log in here",
+        );
+    }
+    let Some((request, form)) = login_body(&headers, &body) else {
+        return login_error(
+            LoginErrorCode::BadRequest,
+            "send {\"name\",\"password\"} as JSON or as a form",
+        );
+    };
+    // Names are keys of the rate limit's table: bounded, so is its memory.
+    if request.name.len() > MAX_NAME || request.password.len() > password::MAX_LEN {
+        return login_error(
+            LoginErrorCode::BadRequest,
+            format!(
+                "a name has at most {MAX_NAME} bytes, a password at most {}",
+                password::MAX_LEN
+            ),
+        );
+    }
+    let attempt = state.login_limits.lock().map_or(Ok(()), |mut l| {
+        l.attempt(peer.ip(), &request.name, Instant::now())
+    });
+    if let Err(wait) = attempt {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        // Debug only: a flood must not flood the log as well.
+        tracing::debug!(%peer, name = %request.name.escape_debug(), "login rate limit");
+        let body = LoginError {
+            error: LoginErrorCode::RateLimited,
+            message: format!("too many login attempts; try again in {secs}s"),
+            retry_after: Some(secs),
+        };
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        return response;
+    }
+    let name = request.name.clone();
+    let stored = state
+        .with_store(move |s| Ok((s.has_passwords()?, s.password_hash(&name)?)))
+        .await;
+    let stored = match stored {
+        Ok((false, _)) => {
+            return login_error(
+                LoginErrorCode::PasswordLoginOff,
+                "no password is set, so password login is off: set one with `oqtoctl password`, or log in with a link from `oqtoctl web`",
+            );
+        }
+        Ok((true, stored)) => stored,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "password login failed");
+            return login_error(LoginErrorCode::Internal, "see the relay's log");
+        }
+    };
+    let Ok(_slot) = state.password_checks.acquire().await else {
+        return login_error(LoginErrorCode::Internal, "the relay is stopping");
+    };
+    let password = request.password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(stored.as_deref(), &password))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        tracing::info!(%peer, name = %request.name.escape_debug(), "a password login failed");
+        return login_error(LoginErrorCode::InvalidCredentials, "wrong name or password");
+    }
+    let created = state.with_store(Store::create_session).await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "password login failed");
+            return login_error(LoginErrorCode::Internal, "see the relay's log");
+        }
+    };
+    tracing::info!(%peer, name = %request.name.escape_debug(), "logged in with a password");
+    let cookie = auth::set_cookie(
+        &id,
+        state.config.session_lifetime.as_secs(),
+        state.secure(&headers),
+    );
+    if form {
+        return to_the_page(cookie);
+    }
+    (
+        StatusCode::OK,
+        [(SET_COOKIE, cookie), (CACHE_CONTROL, "no-store".to_owned())],
+        axum::Json(LoginOk { user: request.name }),
     )
         .into_response()
 }

@@ -1,6 +1,7 @@
 //! The relay's own state, one small `SQLite` file (`<data dir>/relay.db`): login sessions,
-//! API tokens and one-time login links. Secrets are stored as their SHA-256 only, so a
-//! copy of the file lets nobody in. Synchronous: the server calls it from
+//! API tokens, one-time login links and users with their password hashes. Secrets are
+//! stored as their SHA-256 only and passwords as argon2id hashes, so a copy of the file
+//! lets nobody in. Synchronous: the server calls it from
 //! `spawn_blocking`, and `oqto-relay token …` / `oqto-relay link` (what `oqtoctl token`
 //! and `oqtoctl web` run) open the same file as the same user; `SQLite`'s locking (WAL, a
 //! busy timeout) keeps the two consistent.
@@ -12,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 /// Bytes of randomness in a session id, token or login secret (256 bits).
 const SECRET_BYTES: usize = 32;
@@ -121,10 +122,56 @@ impl Store {
                      expires_at INTEGER NOT NULL
                  );",
             )?;
+            tx.pragma_update(None, "user_version", 1)?;
+            tx.commit()?;
+        }
+        if version < 2 {
+            // Local mode has one user (the Unix account's name); multi-user mode adds more.
+            let tx = self.db.transaction()?;
+            tx.execute_batch(
+                "CREATE TABLE users (
+                     name TEXT PRIMARY KEY,
+                     password_hash TEXT NOT NULL,
+                     created_at INTEGER NOT NULL
+                 );",
+            )?;
             tx.pragma_update(None, "user_version", VERSION)?;
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// Sets (or replaces) `name`'s password hash (a PHC string); true if the user is new.
+    pub fn set_password(&self, name: &str, password_hash: &str) -> rusqlite::Result<bool> {
+        let changed = self.db.execute(
+            "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+            params![name, password_hash],
+        )?;
+        if changed == 1 {
+            return Ok(false);
+        }
+        self.db.execute(
+            "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+            params![name, password_hash, now_millis()],
+        )?;
+        Ok(true)
+    }
+
+    /// `name`'s password hash, if the user exists.
+    pub fn password_hash(&self, name: &str) -> rusqlite::Result<Option<String>> {
+        self.db
+            .query_row(
+                "SELECT password_hash FROM users WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// Whether any user has a password (else password login is off).
+    pub fn has_passwords(&self) -> rusqlite::Result<bool> {
+        self.db
+            .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))
     }
 
     /// A one-time login secret valid for `ttl`; returns the secret.
@@ -305,6 +352,43 @@ mod tests {
         let id = store.create_session().unwrap();
         store.delete_session(&id).unwrap();
         assert!(!store.check_session(&id, LIMITS).unwrap());
+    }
+
+    #[test]
+    fn passwords_are_set_and_replaced() {
+        let (_dir, store) = store();
+        assert!(!store.has_passwords().unwrap());
+        assert_eq!(store.password_hash("alice").unwrap(), None);
+        assert!(store.set_password("alice", "$argon2id$one").unwrap());
+        assert!(!store.set_password("alice", "$argon2id$two").unwrap());
+        assert!(store.has_passwords().unwrap());
+        assert_eq!(
+            store.password_hash("alice").unwrap().as_deref(),
+            Some("$argon2id$two")
+        );
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE sessions (hash TEXT PRIMARY KEY, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+                 CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, expires_at INTEGER, last_used INTEGER);
+                 CREATE TABLE logins (hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(store.set_password("alice", "$argon2id$x").unwrap());
+        let version: i64 = store
+            .db
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, VERSION);
     }
 
     #[test]

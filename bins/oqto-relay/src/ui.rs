@@ -24,6 +24,41 @@ reload this page (a debug build reads <code>frontend/dist</code>; rebuild a rele
 to embed it).</p>
 ";
 
+/// Whether a web UI was built (it then has its own login page).
+pub fn built() -> bool {
+    Dist::get("index.html").is_some()
+}
+
+/// The password form served at `GET /login` when no UI is built; it posts to `/login`
+/// (see `oqto_protocol::login`).
+pub fn login_form(user: &str) -> Response {
+    let user: String = user
+        .chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html>
+<meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Oqto: log in</title>
+<h1>Log in to Oqto</h1>
+<form method=\"post\" action=\"/login\">
+<p><label>Name <input name=\"name\" value=\"{user}\" autocomplete=\"username\" required></label></p>
+<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus></label></p>
+<p><button>Log in</button></p>
+</form>
+<p>No password yet? Set one with <code>oqtoctl password</code>, or log in with the link
+<code>oqtoctl web</code> prints.</p>
+"
+    );
+    (StatusCode::OK, [(CACHE_CONTROL, "no-store")], Html(page)).into_response()
+}
+
 pub async fn serve(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
     let path = if path.is_empty() { "index.html" } else { path };

@@ -57,15 +57,76 @@ fn main() -> ExitCode {
         .iter()
         .map(|(k, v)| format!("{k} = \"{v}\""))
         .collect();
-    env.write(
+    let runner_toml = format!(
+        "[runner]\nidle_timeout = \"off\"\n[harness.opencode]\ncommand = \"{}\"\nenv = {{ {} }}\n",
+        opencode.display(),
+        table.join(", ")
+    );
+    env.write("config/oqto/runner.toml", &runner_toml);
+    // The same runner with the sandbox turned off (user policy `enabled = false`), to tell
+    // the sandbox's share from the runner's.
+    let bare_env = TestEnv::new();
+    bare_env.write("home/opencode-bench.json", config.to_string());
+    bare_env.write(
         "config/oqto/runner.toml",
-        format!(
-            "[runner]\nidle_timeout = \"off\"\n[harness.opencode]\ncommand = \"{}\"\nenv = {{ {} }}\n",
-            opencode.display(),
-            table.join(", ")
+        runner_toml.replace(
+            &file.display().to_string(),
+            &bare_env
+                .home()
+                .join("opencode-bench.json")
+                .display()
+                .to_string(),
         ),
     );
-    let mut runner = Spawn::new(env!("CARGO_BIN_EXE_oqto-runner"))
+    bare_env.write("config/oqto/sandbox.toml", "enabled = false\n");
+    let (mut runner, socket) = start_runner(&env);
+    let (mut bare_runner, bare_socket) = start_runner(&bare_env);
+    let mut oqto = Oqto::connect(&socket);
+    let t = Instant::now();
+    let session = oqto.create(&env.work().display().to_string());
+    let oqto_start = t.elapsed();
+    let mut bare = Oqto::connect(&bare_socket);
+    let t = Instant::now();
+    let bare_session = bare.create(&bare_env.work().display().to_string());
+    let bare_start = t.elapsed();
+
+    let t = Instant::now();
+    let mut direct = Direct::start(&opencode, &env, &agent_env);
+    let direct_start = t.elapsed();
+
+    // One warm-up turn each (opencode's first turn also asks for a title).
+    oqto.turn(&session, "warm up");
+    bare.turn(&bare_session, "warm up");
+    direct.turn("warm up");
+    let (mut o, mut b, mut d) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..TURNS {
+        let text = format!("turn {i} of the bench");
+        o.push(oqto.turn(&session, &text));
+        b.push(bare.turn(&bare_session, &text));
+        d.push(direct.turn(&text));
+    }
+    println!("acp bench: opencode, {TURNS} turns per side, alternating; fake LLM in process");
+    println!(
+        "start to ready: oqto {:.0} ms (sandbox + opencode + handshake), oqto without sandbox {:.0} ms, direct {:.0} ms",
+        ms(oqto_start),
+        ms(bare_start),
+        ms(direct_start)
+    );
+    report("first delta, oqto            ", &o, &d, |s| s.0);
+    report("first delta, oqto, no sandbox", &b, &d, |s| s.0);
+    report("idle, oqto                   ", &o, &d, |s| s.1);
+    report("idle, oqto, no sandbox       ", &b, &d, |s| s.1);
+    direct.stop();
+    for r in [&mut runner, &mut bare_runner] {
+        let _ = r.kill();
+        let _ = r.wait();
+    }
+    ExitCode::SUCCESS
+}
+
+/// A release `oqto-runner` in `env`, and its socket once it accepts.
+fn start_runner(env: &TestEnv) -> (Child, PathBuf) {
+    let runner = Spawn::new(env!("CARGO_BIN_EXE_oqto-runner"))
         .envs(env.vars())
         .current_dir(env.work())
         .stdin(Stdio::null())
@@ -78,36 +139,7 @@ fn main() -> ExitCode {
         &socket
     )
     .is_ok()));
-    let mut oqto = Oqto::connect(&socket);
-    let t = Instant::now();
-    let session = oqto.create(&env.work().display().to_string());
-    let oqto_start = t.elapsed();
-
-    let t = Instant::now();
-    let mut direct = Direct::start(&opencode, &env, &agent_env);
-    let direct_start = t.elapsed();
-
-    // One warm-up turn each (opencode's first turn also asks for a title).
-    oqto.turn(&session, "warm up");
-    direct.turn("warm up");
-    let (mut o, mut d) = (Vec::new(), Vec::new());
-    for i in 0..TURNS {
-        let text = format!("turn {i} of the bench");
-        o.push(oqto.turn(&session, &text));
-        d.push(direct.turn(&text));
-    }
-    println!("acp bench: opencode, {TURNS} turns per side, alternating; fake LLM in process");
-    println!(
-        "start to ready: oqto {:.0} ms (sandbox + opencode + handshake), direct {:.0} ms",
-        ms(oqto_start),
-        ms(direct_start)
-    );
-    report("first delta", &o, &d, |s| s.0);
-    report("idle      ", &o, &d, |s| s.1);
-    direct.stop();
-    let _ = runner.kill();
-    let _ = runner.wait();
-    ExitCode::SUCCESS
+    (runner, socket)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -127,7 +159,7 @@ fn report(name: &str, oqto: &[Sample], direct: &[Sample], pick: fn(&Sample) -> D
     let (o50, o90, om) = stats(oqto);
     let (d50, d90, dm) = stats(direct);
     println!(
-        "{name}: oqto p50 {o50:.1} p90 {o90:.1} mean {om:.1} ms | direct p50 {d50:.1} p90 {d90:.1} mean {dm:.1} ms | oqto adds {:.1} ms at p50 ({:+.1}%)",
+        "{name}: p50 {o50:.1} p90 {o90:.1} mean {om:.1} ms | direct p50 {d50:.1} p90 {d90:.1} mean {dm:.1} ms | adds {:.1} ms at p50 ({:+.1}%)",
         o50 - d50,
         (o50 - d50) / d50 * 100.0
     );

@@ -7,6 +7,7 @@ pub use oqto_config as config;
 pub mod context;
 pub mod daemon;
 pub mod events;
+pub mod files;
 pub mod harness;
 pub mod ids;
 pub mod runner;
@@ -74,6 +75,10 @@ pub const MAN: ManExtra = ManExtra {
             "the pi executable, when it is not configured in runner.toml",
         ),
         (
+            "OQTO_FILES_BIN",
+            "the oqto-files executable `files.open` starts (default: next to oqto-runner, else on PATH)",
+        ),
+        (
             "OQTO_SANDBOX_BIN",
             "the oqto-sandbox executable every harness is started through, when runner.sandbox_command is not set",
         ),
@@ -90,6 +95,10 @@ pub const MAN: ManExtra = ManExtra {
         (
             "$XDG_RUNTIME_DIR/oqto/runner.sock",
             "the socket clients connect to (fallbacks in docs/runner.md)",
+        ),
+        (
+            "$XDG_RUNTIME_DIR/oqto/files/files-N.sock",
+            "the sockets of the file servers `files.open` starts",
         ),
         (
             "$XDG_CONFIG_HOME/oqto/runner.toml",

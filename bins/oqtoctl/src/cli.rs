@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use oqto_cli::{LogArgs, TokenCommand};
+use oqto_cli::{LogArgs, PasswordArgs, TokenCommand};
 
 use crate::render::{ColorChoice, Output};
 
@@ -13,7 +13,7 @@ use crate::render::{ColorChoice, Output};
     name = "oqtoctl",
     version,
     arg_required_else_help = true,
-    long_about = "The Oqto command line: run coding agents from a shell, a pipe or cron.\n\nEvery command talks to the per-user oqto-runner over its Unix socket. When no runner answers, oqtoctl starts one in the background (its log goes to $XDG_STATE_HOME/oqto/runner.log) unless --no-autostart is given.\n\nOn a pipe, `prompt` and `attach` print canonical events as JSON lines (one object per line, flushed as they happen); on a terminal they print a rendering for people."
+    long_about = "The Oqto command line: run coding agents from a shell, a pipe or cron.\n\nEvery command talks to the per-user oqto-runner over its Unix socket. When no runner answers, oqtoctl starts one in the background (its log goes to $XDG_STATE_HOME/oqto/runner.log) unless --no-autostart is given.\n\nWith --relay URL (or OQTO_RELAY) and an API token (OQTO_TOKEN, or --token-file), the same commands talk to a runner on another machine through its oqto-relay, with the same output and exit codes; commands that manage local programs (runner start|stop|logs, web, token) say they cannot.\n\nOn a pipe, `prompt` and `attach` print canonical events as JSON lines (one object per line, flushed as they happen); on a terminal they print a rendering for people."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -33,6 +33,31 @@ pub struct Global {
     /// Fail (exit 3) instead of starting a runner when none answers
     #[arg(long, global = true)]
     pub no_autostart: bool,
+    // The help texts name URLs and variables as they are typed (not as rustdoc wants).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "OQTO_RELAY",
+        help = "Talk to the runner through the oqto-relay at this URL (https://HOST[:PORT], or http://, wss://, ws://), with the API token in OQTO_TOKEN or --token-file"
+    )]
+    pub relay: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OQTO_TOKEN_FILE",
+        help = "With --relay: read the API token from this file (instead of OQTO_TOKEN)"
+    )]
+    pub token_file: Option<PathBuf>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OQTO_RELAY_CA",
+        help = "With --relay over https/wss: also trust the CA certificates in this PEM file"
+    )]
+    pub relay_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +107,8 @@ pub enum Command {
     /// Create, list and revoke API tokens for the relay
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Set the password of the relay's login page (read twice from the terminal, or one line of stdin)
+    Password(PasswordArgs),
 }
 
 #[derive(Debug, Args)]

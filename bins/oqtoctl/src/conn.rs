@@ -27,6 +27,11 @@ impl Conn {
         &self.inner.welcome
     }
 
+    /// Through a relay: the relay's greeting.
+    pub fn relay(&self) -> Option<&oqto_protocol::RelayWelcome> {
+        self.inner.relay.as_ref()
+    }
+
     /// Sends a request without waiting for its reply; returns its id.
     pub async fn send(&mut self, command: Command) -> anyhow::Result<RequestId> {
         self.inner.send(command).await.map_err(cli_error)
@@ -99,6 +104,8 @@ pub fn reply_error(err: &ErrorResponse) -> CliError {
         ErrorCode::PermissionDenied => Exit::PermissionDenied,
         ErrorCode::Timeout => Exit::Timeout,
         ErrorCode::HarnessFailed => Exit::AgentError,
+        // Through a relay: it cannot reach (or start) the runner behind it.
+        ErrorCode::RunnerUnavailable => Exit::RunnerUnreachable,
         _ => Exit::Failure,
     };
     let error = CliError::new(exit, format!("{} ({})", err.message, err.code));

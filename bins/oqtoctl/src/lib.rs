@@ -23,9 +23,18 @@ pub const MAN: ManExtra = ManExtra {
             "OQTO_SOCKET",
             "the runner's socket, as --socket (default: as the runner resolves it)",
         ),
+        ("OQTO_RELAY", "a relay to go through, as --relay"),
+        (
+            "OQTO_TOKEN",
+            "the relay's API token for --relay (kept out of the command line; --token-file / OQTO_TOKEN_FILE read it from a file instead)",
+        ),
+        (
+            "OQTO_TOKEN_FILE, OQTO_RELAY_CA",
+            "as --token-file and --relay-ca",
+        ),
         (
             "OQTO_RELAY_BIN",
-            "the oqto-relay executable `web` and `token` run (default: next to oqtoctl, else on PATH)",
+            "the oqto-relay executable `web`, `token` and `password` run (default: next to oqtoctl, else on PATH)",
         ),
         (
             "OQTO_RUNNER_BIN",
@@ -64,10 +73,24 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         let mut stdout = std::io::stdout().lock();
         return cmd::completions::run(args, &mut stdout);
     }
+    // These run programs on this machine: a relay is no place for them (said before any
+    // token is asked for).
+    if let (C::Token(_) | C::Web(_) | C::Password(_), Some(url)) = (&cli.command, &cli.global.relay)
+    {
+        let what = match cli.command {
+            C::Token(_) => "`oqtoctl token`",
+            C::Password(_) => "`oqtoctl password`",
+            _ => "`oqtoctl web`",
+        };
+        return Err(ondemand::local_only(what, url));
+    }
     if let C::Token(command) = &cli.command {
         return cmd::token::run(command, cli.global.socket.as_deref());
     }
-    let target = ondemand::Target::load(cli.global.socket.clone(), !cli.global.no_autostart)?;
+    if let C::Password(args) = &cli.command {
+        return cmd::password::run(args, cli.global.socket.as_deref());
+    }
+    let target = ondemand::Target::load(&cli.global)?;
     if let C::Web(args) = &cli.command {
         let mut stdout = std::io::stdout().lock();
         return cmd::web::run(
@@ -97,7 +120,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             C::Doctor(args) => cmd::doctor::run(args.json, &target).await,
             C::Shell(args) => cmd::shell::run(args, &target).await,
             C::Terminals(args) => cmd::terminals::list(args.json, &target).await,
-            C::Completions(_) | C::Web(_) | C::Token(_) => unreachable!("handled above"),
+            C::Completions(_) | C::Web(_) | C::Token(_) | C::Password(_) => {
+                unreachable!("handled above")
+            }
         }
     })
 }

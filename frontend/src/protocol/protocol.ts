@@ -172,7 +172,7 @@ query?: string,
 /**
  * At most this many (default 100, at most 1000): the newest that match.
  */
-limit?: number, };
+limit?: number, } | { "type": "files.open", session?: SessionId, cwd?: string, };
 
 export type Request = { id: RequestId, } & ({ "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -211,7 +211,7 @@ query?: string,
 /**
  * At most this many (default 100, at most 1000): the newest that match.
  */
-limit?: number, });
+limit?: number, } | { "type": "files.open", session?: SessionId, cwd?: string, });
 
 export type SearchFilters = { harness?: string, 
 /**
@@ -273,7 +273,7 @@ sandbox?: unknown, } | { "type": "sessions", sessions: Array<SessionInfo>, } | {
 /**
  * Newest seq at the time of subscribing.
  */
-last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "audit", entries: Array<AuditEntry>, has_more: boolean, };
+last_seq: number, } | { "type": "models", models: Array<ModelInfo>, } | { "type": "model", model: ModelInfo, } | { "type": "compacted", summary: string, tokens_before?: number, } | { "type": "messages", messages: Array<Message>, has_more: boolean, } | { "type": "search_results", hits: Array<SearchHit>, } | { "type": "imported", files: number, sessions_new: number, sessions_updated: number, sessions_unchanged: number, messages: number, skipped: Array<ImportSkipped>, } | { "type": "status", status: RunnerStatus, } | { "type": "terminal", terminal: TerminalInfo, } | { "type": "terminals", terminals: Array<TerminalInfo>, } | { "type": "audit", entries: Array<AuditEntry>, has_more: boolean, } | { "type": "files_server", socket: string, root: string, };
 
 export type SearchHit = { session: SessionId, message_id: MessageId, 
 /**
@@ -392,6 +392,64 @@ in_flight?: Message, });
 export type CompactionReason = "manual" | "threshold" | "overflow";
 
 export type ResyncReason = "too_far_behind" | "slow_subscriber" | "seq_from_future";
+
+export type PermissionTool = { 
+/**
+ * The agent's id of the call (the `call_id` of its `tool_call` part).
+ */
+call_id: string, 
+/**
+ * What the agent shows for it, e.g. the command line.
+ */
+title: string, 
+/**
+ * The tool's kind, which policies allow-list.
+ */
+kind: ToolKind, 
+/**
+ * The call's arguments as the agent sent them (any JSON), when it did.
+ */
+input?: unknown, };
+
+export type ToolKind = "read" | "edit" | "delete" | "move" | "search" | "execute" | "think" | "fetch" | "switch_mode" | "other";
+
+export type PermissionOption = { 
+/**
+ * The agent's id of the option, sent back in `permission.reply {option}`.
+ */
+id: string, 
+/**
+ * For people, e.g. `Allow once`.
+ */
+name: string, kind: OptionKind, };
+
+export type OptionKind = "allow_once" | "allow_always" | "reject_once" | "reject_always";
+
+export type Answerer = { "by": "user", client: string, } | { "by": "policy", rule: string, } | { "by": "abort" } | { "by": "stopped" };
+
+export type AuditKind = "permission.request" | "permission.resolved" | "tool.start" | "tool.end";
+
+export type AuditEntry = { 
+/**
+ * Increases with every entry.
+ */
+id: number, ts: number, session: SessionId, kind: AuditKind, 
+/**
+ * For people: what was asked or run, and the outcome.
+ */
+summary: string, 
+/**
+ * The tool call's id, when the entry is about one.
+ */
+call_id?: string, 
+/**
+ * The permission request's id.
+ */
+request?: string, 
+/**
+ * Who or what answered (`permission.resolved`).
+ */
+answered?: Answerer, };
 
 export type AgentCommand = { "type": "init", protocol: number, session: SessionId, cwd: string, 
 /**
@@ -695,63 +753,21 @@ ping_interval_ms: number, };
 
 export type RelayMessage = { "type": "hello" } & Hello | { "type": "welcome" } & RelayWelcome | { "type": "ping", } | { "type": "pong", } | { "type": "error" } & ErrorResponse;
 
-export type PermissionTool = { 
-/**
- * The agent's id of the call (the `call_id` of its `tool_call` part).
- */
-call_id: string, 
-/**
- * What the agent shows for it, e.g. the command line.
- */
-title: string, 
-/**
- * The tool's kind, which policies allow-list.
- */
-kind: ToolKind, 
-/**
- * The call's arguments as the agent sent them (any JSON), when it did.
- */
-input?: unknown, };
+export type LoginRequest = { name: string, password: string, };
 
-export type ToolKind = "read" | "edit" | "delete" | "move" | "search" | "execute" | "think" | "fetch" | "switch_mode" | "other";
+export type LoginOk = { 
+/**
+ * The user now logged in.
+ */
+user: string, };
 
-export type PermissionOption = { 
-/**
- * The agent's id of the option, sent back in `permission.reply {option}`.
- */
-id: string, 
-/**
- * For people, e.g. `Allow once`.
- */
-name: string, kind: OptionKind, };
+export type LoginErrorCode = "bad_request" | "invalid_credentials" | "password_login_off" | "foreign_origin" | "rate_limited" | "internal";
 
-export type OptionKind = "allow_once" | "allow_always" | "reject_once" | "reject_always";
-
-export type Answerer = { "by": "user", client: string, } | { "by": "policy", rule: string, } | { "by": "abort" } | { "by": "stopped" };
-
-export type AuditEntry = { 
+export type LoginError = { error: LoginErrorCode, message: string, 
 /**
- * Increases with every entry.
+ * With `rate_limited`: seconds until the next attempt may be made (as `Retry-After`).
  */
-id: number, ts: number, session: SessionId, kind: AuditKind, 
-/**
- * For people: what was asked or run, and the outcome.
- */
-summary: string, 
-/**
- * The tool call's id, when the entry is about one.
- */
-call_id?: string, 
-/**
- * The permission request's id.
- */
-request?: string, 
-/**
- * Who or what answered (`permission.resolved`).
- */
-answered?: Answerer, };
-
-export type AuditKind = "permission.request" | "permission.resolved" | "tool.start" | "tool.end";
+retry_after?: number, };
 
 /** A line from a client to the runner. */
 export type ClientMessage = ({ type: "hello" } & Hello) | Request;

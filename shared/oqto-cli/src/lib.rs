@@ -16,11 +16,13 @@
 
 mod exit;
 mod logging;
+mod password;
 mod report;
 mod token;
 
 pub use exit::{Exit, ExitInfo};
 pub use logging::{LogArgs, init_logging};
+pub use password::PasswordArgs;
 pub use report::{CliError, PassExit, finish, is_broken_pipe};
 pub use token::TokenCommand;
 

@@ -42,6 +42,26 @@ pub enum Error {
     /// A program of the toolkit was not found.
     #[error("cannot find {program} next to this program or on PATH")]
     NotFound { program: String },
+    /// A relay URL that cannot be used.
+    #[error("bad relay URL {url}: {why}")]
+    BadUrl { url: String, why: String },
+    /// An API token that cannot be sent.
+    #[error("bad token: {0}")]
+    BadToken(String),
+    /// The extra CA file for a relay could not be read.
+    #[error("CA file {}: {why}", path.display())]
+    BadCa { path: PathBuf, why: String },
+    /// No relay answered at the URL (refused, unresolvable, TLS failed, timed out).
+    #[error("cannot reach the relay at {url}: {why}")]
+    Unreachable { url: String, why: String },
+    /// The relay refused the WebSocket with an HTTP status (403: no valid token, or a
+    /// foreign origin), and the reason it gave.
+    #[error("the relay at {url} refused the connection (HTTP {status}){}", refusal_text(.message))]
+    Refused {
+        url: String,
+        status: u16,
+        message: String,
+    },
     /// Local I/O around the connection (lock files, logs).
     #[error("{context}: {source}")]
     Io {
@@ -55,6 +75,14 @@ fn closed_text(why: Option<&str>) -> String {
     match why {
         Some(why) => format!("lost the connection: {why}"),
         None => "the server closed the connection".to_owned(),
+    }
+}
+
+fn refusal_text(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 

@@ -7,6 +7,8 @@
 //!   resolves it), starting one on demand, and reconnecting after it went away.
 //! - [`RawClient`]: lines in, lines out, ids kept: for forwarding without decoding each
 //!   event.
+//! - [`Relay`]: the same [`Client`] through an `oqto-relay`'s WebSocket (`agent` channel),
+//!   authenticated with an API token, over `ws://` or `wss://` (rustls).
 //! - [`FilesClient`]: one greeted connection to `oqto-files`: requests, `data` frames with
 //!   their raw bytes ([`FilesClient::read`]), uploads in raw chunks, search and watch lines.
 //!
@@ -18,6 +20,7 @@ mod files;
 mod inbox;
 mod ondemand;
 mod raw;
+mod relay;
 mod runner;
 mod send_id;
 
@@ -25,5 +28,6 @@ pub use error::Error;
 pub use files::{FilesClient, FilesIncoming, ReadFile};
 pub use ondemand::{RUNNER_BIN_VAR, Runner, log_tail, runner_bin, sibling_bin};
 pub use raw::{RawClient, RawReceiver, RawSender};
+pub use relay::{RELAY_CA_VAR, Relay, ws_url};
 pub use runner::{Client, Incoming};
 pub use send_id::new_client_msg_id;

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use oqto_ipc::framing::{AsyncLineReader, AsyncLineWriter};
 use oqto_protocol::{
-    ClientMessage, Command, ErrorResponse, Event, Hello, PROTOCOL_VERSION, Reply, Request,
-    RequestId, Seq, ServerMessage, SessionId, TerminalEvent, TerminalId, Welcome,
+    ClientMessage, Command, ErrorResponse, Event, Hello, PROTOCOL_VERSION, RelayWelcome, Reply,
+    Request, RequestId, Seq, ServerMessage, SessionId, TerminalEvent, TerminalId, Welcome,
 };
 use tokio::io::BufReader;
 use tokio::net::UnixStream;
@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::inbox::{Inbox, Item, deliver, frame_bytes};
+use crate::relay::Outbox;
 
 /// Items the reader task may queue before it waits for the caller.
 const QUEUE: usize = 1024;
@@ -42,14 +43,45 @@ pub enum Incoming {
     Closed(Option<String>),
 }
 
-/// A connected, greeted client of the runner.
+/// A connected, greeted client of the runner: on its Unix socket ([`Client::connect`]) or
+/// through a relay ([`crate::Relay::connect`]), the same either way for its caller.
 #[derive(Debug)]
 pub struct Client {
-    writer: AsyncLineWriter<OwnedWriteHalf>,
+    writer: Writer,
     inbox: Inbox<Incoming>,
     next_id: u64,
     /// The runner's greeting: its version, features, harnesses and default harness.
     pub welcome: Welcome,
+    /// Through a relay: the relay's welcome (its user, version and channels).
+    pub relay: Option<RelayWelcome>,
+}
+
+/// Where a client's lines go.
+#[derive(Debug)]
+pub(crate) enum Writer {
+    /// The runner's Unix socket.
+    Unix(AsyncLineWriter<OwnedWriteHalf>),
+    /// A relay's WebSocket, on its `agent` channel.
+    Relay(Outbox),
+}
+
+impl Writer {
+    /// Writes one request line, and the raw bytes of a `terminal.input` (`input`).
+    async fn write(
+        &mut self,
+        name: &str,
+        line: &str,
+        input: Option<(&TerminalId, &[u8])>,
+    ) -> Result<(), Error> {
+        match self {
+            Writer::Unix(writer) => match input {
+                Some((_, bytes)) => writer.write_frame(line, bytes).await,
+                None => writer.write_line(line).await,
+            }
+            .map_err(|e| Error::Closed(Some(e.to_string()))),
+            Writer::Relay(outbox) => outbox.send(name, line, input).await,
+        }
+    }
 }
 
 impl Client {
@@ -76,45 +108,58 @@ impl Client {
         };
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(async move { read_loop(&mut reader, &tx).await });
-        Ok(Self {
+        Ok(Self::over(
+            Writer::Unix(writer),
+            Inbox::new(rx),
+            welcome,
+            None,
+        ))
+    }
+
+    /// A greeted client over `writer`, reading what a reader task queues in `inbox`.
+    pub(crate) fn over(
+        writer: Writer,
+        inbox: Inbox<Incoming>,
+        welcome: Welcome,
+        relay: Option<RelayWelcome>,
+    ) -> Self {
+        Self {
             writer,
-            inbox: Inbox::new(rx),
+            inbox,
             next_id: 0,
             welcome,
-        })
+            relay,
+        }
     }
 
     /// Sends a request without waiting for its reply; returns its id (`c1`, `c2`, …).
     pub async fn send(&mut self, command: Command) -> Result<RequestId, Error> {
-        self.next_id += 1;
-        let id = RequestId(format!("c{}", self.next_id));
-        let line = ClientMessage::Request(Request {
-            id: id.clone(),
-            command,
-        })
-        .to_line();
-        self.writer
-            .write_line(&line)
-            .await
-            .map_err(|e| Error::Closed(Some(e.to_string())))?;
-        Ok(id)
+        self.write(command, &[]).await
     }
 
     /// Sends a request whose line announces raw bytes (`terminal.input`): the line, then
     /// exactly `bytes`. Returns its id without waiting for the reply.
     pub async fn send_frame(&mut self, command: Command, bytes: &[u8]) -> Result<RequestId, Error> {
         debug_assert_eq!(command.frame_len(), bytes.len() as u64);
+        self.write(command, bytes).await
+    }
+
+    /// Writes `command` with a new id; a `terminal.input`'s `bytes` go with it.
+    async fn write(&mut self, command: Command, bytes: &[u8]) -> Result<RequestId, Error> {
         self.next_id += 1;
         let id = RequestId(format!("c{}", self.next_id));
+        let name = command.name();
+        let terminal = match &command {
+            Command::TerminalInput { terminal, .. } => Some(terminal.clone()),
+            _ => None,
+        };
         let line = ClientMessage::Request(Request {
             id: id.clone(),
             command,
         })
         .to_line();
-        self.writer
-            .write_frame(&line, bytes)
-            .await
-            .map_err(|e| Error::Closed(Some(e.to_string())))?;
+        let input = terminal.as_ref().map(|t| (t, bytes));
+        self.writer.write(name, &line, input).await?;
         Ok(id)
     }
 
@@ -205,14 +250,9 @@ async fn read_loop(
                 tracing::warn!("skipping an unreadable line from the runner: {e}");
                 continue;
             }
-            Ok(Some(line)) => match ServerMessage::parse(&line) {
-                Ok(ServerMessage::Event(event)) => Incoming::Event(Box::new(event), line),
-                Ok(ServerMessage::Ok(ok)) => Incoming::Reply(ok.id, Ok(ok.result)),
-                Ok(ServerMessage::Error(err)) => match err.id.clone() {
-                    Some(id) => Incoming::Reply(id, Err(err)),
-                    None => Incoming::Error(err),
-                },
-                Ok(ServerMessage::Terminal(event)) => {
+            Ok(Some(line)) => match parse_line(line) {
+                Parsed::Item(item) => item,
+                Parsed::Terminal(event) => {
                     // Terminal output comes in chunks far below a line's maximum.
                     let max = reader.max() as u64;
                     match frame_bytes(reader, event.frame_len(), max).await {
@@ -220,16 +260,41 @@ async fn read_loop(
                         Err(why) => Incoming::Closed(Some(why)),
                     }
                 }
-                Ok(ServerMessage::Welcome(_)) => continue,
-                Err(e) => {
-                    // A line this build cannot read (a newer runner): skip it, say so.
-                    tracing::warn!("skipping an unreadable line from the runner: {e}");
-                    continue;
-                }
+                Parsed::Skip => continue,
             },
         };
         if !deliver(tx, item).await {
             return;
+        }
+    }
+}
+
+/// What one line from the runner is.
+// Read once and moved on at once, like `Incoming` itself.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Parsed {
+    Item(Incoming),
+    /// A terminal event; `frame_len` raw bytes follow its line on the socket.
+    Terminal(TerminalEvent),
+    /// Nothing for the caller: a repeated welcome, or a line this build cannot read (a
+    /// newer runner's), said in the log.
+    Skip,
+}
+
+/// Reads one runner line (kept as written for events).
+pub(crate) fn parse_line(line: String) -> Parsed {
+    match ServerMessage::parse(&line) {
+        Ok(ServerMessage::Event(event)) => Parsed::Item(Incoming::Event(Box::new(event), line)),
+        Ok(ServerMessage::Ok(ok)) => Parsed::Item(Incoming::Reply(ok.id, Ok(ok.result))),
+        Ok(ServerMessage::Error(err)) => Parsed::Item(match err.id.clone() {
+            Some(id) => Incoming::Reply(id, Err(err)),
+            None => Incoming::Error(err),
+        }),
+        Ok(ServerMessage::Terminal(event)) => Parsed::Terminal(event),
+        Ok(ServerMessage::Welcome(_)) => Parsed::Skip,
+        Err(e) => {
+            tracing::warn!("skipping an unreadable line from the runner: {e}");
+            Parsed::Skip
         }
     }
 }

@@ -653,17 +653,31 @@ pub fn resolve_sandbox(
     if let Some(command) = configured {
         return resolve_command(command, env);
     }
-    if let Some(found) = from_env_var(SANDBOX_BIN_VAR, env) {
+    env_var_or_next_to_runner(SANDBOX_BIN_VAR, SANDBOX_PROGRAM, env)
+}
+
+/// `$VAR` when set (final), else `name` next to the runner's executable or on `PATH`.
+fn env_var_or_next_to_runner(
+    var: &'static str,
+    name: &str,
+    env: &Environment,
+) -> Result<Program, ProgramNotFound> {
+    if let Some(found) = from_env_var(var, env) {
         return found.map_err(|tried| ProgramNotFound {
-            program: SANDBOX_PROGRAM.into(),
+            program: name.into(),
             tried: vec![tried],
         });
     }
-    next_to_runner_or_path(
-        SANDBOX_PROGRAM,
-        env,
-        vec![format!("{SANDBOX_BIN_VAR} (unset)")],
-    )
+    next_to_runner_or_path(name, env, vec![format!("{var} (unset)")])
+}
+
+/// The variable naming the `oqto-files` executable.
+pub const FILES_BIN_VAR: &str = "OQTO_FILES_BIN";
+
+/// Finds `oqto-files` (for `files.open`): `$OQTO_FILES_BIN` > next to the runner's
+/// executable > `PATH`.
+pub fn resolve_files(env: &Environment) -> Result<Program, ProgramNotFound> {
+    env_var_or_next_to_runner(FILES_BIN_VAR, "oqto-files", env)
 }
 
 /// Finds the fake agent: `command` from `runner.toml` > `oqto-fake-agent` next to the

@@ -28,7 +28,7 @@ pub use harness::{
     PI_BIN_VAR, PI_ENV_INHERIT, PI_RPC_ARGS, PiLlm, Program, ProgramNotFound, ProgramSource,
     SANDBOX_BIN_VAR, SANDBOX_PROGRAM, acp_program, builtin_args, builtin_kind, default_env_inherit,
     harness_env_inherit, pi_agent_dir, pi_llm, resolve_agent, resolve_command, resolve_fake_agent,
-    resolve_pi, resolve_sandbox,
+    resolve_files, resolve_pi, resolve_sandbox,
 };
 pub use lock::{DataDirLock, Holder, LOCK_FILE, LockError, holder, lock_data_dir};
 pub use paths::{
@@ -63,6 +63,8 @@ pub struct Timeouts {
     pub shutdown_grace: Duration,
     /// A terminal with no client attached for this long is closed.
     pub terminal_idle: Option<Duration>,
+    /// A file server (`files.open`) with no connection for this long exits.
+    pub files_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -73,6 +75,7 @@ impl Default for Timeouts {
             ready: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(3),
             terminal_idle: None,
+            files_idle: Duration::from_secs(10 * 60),
         }
     }
 }

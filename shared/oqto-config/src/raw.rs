@@ -43,6 +43,7 @@ pub(super) const RUNNER_KEYS: &[&str] = &[
     "terminal_scrollback",
     "terminal_idle_timeout",
     "max_terminals",
+    "files_idle_timeout",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +68,7 @@ pub(super) struct RawRunner {
     pub terminal_scrollback: Option<Spanned<Scalar>>,
     pub terminal_idle_timeout: Option<Spanned<Scalar>>,
     pub max_terminals: Option<Spanned<i64>>,
+    pub files_idle_timeout: Option<Spanned<Scalar>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

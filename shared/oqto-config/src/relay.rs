@@ -12,11 +12,18 @@ pub const RELAY_STATE_FILE: &str = "relay.json";
 /// The contents of `relay.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RelayAnnouncement {
-    /// `http://ADDR:PORT`, as the relay listens.
+    /// `http://ADDR:PORT` (`https://` under built-in TLS), as the relay listens.
     pub url: String,
     pub pid: u32,
     /// The first one-time login link (used up once opened).
     pub login_url: String,
+    /// Under built-in TLS: the certificate file it serves (`oqtoctl doctor` checks that
+    /// the relay presents it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The origins a WebSocket may come from besides the relay's own (`allowed_origins`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// `relay.json` for the runner socket `socket`.
@@ -55,7 +62,14 @@ mod tests {
             url: "http://127.0.0.1:8420".into(),
             pid: std::process::id(),
             login_url: "http://127.0.0.1:8420/login?token=x".into(),
+            tls_cert: None,
+            allowed_origins: Vec::new(),
         };
+        // Files of relays from before the optional fields still read.
+        let old: RelayAnnouncement =
+            serde_json::from_str(r#"{"url":"http://x","pid":1,"login_url":"http://x/login"}"#)
+                .unwrap();
+        assert!(old.tls_cert.is_none() && old.allowed_origins.is_empty());
         std::fs::write(&path, serde_json::to_string(&me).unwrap()).unwrap();
         assert_eq!(running_relay(&path), Some(me.clone()));
         let gone = RelayAnnouncement {

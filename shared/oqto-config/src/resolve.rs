@@ -221,6 +221,12 @@ impl Ctx<'_> {
                 )?,
                 None => d.terminal_idle,
             },
+            files_idle: required(
+                "runner.files_idle_timeout",
+                r.files_idle_timeout.as_ref(),
+                d.files_idle,
+                30 * day,
+            )?,
         })
     }
 

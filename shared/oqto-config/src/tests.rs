@@ -93,6 +93,7 @@ fn defaults_without_a_file() {
             ready: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(3),
             terminal_idle: None,
+            files_idle: Duration::from_secs(600),
         }
     );
     assert_eq!(
@@ -159,6 +160,7 @@ fn the_documented_example_parses() {
         config.timeouts.terminal_idle,
         Some(Duration::from_secs(12 * 3600))
     );
+    assert_eq!(config.timeouts.files_idle, Duration::from_secs(30 * 60));
     assert_eq!(
         config.limits,
         Limits {

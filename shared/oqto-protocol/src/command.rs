@@ -250,6 +250,18 @@ pub enum Command {
         #[cfg_attr(feature = "ts", ts(optional))]
         limit: Option<u32>,
     },
+    /// The file server of `session`'s workspace, or of `cwd`: an `oqto-files` the runner
+    /// starts on first use on a private socket, shares with later callers for the same
+    /// directory, and ends after `files_idle_timeout` without connections or when it stops.
+    #[serde(rename = "files.open")]
+    FilesOpen {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        session: Option<SessionId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        cwd: Option<String>,
+    },
 }
 
 impl Command {
@@ -286,6 +298,7 @@ impl Command {
         "terminal.list",
         "permission.reply",
         "audit.list",
+        "files.open",
     ];
 
     /// Raw bytes that follow this request's line: `len` of `terminal.input`, else 0.
@@ -330,6 +343,7 @@ impl Command {
             Command::TerminalList {} => 28,
             Command::PermissionReply { .. } => 29,
             Command::AuditList { .. } => 30,
+            Command::FilesOpen { .. } => 31,
         };
         Self::NAMES[index]
     }
@@ -364,7 +378,9 @@ impl Command {
             | Command::Compact { session, .. }
             | Command::Fork { session, .. }
             | Command::GetMessages { session, .. } => Some(session),
-            Command::TerminalOpen { session, .. } => session.as_ref(),
+            Command::TerminalOpen { session, .. } | Command::FilesOpen { session, .. } => {
+                session.as_ref()
+            }
             Command::SessionCreate { .. }
             | Command::TerminalAttach { .. }
             | Command::TerminalDetach { .. }

@@ -24,6 +24,7 @@ pub mod event;
 pub mod files;
 pub mod harness;
 pub mod ids;
+pub mod login;
 pub mod message;
 pub mod permission;
 pub mod relay;
@@ -46,6 +47,7 @@ pub use ids::{
     ClientMsgId, MAX_CLIENT_MSG_ID_BYTES, MessageId, Millis, PartId, RequestId, Seq, SessionId,
     TerminalId, now_millis,
 };
+pub use login::{LoginError, LoginErrorCode, LoginOk, LoginRequest};
 pub use message::{
     ImageInput, Message, ModelRef, Part, PartKind, PlanEntry, PlanPriority, PlanStatus, Role,
     StopReason, ToolStatus, Usage,

@@ -117,6 +117,12 @@ pub enum Reply {
         entries: Vec<crate::permission::AuditEntry>,
         has_more: bool,
     },
+    /// `files.open`: the file server's socket (speak the files protocol there) and the
+    /// directory it serves.
+    FilesServer {
+        socket: String,
+        root: String,
+    },
 }
 
 /// One `history.search` hit.

@@ -1,5 +1,5 @@
-//! The `files` channel: `oqto-files` for a session's working directory, file bytes as
-//! binary frames both ways.
+//! The `files` channel: the runner's `oqto-files` for a session's working directory, file
+//! bytes as binary frames both ways.
 
 use serde_json::{Value, json};
 
@@ -79,6 +79,29 @@ async fn files_of_a_session_are_listed_read_and_uploaded_with_binary_frames() {
     assert_eq!(finished["type"], "ok", "{finished}");
     let written = std::fs::read(relay.env.work().join("up/new.bin")).unwrap();
     assert_eq!(written, payload, "byte for byte");
+
+    // The file server is the runner's child, not the relay's, and a second tab shares it.
+    let runner = i32::try_from(relay.runner_pid().expect("a runner")).unwrap();
+    let servers = |pid: i32| -> Vec<i32> {
+        oqto_ipc::spawn::children(pid)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim_end() == "oqto-files")
+            })
+            .collect()
+    };
+    assert_eq!(servers(runner).len(), 1, "one file server, the runner's");
+    assert!(servers(i32::try_from(relay.pid()).unwrap()).is_empty());
+    let mut second = relay.browser().await;
+    second.hello().await;
+    second
+        .send(&json!({"ch":"files","root":session,"msg":{"id":"g1","type":"stat","path":"hello.txt"}}))
+        .await;
+    assert_eq!(files_msg(&mut second).await["type"], "welcome");
+    let stat = files_msg(&mut second).await;
+    assert_eq!(stat["type"], "ok", "{stat}");
+    assert_eq!(servers(runner).len(), 1, "shared by both tabs");
 }
 
 #[tokio::test]
@@ -112,4 +135,36 @@ async fn files_errors_are_typed_and_the_connection_lives() {
         .request(json!({"id":"alive","type":"session.list"}), &mut events)
         .await;
     assert_eq!(reply["type"], "ok");
+}
+
+#[tokio::test]
+async fn a_file_server_reaped_when_idle_is_started_again_for_the_next_tab() {
+    let relay = Relay::start_with_runner("", "files_idle_timeout = \"1s\"");
+    relay.env.write("work/a.txt", "a");
+    let cwd = relay.env.work().display().to_string();
+    let mut ws = relay.browser().await;
+    ws.hello().await;
+    let session = create_session(&mut ws, &cwd).await;
+    let stat = json!({"ch":"files","root":session,"msg":{"id":"s1","type":"stat","path":"a.txt"}});
+    ws.send(&stat).await;
+    assert_eq!(files_msg(&mut ws).await["type"], "welcome");
+    assert_eq!(files_msg(&mut ws).await["type"], "ok");
+    let sockets = relay.env.runtime_dir().join("oqto/files");
+    let first: Vec<_> = std::fs::read_dir(&sockets)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(first.len(), 1, "{first:?}");
+    // The tab goes; with no client left the server exits after its idle time.
+    ws.close().await;
+    assert!(
+        oqto_testkit::wait_until(crate::support::WAIT, || !first[0].exists()),
+        "the idle file server did not go"
+    );
+    let mut next = relay.browser().await;
+    next.hello().await;
+    next.send(&stat).await;
+    assert_eq!(files_msg(&mut next).await["type"], "welcome");
+    let reply = files_msg(&mut next).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
 }

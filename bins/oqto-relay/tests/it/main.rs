@@ -6,5 +6,7 @@ mod auth;
 mod files;
 mod frames;
 mod lifecycle;
+mod login;
 mod support;
 mod terminal;
+mod tls;

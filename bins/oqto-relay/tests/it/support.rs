@@ -13,9 +13,9 @@ use oqto_testkit::{TestEnv, wait_until};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -37,6 +37,10 @@ pub fn built(name: &str) -> PathBuf {
 pub struct Relay {
     pub env: TestEnv,
     vars: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// Arguments added to every start (e.g. `--tls-cert`).
+    pub args: Vec<String>,
+    /// Under TLS: the client side, trusting the relay's certificate.
+    pub tls: Option<tokio_rustls::TlsConnector>,
     child: Option<Child>,
     pub url: String,
     pub login_url: String,
@@ -54,7 +58,14 @@ impl Relay {
 
     /// As [`Relay::start_with`], with `runner_extra` added to `[runner]` in runner.toml.
     pub fn start_with_runner(relay_toml: &str, runner_extra: &str) -> Self {
-        // The relay starts this one itself (next to it) for the files channel.
+        let mut relay = Self::prepare(relay_toml, runner_extra);
+        relay.launch();
+        relay
+    }
+
+    /// A relay not started yet (see [`Relay::launch`]).
+    pub fn prepare(relay_toml: &str, runner_extra: &str) -> Self {
+        // The runner starts this one (next to it) for the files channel.
         built("oqto-files");
         let env = TestEnv::new();
         env.write(
@@ -68,26 +79,71 @@ impl Relay {
         let mut vars = env.vars();
         vars.push(("OQTO_RUNNER_BIN".into(), built("oqto-runner").into()));
         vars.push(("OQTO_SANDBOX_BIN".into(), built("oqto-sandbox").into()));
-        let mut relay = Self {
+        Self {
             env,
             vars,
+            args: Vec::new(),
+            tls: None,
             child: None,
             url: String::new(),
             login_url: String::new(),
-        };
+        }
+    }
+
+    /// A relay serving TLS itself with a self-signed certificate for 127.0.0.1 made here
+    /// (`--tls-cert`/`--tls-key`); its client side trusts that certificate.
+    pub fn start_tls() -> Self {
+        let mut relay = Self::prepare("", "");
+        let (cert, key) = relay.self_signed();
+        relay.args = vec![
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ];
         relay.launch();
         relay
+    }
+
+    /// Writes a self-signed certificate for 127.0.0.1 and its key; returns their paths
+    /// and makes this relay's client side trust it.
+    pub fn self_signed(&mut self) -> (PathBuf, PathBuf) {
+        use tokio_rustls::rustls;
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert = self.env.write("tls/cert.pem", made.cert.pem());
+        let key = self
+            .env
+            .write("tls/key.pem", made.signing_key.serialize_pem());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        #[allow(deprecated)]
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        self.tls = Some(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+            config,
+        )));
+        (cert, key)
     }
 
     /// Starts the relay process (again) and waits for its `relay.json`.
     pub fn launch(&mut self) {
         let state_file = self.state_file();
         let _ = std::fs::remove_file(&state_file);
+        let mut args = Vec::new();
+        if !self.args.iter().any(|a| a == "--listen") {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
+        args.extend(self.args.iter().map(String::as_str));
+        let log = std::fs::File::create(self.log_file()).expect("the relay's log");
         let child = self
-            .command(&["--listen", "127.0.0.1:0"])
+            .command(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start oqto-relay");
         self.child = Some(child);
@@ -115,6 +171,30 @@ impl Relay {
         self.child.as_ref().expect("a running relay").id()
     }
 
+    /// Where the relay's stderr (its log) goes.
+    pub fn log_file(&self) -> PathBuf {
+        self.env.work().join("relay.log")
+    }
+
+    /// Runs `oqto-relay ARGS`, which must end (with an error, when it is a server) within
+    /// the deadline.
+    pub fn run_to_end(&self, args: &[&str]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start oqto-relay");
+        let ended = wait_until(WAIT, || matches!(child.try_wait(), Ok(Some(_))));
+        if !ended {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("oqto-relay {args:?} did not end");
+        }
+        child.wait_with_output().expect("its output")
+    }
+
     pub fn state_file(&self) -> PathBuf {
         self.env.runtime_dir().join("oqto/relay.json")
     }
@@ -138,6 +218,19 @@ impl Relay {
             .expect("wait for oqto-relay")
     }
 
+    /// Runs `oqto-relay ARGS` with `input` on its stdin (not a terminal).
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start oqto-relay");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().expect("wait for oqto-relay")
+    }
+
     /// A new API token from `oqto-relay token create`.
     pub fn token(&self, args: &[&str]) -> String {
         let mut all = vec!["token", "create"];
@@ -153,7 +246,9 @@ impl Relay {
 
     /// `host:port`.
     pub fn host(&self) -> &str {
-        self.url.trim_start_matches("http://")
+        self.url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
     }
 
     /// Opens a fresh login link (from `oqto-relay link`) and returns the `Cookie` header
@@ -177,21 +272,72 @@ impl Relay {
     /// A GET (or another method) with extra headers, over a fresh TCP connection: the
     /// whole response.
     pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> String {
-        let mut stream = TcpStream::connect(self.host()).await.expect("connect");
+        self.http(None, method, path, headers, "").await
+    }
+
+    /// A POST of `body` as `content_type` from the local address `from` (any 127.x.y.z
+    /// reaches a relay on 127.0.0.1): the whole response.
+    pub async fn post(
+        &self,
+        from: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> String {
+        let mut all = vec![("content-type", content_type)];
+        all.extend_from_slice(headers);
+        self.http(Some(from), "POST", path, &all, body).await
+    }
+
+    /// One HTTP/1.1 request on a fresh connection (over TLS when the relay serves it).
+    async fn http(
+        &self,
+        from: Option<&str>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> String {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(from) = from {
+            socket
+                .bind(std::net::SocketAddr::new(from.parse().unwrap(), 0))
+                .unwrap();
+        }
+        let stream = socket
+            .connect(self.host().parse().unwrap())
+            .await
+            .expect("connect");
         let mut text = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n",
-            self.host()
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.host(),
+            body.len()
         );
         for (name, value) in headers {
             let _ = write!(text, "{name}: {value}\r\n");
         }
         text.push_str("\r\n");
-        stream.write_all(text.as_bytes()).await.unwrap();
+        text.push_str(body);
         let mut out = Vec::new();
-        tokio::time::timeout(WAIT, stream.read_to_end(&mut out))
-            .await
-            .expect("a response")
-            .unwrap();
+        if let Some(tls) = &self.tls {
+            let name = tokio_rustls::rustls::pki_types::ServerName::IpAddress(
+                std::net::Ipv4Addr::LOCALHOST.into(),
+            );
+            let mut stream = tls.connect(name, stream).await.expect("a TLS handshake");
+            stream.write_all(text.as_bytes()).await.unwrap();
+            // The relay closes without a TLS close_notify at times; what came is enough.
+            let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out))
+                .await
+                .expect("a response");
+        } else {
+            let mut stream = stream;
+            stream.write_all(text.as_bytes()).await.unwrap();
+            tokio::time::timeout(WAIT, stream.read_to_end(&mut out))
+                .await
+                .expect("a response")
+                .unwrap();
+        }
         String::from_utf8_lossy(&out).into_owned()
     }
 
@@ -218,7 +364,7 @@ impl Relay {
             .connect(self.host().parse().unwrap())
             .await
             .expect("connect");
-        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+        let (stream, _) = tokio_tungstenite::client_async(request, Box::new(stream) as Box<dyn Io>)
             .await
             .expect("an authenticated websocket");
         Ws { stream }
@@ -226,7 +372,8 @@ impl Relay {
 
     /// Opens `/ws` with `headers`; the error is the refusal (e.g. an HTTP 403).
     pub async fn ws(&self, headers: &[(&str, &str)]) -> Result<Ws, tungstenite::Error> {
-        let mut request = format!("ws://{}/ws", self.host())
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        let mut request = format!("{scheme}://{}/ws", self.host())
             .into_client_request()
             .unwrap();
         for (name, value) in headers {
@@ -235,7 +382,17 @@ impl Relay {
                 value.parse().unwrap(),
             );
         }
-        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        let tcp = TcpStream::connect(self.host()).await.expect("connect");
+        let stream: Box<dyn Io> = match &self.tls {
+            None => Box::new(tcp),
+            Some(tls) => {
+                let name = tokio_rustls::rustls::pki_types::ServerName::IpAddress(
+                    std::net::Ipv4Addr::LOCALHOST.into(),
+                );
+                Box::new(tls.connect(name, tcp).await.expect("a TLS handshake"))
+            }
+        };
+        let (stream, _) = tokio_tungstenite::client_async(request, stream).await?;
         Ok(Ws { stream })
     }
 
@@ -301,11 +458,15 @@ pub fn refusal_status(result: Result<Ws, tungstenite::Error>) -> u16 {
     }
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = WebSocketStream<Box<dyn Io>>;
+
+/// A client connection, plain or TLS.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// A connected WebSocket.
 pub struct Ws {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    stream: WebSocketStream<Box<dyn Io>>,
 }
 
 impl Ws {

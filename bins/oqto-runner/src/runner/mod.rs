@@ -15,6 +15,7 @@ use oqto_protocol::{
 use tokio::sync::watch;
 
 use crate::context::{Context, now_millis};
+use crate::files::FileServers;
 use crate::harness::adapter::{ModelChoice, Op, OpError};
 use crate::session::{Actor, ActorMsg, Loaded, SessionHandle};
 use crate::terminal::Terminals;
@@ -43,6 +44,7 @@ pub struct Runner {
     socket: PathBuf,
     shutdown: watch::Sender<bool>,
     pub terminals: Terminals,
+    pub files: FileServers,
 }
 
 impl Runner {
@@ -58,6 +60,7 @@ impl Runner {
             socket: socket.to_owned(),
             shutdown: watch::channel(false).0,
             terminals: Terminals::default(),
+            files: FileServers::default(),
         });
         for record in records {
             runner.insert(runner.adopt(record));
@@ -175,9 +178,10 @@ impl Runner {
         self.shutdown.send_replace(true);
     }
 
-    /// Stops every terminal and every session's harness, and records their state.
+    /// Stops every terminal, file server and session's harness, and records their state.
     pub async fn stop_all(&self) {
         self.terminals.close_all().await;
+        self.files.close_all().await;
         let handles: Vec<SessionHandle> = self
             .sessions
             .lock()
@@ -365,6 +369,7 @@ impl Runner {
                 .close(&terminal, format!("closed by {client}"))
                 .await
                 .map(|()| Reply::Empty),
+            Command::FilesOpen { session, cwd } => self.open_files(session, cwd).await,
             Command::SessionSubscribe { .. }
             | Command::SessionUnsubscribe { .. }
             | Command::TerminalAttach { .. }
@@ -374,6 +379,35 @@ impl Runner {
                 "subscriptions and input are handled by the connection".into(),
             )),
         }
+    }
+
+    /// `files.open`: the file server of a session's workspace or of `cwd`.
+    async fn open_files(
+        &self,
+        session: Option<SessionId>,
+        cwd: Option<String>,
+    ) -> Result<Reply, Failure> {
+        let dir = match (session, cwd) {
+            (Some(id), None) => PathBuf::from(self.session(&id)?.info().cwd),
+            (None, Some(cwd)) if Path::new(&cwd).is_absolute() => PathBuf::from(cwd),
+            (None, Some(cwd)) => {
+                return Err((
+                    ErrorCode::BadRequest,
+                    format!("files.open: `cwd` must be an absolute path, got `{cwd}`"),
+                ));
+            }
+            _ => {
+                return Err((
+                    ErrorCode::BadRequest,
+                    "files.open: give either `session` or `cwd`".into(),
+                ));
+            }
+        };
+        let (socket, root) = self.files.open(&self.ctx, &dir).await?;
+        Ok(Reply::FilesServer {
+            socket: socket.display().to_string(),
+            root: root.display().to_string(),
+        })
     }
 
     /// `terminal.open`: in a session's workspace under its sandbox profile, or in `cwd`

@@ -314,3 +314,45 @@ fn a_scripted_permission_request_with_a_string_id_is_answered_exactly() {
     let events = idle(&mut c);
     assert_eq!(assistant_texts(&events), ["granted: yes"]);
 }
+
+#[test]
+fn a_workspace_permissions_file_only_tightens_and_a_bad_one_stops_the_start() {
+    let runner = Runner::start(&format!(
+        "[permissions]\nmode = \"ask\"\nallow = [\"edit\"]\n[harness.broken]\nkind = \"acp\"\ncommand = \"{}\"\nargs = [\"--acp\"]\n",
+        fake_agent_bin().display()
+    ));
+    let mut c = runner.client();
+    let work = PathBuf::from(runner.work());
+    // The user's policy allows edits without asking.
+    let session = c.create("broken", &runner.work());
+    let events = c.turn(&session, "ask");
+    assert_eq!(assistant_texts(&events), ["granted: yes"], "{events:#?}");
+    // The workspace's file cannot allow more, but can refuse: its mode wins, its allow-list
+    // is met with the user's.
+    std::fs::create_dir_all(work.join(".oqto")).unwrap();
+    std::fs::write(
+        work.join(".oqto/permissions.toml"),
+        "mode = \"reject\"\nallow = [\"read\"]\n",
+    )
+    .unwrap();
+    let session = c.create("broken", &runner.work());
+    let events = c.turn(&session, "ask");
+    assert_eq!(assistant_texts(&events), ["granted: no"], "{events:#?}");
+    let resolved = of(&events, "permission.resolved");
+    assert_eq!(resolved[0]["answered"]["rule"], "mode reject");
+    // A malformed file: the harness does not start, and the session says why.
+    std::fs::write(
+        work.join(".oqto/permissions.toml"),
+        "mode = \"sometimes\"\n",
+    )
+    .unwrap();
+    let result = c.request(json!({"type":"session.create","harness":"broken","cwd":runner.work()}));
+    assert_eq!(result["type"], "error", "{result}");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .contains("permissions.toml"),
+        "{result}"
+    );
+}

@@ -3,6 +3,7 @@
 mod access;
 mod acp;
 mod faults;
+mod files;
 mod history;
 mod lifecycle;
 mod pi;

@@ -19,7 +19,7 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Status {
+pub enum Status {
     Ok,
     /// Works, but not as well as it could (e.g. demo mode).
     Warn,
@@ -27,7 +27,7 @@ enum Status {
 }
 
 #[derive(Debug, Serialize)]
-struct Check {
+pub struct Check {
     name: String,
     status: Status,
     detail: String,
@@ -36,7 +36,7 @@ struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             status,
@@ -44,21 +44,26 @@ impl Check {
             hint: None,
         }
     }
-    fn hint(mut self, hint: impl Into<String>) -> Self {
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 }
 
 pub async fn run(json: bool, target: &Target) -> anyhow::Result<Exit> {
-    let mut checks = vec![config_check(target)];
-    checks.push(pi_check(target));
-    checks.extend(acp_checks(target));
-    checks.push(sandbox_check(target));
-    checks.push(socket_check(target));
-    checks.push(runner_check(target).await);
-    checks.push(llm_check(target));
-    checks.push(relay_check(target).await);
+    let checks = if let Some(relay) = target.remote() {
+        remote_checks(target, relay).await
+    } else {
+        let mut checks = vec![config_check(target), pi_check(target)];
+        checks.extend(acp_checks(target));
+        checks.push(sandbox_check(target));
+        checks.push(socket_check(target));
+        checks.push(runner_check(target).await);
+        checks.push(llm_check(target));
+        checks.extend(super::doctor_relay::checks(target).await);
+        checks
+    };
 
     let failed = checks.iter().any(|c| matches!(c.status, Status::Fail));
     let mut out = std::io::stdout().lock();
@@ -237,20 +242,25 @@ fn socket_check(target: &Target) -> Check {
     }
 }
 
+/// The runner's `runner.status`, as a check; `place` is said after its pid.
+async fn status_check(conn: &mut crate::conn::Conn, place: &str) -> Check {
+    match conn.request(Command::RunnerStatus {}).await {
+        Ok(Reply::Status { status }) => Check::new(
+            "runner",
+            Status::Ok,
+            format!(
+                "oqto-runner {} (pid {}){place}: {} session(s), {} live",
+                status.version, status.pid, status.sessions, status.live_sessions
+            ),
+        ),
+        Ok(_) => Check::new("runner", Status::Warn, "answers, but not runner.status"),
+        Err(e) => Check::new("runner", Status::Fail, format!("{e:#}")),
+    }
+}
+
 async fn runner_check(target: &Target) -> Check {
     match target.connect_existing().await {
-        Ok(Some(mut conn)) => match conn.request(Command::RunnerStatus {}).await {
-            Ok(Reply::Status { status }) => Check::new(
-                "runner",
-                Status::Ok,
-                format!(
-                    "oqto-runner {} (pid {}): {} session(s), {} live",
-                    status.version, status.pid, status.sessions, status.live_sessions
-                ),
-            ),
-            Ok(_) => Check::new("runner", Status::Warn, "answers, but not runner.status"),
-            Err(e) => Check::new("runner", Status::Fail, format!("{e:#}")),
-        },
+        Ok(Some(mut conn)) => status_check(&mut conn, "").await,
         Ok(None) => {
             match crate::ondemand::runner_bin(&target.env).map_err(crate::conn::cli_error) {
                 Ok(bin) => Check::new(
@@ -266,72 +276,67 @@ async fn runner_check(target: &Target) -> Check {
     }
 }
 
-/// The web relay: not running is fine; running, it should answer `/healthz` and listen on
-/// loopback (it speaks plain HTTP: other machines reach it through a TLS proxy).
-async fn relay_check(target: &Target) -> Check {
-    let state = oqto_config::relay_state_file(target.socket());
-    let Some(relay) = oqto_config::running_relay(&state) else {
-        return Check::new(
-            "relay",
-            Status::Ok,
-            "not running; `oqtoctl web` starts it and prints a login link",
-        );
+/// Through `--relay`: the relay (reachable, the token accepted, TLS or loopback), the
+/// runner behind it, and whether it carries terminals. The rest runs on its machine.
+async fn remote_checks(target: &Target, relay: &oqto_client::Relay) -> Vec<Check> {
+    let url = relay.url();
+    let mut conn = match target.connect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            let hint = e
+                .downcast_ref::<oqto_cli::CliError>()
+                .and_then(|c| c.hint.clone());
+            let check = Check::new("relay", Status::Fail, format!("{url}: {e:#}"));
+            return vec![match hint {
+                Some(hint) => check.hint(hint),
+                None => check,
+            }];
+        }
     };
-    let addr = relay.url.trim_start_matches("http://").to_owned();
-    let health = tokio::time::timeout(Duration::from_secs(3), healthz(&addr)).await;
-    let detail = format!("{} (pid {})", relay.url, relay.pid);
-    let check = match health {
-        Ok(Ok(status)) if status.starts_with("HTTP/1.1 200") => Check::new(
-            "relay",
-            Status::Ok,
-            format!("{detail}: the runner answers through it"),
-        ),
-        Ok(Ok(status)) if status.starts_with("HTTP/1.1 503") => Check::new(
+    let mut checks = Vec::new();
+    let about = conn.relay().map_or_else(String::new, |w| {
+        format!(": oqto-relay {} for {}", w.version, w.user)
+    });
+    checks.push(if relay.is_tls() || on_loopback(url) {
+        let how = if relay.is_tls() { "TLS" } else { "loopback" };
+        Check::new("relay", Status::Ok, format!("{url}{about}, token accepted ({how})"))
+    } else {
+        Check::new(
             "relay",
             Status::Warn,
-            format!("{detail}: running, but the runner does not answer it"),
+            format!("{url}{about}, token accepted, but over plain ws:// beyond loopback: the token and everything else travel unencrypted"),
         )
-        .hint("see `oqtoctl runner status` and the relay's log"),
-        Ok(Ok(status)) => Check::new(
-            "relay",
-            Status::Fail,
-            format!("{detail}: /healthz answered {}", first_line(&status)),
-        ),
-        Ok(Err(e)) => Check::new("relay", Status::Fail, format!("{detail}: {e}"))
-            .hint("restart it: stop that pid, then `oqtoctl web`"),
-        Err(_) => Check::new(
-            "relay",
-            Status::Fail,
-            format!("{detail}: no answer within 3s"),
-        ),
-    };
-    let loopback = addr
-        .parse::<std::net::SocketAddr>()
-        .is_ok_and(|a| a.ip().is_loopback());
-    if matches!(check.status, Status::Ok) && !loopback {
-        return Check::new(
-            "relay",
+        .hint("put the relay behind a TLS proxy and use https:// (docs/relay.md)")
+    });
+    checks.push(status_check(&mut conn, " behind the relay").await);
+    let terminals = conn
+        .relay()
+        .is_some_and(|w| w.channels.iter().any(|c| c == "terminal"));
+    checks.push(if terminals {
+        Check::new("terminal", Status::Ok, "the relay carries terminals (`oqtoctl shell`)")
+    } else {
+        Check::new(
+            "terminal",
             Status::Warn,
-            format!("{detail}: listens beyond loopback over plain HTTP"),
+            "this relay does not carry terminals: `oqtoctl shell` and `terminals` work only on its machine",
         )
-        .hint("listen on 127.0.0.1 and put a TLS reverse proxy in front (docs/relay.md)");
-    }
-    check
+    });
+    checks
 }
 
-/// `GET /healthz` on `addr`: the response's status line.
-async fn healthz(addr: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    Ok(String::from_utf8_lossy(&response).into_owned())
+/// Whether a `ws://` URL's host is a loopback address (or `localhost`).
+fn on_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn llm_check(target: &Target) -> Check {
@@ -396,4 +401,18 @@ fn first_line(text: &str) -> &str {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_loopback;
+
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        assert!(on_loopback("ws://127.0.0.1:8420/ws"));
+        assert!(on_loopback("ws://localhost:1/ws"));
+        assert!(on_loopback("ws://[::1]:8420/ws"));
+        assert!(!on_loopback("ws://10.0.0.2:8420/ws"));
+        assert!(!on_loopback("ws://oqto.example.com/ws"));
+    }
 }

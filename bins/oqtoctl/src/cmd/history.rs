@@ -7,7 +7,7 @@ use oqto_protocol::{Command, ImportSource, Reply, Role, SearchFilters, SessionId
 
 use super::{ago, json_line, now_millis, table};
 use crate::cli::{HistoryCommand, ImportArg, ModelsArgs, RoleArg, SearchArgs};
-use crate::cmd::prompt::{canonical_dir, default_harness};
+use crate::cmd::prompt::{default_harness, runner_dir};
 use crate::ondemand::Target;
 use crate::render::{escape_controls, truncate};
 
@@ -17,11 +17,7 @@ pub async fn run(command: HistoryCommand, target: &Target) -> anyhow::Result<Exi
         HistoryCommand::Import { source, dir, json } => {
             let ImportArg::Pi = source;
             let dir = match dir {
-                Some(dir) => Some(
-                    canonical_dir(&dir, "pi directory")?
-                        .to_string_lossy()
-                        .into_owned(),
-                ),
+                Some(dir) => Some(runner_dir(&dir, "pi directory", target)?),
                 None => None,
             };
             let mut conn = target.connect().await?;
@@ -72,7 +68,7 @@ async fn search(args: SearchArgs, target: &Target) -> anyhow::Result<Exit> {
     let filters = SearchFilters {
         harness: args.harness,
         cwd: match &args.cwd {
-            Some(dir) => Some(canonical_dir(dir, "--cwd")?.to_string_lossy().into_owned()),
+            Some(dir) => Some(runner_dir(dir, "--cwd", target)?),
             None => None,
         },
         session: args.session.map(SessionId),
@@ -136,7 +132,12 @@ pub async fn models(args: ModelsArgs, target: &Target) -> anyhow::Result<Exit> {
         let harness = args
             .harness
             .unwrap_or_else(|| default_harness(&conn, target));
-        let cwd = std::env::temp_dir().to_string_lossy().into_owned();
+        // Through a relay, this machine's temporary directory means nothing over there.
+        let cwd = if target.remote().is_some() {
+            "/tmp".to_owned()
+        } else {
+            std::env::temp_dir().to_string_lossy().into_owned()
+        };
         let reply = conn
             .request(Command::SessionCreate {
                 harness,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use oqto_cli::{CliError, Exit};
 use oqto_protocol::{
-    Command, Event, EventKind, Reply, RequestId, Role, SessionId, SessionInfo, State, StopReason,
+    Command, ErrorCode, Event, EventKind, Reply, Role, SessionId, SessionInfo, State, StopReason,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -40,16 +40,16 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
         client_msg_id: Some(client_msg_id),
     };
     if args.detach {
-        detach(&mut conn, &session, prompt).await?;
+        detach(&mut conn, &session, prompt, target).await?;
         println_out(&session.0)?;
         return Ok(Exit::Ok);
     }
-    conn.request(Command::SessionSubscribe {
-        session: session.clone(),
-        after_seq,
-    })
-    .await?;
-    let prompt_id = conn.send(prompt).await?;
+    let reply = conn
+        .request(Command::SessionSubscribe {
+            session: session.clone(),
+            after_seq,
+        })
+        .await?;
     let stdout = std::io::stdout();
     let is_tty = stdout.is_terminal();
     let mode = args.output.unwrap_or(if is_tty {
@@ -60,17 +60,27 @@ pub async fn run(args: PromptArgs, target: &Target) -> anyhow::Result<Exit> {
     let mut printer = Printer::new(mode, args.color.enabled(is_tty), stdout.lock());
     let stdin_is_prompt = args.file.is_none() && args.text.as_deref().is_none_or(|t| t == "-");
     let mut approver = Approver::new(args.approve, stdin_is_prompt);
+    let mut turn = Turn {
+        // Where a resubscription resumes when the connection drops before any event.
+        last_seq: after_seq.or(match reply {
+            Reply::Subscribed { last_seq, .. } => Some(last_seq),
+            _ => None,
+        }),
+        ..Turn::default()
+    };
     let followed = follow(
         &mut conn,
+        target,
         &session,
-        &prompt_id,
+        &prompt,
         args.timeout,
+        &mut turn,
         &mut printer,
         &mut approver,
     )
     .await;
     printer.finish()?;
-    let (turn, ending) = followed?;
+    let ending = followed?;
     match ending {
         Ending::Quit => {
             eprintln!(
@@ -115,13 +125,18 @@ const DETACH_WAIT: Duration = Duration::from_secs(10);
 /// (the first `state` event after it), so an `attach --until-idle` started right after
 /// follows the turn instead of finding the session still at rest. The harness answers
 /// `prompt` just before its turn starts.
-async fn detach(conn: &mut Conn, session: &SessionId, prompt: Command) -> anyhow::Result<()> {
+async fn detach(
+    conn: &mut Conn,
+    session: &SessionId,
+    prompt: Command,
+    target: &Target,
+) -> anyhow::Result<()> {
     conn.request(Command::SessionSubscribe {
         session: session.clone(),
         after_seq: None,
     })
     .await?;
-    conn.request(prompt).await?;
+    send_once(conn, target, &prompt, Some(session)).await?;
     let started = tokio::time::timeout(DETACH_WAIT, async {
         loop {
             match conn.next().await {
@@ -188,18 +203,83 @@ enum Ending {
     TimedOut,
 }
 
+/// Sends `command` (a `prompt`, `steer` or `follow_up` with a `client_msg_id`) and waits
+/// for its answer. When the connection drops first (the runner or the relay went away),
+/// connects again, resubscribes to `resubscribe` (live events) and sends the same command
+/// again, up to [`RESENDS`] times within [`RECONNECT_FOR`] each: the runner answers a
+/// repeat of the id with the first answer, so it is carried out once.
+pub async fn send_once(
+    conn: &mut Conn,
+    target: &Target,
+    command: &Command,
+    resubscribe: Option<&SessionId>,
+) -> anyhow::Result<Reply> {
+    debug_assert!(command.client_msg_id().is_some());
+    let mut resends = 0;
+    loop {
+        match conn.request(command.clone()).await {
+            Err(e) if connection_lost(&e) && resends < RESENDS => {
+                resends += 1;
+                eprintln!("oqtoctl: lost the connection ({e}); reconnecting to send again…");
+                *conn = target.reconnect(RECONNECT_FOR).await?;
+                if let Some(session) = resubscribe {
+                    conn.request(Command::SessionSubscribe {
+                        session: session.clone(),
+                        after_seq: None,
+                    })
+                    .await?;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many times a send is made again after a lost connection.
+const RESENDS: u32 = 10;
+/// How long to keep trying to reach the runner (or relay) again after losing it.
+const RECONNECT_FOR: Duration = Duration::from_secs(60);
+
+/// Whether a failed request failed because the connection (or the relay's runner) went
+/// away, so sending it again elsewhere may succeed.
+fn connection_lost(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<CliError>()
+        .is_some_and(|c| c.exit == Exit::RunnerUnreachable)
+}
+
+/// The runner's pid and start time: tells a runner that was started again from the one
+/// that was there (through a relay, the runner behind it).
+async fn runner_identity(conn: &mut Conn) -> anyhow::Result<(u32, oqto_protocol::Millis)> {
+    match conn.request(Command::RunnerStatus {}).await? {
+        Reply::Status { status } => Ok((status.pid, status.started_at)),
+        other => anyhow::bail!("unexpected reply to runner.status: {other:?}"),
+    }
+}
+
 /// Prints the session's events until the turn ends, aborting it on Ctrl-C or at the
-/// deadline.
+/// deadline. When the connection drops before the turn ended, connects again, resumes
+/// after the last seq printed and sends the prompt again with its `client_msg_id` (the
+/// runner answers a repeat with the first answer: the turn runs once). When the runner
+/// itself was restarted after the turn began, the turn died with it: exit 3 as before.
+// The turn's connection, its identity, and where its output and answers go: grouping
+// them in a struct would only move the list.
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     conn: &mut Conn,
+    target: &Target,
     session: &SessionId,
-    prompt_id: &RequestId,
+    prompt: &Command,
     timeout: Option<Duration>,
+    turn: &mut Turn,
     printer: &mut Printer<impl std::io::Write>,
     approver: &mut Approver,
-) -> anyhow::Result<(Turn, Ending)> {
-    let mut turn = Turn::default();
+) -> anyhow::Result<Ending> {
     let mut asking = Asking::default();
+    // Which runner runs the turn: one that was started again meanwhile lost it.
+    let runner = runner_identity(conn).await?;
+    let mut prompt_id = conn.send(prompt.clone()).await?;
+    let mut answered = false;
+    let mut resends = 0;
     let mut interrupts =
         signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let never = Duration::from_secs(60 * 60 * 24 * 365);
@@ -225,16 +305,43 @@ async fn follow(
                         }
                     }
                 }
-                Incoming::Reply(id, Err(err)) if id == *prompt_id => {
+                Incoming::Reply(id, Err(err)) if id == prompt_id && err.code != ErrorCode::RunnerUnavailable => {
                     return Err(reply_error(&err).into());
                 }
+                Incoming::Reply(id, Ok(_)) if id == prompt_id => answered = true,
                 Incoming::Reply(..) | Incoming::Terminal(..) => {}
                 Incoming::Error(err) => tracing::warn!("the runner said: {err}"),
-                Incoming::Closed(why) => return Err(runner_gone(why.as_deref()).into()),
+                Incoming::Closed(why) => {
+                    if resends == RESENDS || aborting.is_some() {
+                        return Err(runner_gone(why.as_deref()).into());
+                    }
+                    resends += 1;
+                    eprintln!(
+                        "oqtoctl: lost the connection ({}); reconnecting…",
+                        why.as_deref().unwrap_or("closed")
+                    );
+                    *conn = target.reconnect(RECONNECT_FOR).await?;
+                    if (answered || turn.started) && runner_identity(conn).await? != runner {
+                        // The runner itself went away: its harness and the turn with it.
+                        return Err(runner_gone(why.as_deref())
+                            .with_hint(format!(
+                                "the runner was restarted and the turn is lost; `oqtoctl messages {session}` shows what was kept"
+                            ))
+                            .into());
+                    }
+                    conn.request(Command::SessionSubscribe {
+                        session: session.clone(),
+                        after_seq: turn.last_seq,
+                    })
+                    .await?;
+                    // Whether or not the first send's answer came: a repeat is answered,
+                    // not run again.
+                    prompt_id = conn.send(prompt.clone()).await?;
+                }
             },
             _ = interrupts.recv() => {
                 if aborting == Some(Ending::UserAbort) {
-                    return Ok((turn, Ending::Quit));
+                    return Ok(Ending::Quit);
                 }
                 aborting = Some(Ending::UserAbort);
                 eprintln!("oqtoctl: aborting the turn (Ctrl-C again to quit at once)");
@@ -252,8 +359,7 @@ async fn follow(
             }
         }
     }
-    let ending = settled(&turn, aborting);
-    Ok((turn, ending))
+    Ok(settled(turn, aborting))
 }
 
 /// How a turn that was asked to abort (`aborting`) really ended: when it finished on its
@@ -318,6 +424,8 @@ impl Asking {
 /// What the turn has done so far.
 #[derive(Debug, Default)]
 struct Turn {
+    /// The newest seq seen (or subscribed after): where a resubscription resumes.
+    last_seq: Option<oqto_protocol::Seq>,
     started: bool,
     done: bool,
     stop: Option<StopReason>,
@@ -326,6 +434,7 @@ struct Turn {
 
 impl Turn {
     fn observe(&mut self, event: &Event) {
+        self.last_seq = Some(event.seq);
         match &event.kind {
             EventKind::State { state, reason, .. } => match state {
                 State::Working => self.started = true,
@@ -361,7 +470,7 @@ async fn create_session(
     args: &PromptArgs,
     target: &Target,
 ) -> anyhow::Result<SessionInfo> {
-    let cwd = canonical_dir(&args.cwd, "--cwd")?;
+    let cwd = runner_dir(&args.cwd, "--cwd", target)?;
     let harness = match &args.harness {
         Some(name) => name.clone(),
         None => default_harness(conn, target),
@@ -377,7 +486,7 @@ async fn create_session(
     let reply = conn
         .request(Command::SessionCreate {
             harness,
-            cwd: cwd.to_string_lossy().into_owned(),
+            cwd,
             model,
             provider,
             sandbox_profile: args.sandbox.clone(),
@@ -416,6 +525,26 @@ pub fn canonical_dir(dir: &Path, what: &str) -> anyhow::Result<std::path::PathBu
         .into());
     }
     Ok(path)
+}
+
+/// A directory as the runner sees it: here, an existing one made absolute and without
+/// symlinks ([`canonical_dir`]); through a relay, a path on the runner's machine, which
+/// must be absolute (the runner checks that it exists).
+pub fn runner_dir(dir: &Path, what: &str, target: &Target) -> anyhow::Result<String> {
+    if target.remote().is_none() {
+        return Ok(canonical_dir(dir, what)?.to_string_lossy().into_owned());
+    }
+    if !dir.is_absolute() {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!(
+                "{what} {}: through a relay, give an absolute path on the runner's machine",
+                dir.display()
+            ),
+        )
+        .into());
+    }
+    Ok(dir.to_string_lossy().into_owned())
 }
 
 /// The prompt from the argument, `--file`, or stdin.
@@ -463,6 +592,7 @@ mod tests {
     #[test]
     fn a_turn_that_finished_before_its_abort_is_done() {
         let turn = |done, stop| Turn {
+            last_seq: None,
             started: true,
             done,
             stop,

@@ -1,4 +1,4 @@
-//! Running `oqto-relay` for `oqtoctl web` and `oqtoctl token`: the relay's own program
+//! Running `oqto-relay` for `oqtoctl web`, `token` and `password`: the relay's own program
 //! owns its `SQLite` file (sessions, tokens, login links), so `oqtoctl` runs it as the same
 //! user instead of linking `SQLite` itself.
 
@@ -40,6 +40,20 @@ pub fn command(program: &Path, socket: Option<&Path>, args: &[&str]) -> Spawn {
         spawn = spawn.arg("--socket").arg(socket);
     }
     spawn
+}
+
+/// Runs `oqto-relay ARGS` to the end on this terminal's stdout and stderr (and stdin, when
+/// `stdin` says so), with its exit status as ours.
+pub fn passthrough(socket: Option<&Path>, args: &[&str], stdin: Stdio) -> anyhow::Result<Exit> {
+    let program = program()?;
+    let status = command(&program, socket, args)
+        .stdin(stdin)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot run {}", program.display()))?
+        .wait()?;
+    Ok(exit_of(status.code()))
 }
 
 /// Runs it to the end with its output captured.

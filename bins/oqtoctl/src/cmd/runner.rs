@@ -27,6 +27,7 @@ pub async fn run(command: RunnerCommand, target: &Target) -> anyhow::Result<Exit
             Ok(Exit::Ok)
         }
         RunnerCommand::Stop => {
+            target.local_only("`oqtoctl runner stop`")?;
             let Some(mut conn) = target.connect_existing().await? else {
                 eprintln!("no runner answers on {}", target.socket().display());
                 return Ok(Exit::Ok);
@@ -105,7 +106,10 @@ pub async fn run(command: RunnerCommand, target: &Target) -> anyhow::Result<Exit
             writeln!(out, "    clients: {}", status.clients)?;
             Ok(Exit::Ok)
         }
-        RunnerCommand::Logs { lines, follow } => logs(target, lines, follow).await,
+        RunnerCommand::Logs { lines, follow } => {
+            target.local_only("`oqtoctl runner logs`")?;
+            logs(target, lines, follow).await
+        }
     }
 }
 

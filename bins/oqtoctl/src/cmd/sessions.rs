@@ -9,13 +9,13 @@ use oqto_protocol::{Command, MessageId, Reply, SessionId, SessionInfo, State};
 
 use super::{ago, json_line, table};
 use crate::cli::{IdText, MessagesArgs, SessionCommand, SessionsArgs, StateArg};
-use crate::cmd::prompt::{canonical_dir, read_stdin};
+use crate::cmd::prompt::{read_stdin, runner_dir, send_once};
 use crate::ondemand::Target;
 use crate::render::{Output, Printer, escape_controls};
 
 pub async fn list(args: SessionsArgs, target: &Target) -> anyhow::Result<Exit> {
     let cwd = match &args.cwd {
-        Some(dir) => Some(canonical_dir(dir, "--cwd")?.to_string_lossy().into_owned()),
+        Some(dir) => Some(runner_dir(dir, "--cwd", target)?),
         None => None,
     };
     let mut conn = target.connect().await?;
@@ -287,7 +287,7 @@ pub async fn queue(args: IdText, follow_up: bool, target: &Target) -> anyhow::Re
         }
     };
     let mut conn = target.connect().await?;
-    conn.request(command).await?;
+    send_once(&mut conn, target, &command, None).await?;
     Ok(Exit::Ok)
 }
 

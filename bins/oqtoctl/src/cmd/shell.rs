@@ -15,6 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::cli::ShellArgs;
+use crate::cmd::prompt::runner_dir;
 use crate::conn::{Conn, Incoming, runner_gone};
 use crate::ondemand::Target;
 
@@ -29,7 +30,7 @@ pub async fn run(args: ShellArgs, target: &Target) -> anyhow::Result<Exit> {
     let (cols, rows) = size().unwrap_or((80, 24));
     let terminal = match &args.attach {
         Some(id) => TerminalId(id.clone()),
-        None => open(&mut conn, &args, cols, rows).await?,
+        None => open(&mut conn, &args, cols, rows, target).await?,
     };
     // From the start of the ring: a terminal attached again shows what it showed.
     let reply = conn
@@ -78,14 +79,13 @@ async fn open(
     args: &ShellArgs,
     cols: u16,
     rows: u16,
+    target: &Target,
 ) -> anyhow::Result<TerminalId> {
     let (session, cwd) = match (&args.session, &args.cwd) {
         (Some(session), _) => (Some(SessionId(session.clone())), None),
         (None, cwd) => {
             let dir = cwd.as_deref().unwrap_or(Path::new("."));
-            let dir = std::fs::canonicalize(dir)
-                .with_context(|| format!("cannot use {} as the directory", dir.display()))?;
-            (None, Some(dir.display().to_string()))
+            (None, Some(runner_dir(dir, "--cwd", target)?))
         }
     };
     let command = (!args.command.is_empty()).then(|| args.command.clone());

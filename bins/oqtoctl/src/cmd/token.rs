@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use anyhow::Context as _;
 use oqto_cli::{Exit, TokenCommand};
 
 use crate::cmd::relay;
@@ -12,13 +11,5 @@ use crate::cmd::relay;
 pub fn run(command: &TokenCommand, socket: Option<&Path>) -> anyhow::Result<Exit> {
     let mut args = vec!["token"];
     args.extend(command.to_args());
-    let program = relay::program()?;
-    let status = relay::command(&program, socket, &args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("cannot run {}", program.display()))?
-        .wait()?;
-    Ok(relay::exit_of(status.code()))
+    relay::passthrough(socket, &args, Stdio::null())
 }

@@ -8,6 +8,7 @@ mod autostart;
 mod commands;
 mod completions;
 mod prompt;
+mod remote;
 mod shell;
 mod support;
 mod web;

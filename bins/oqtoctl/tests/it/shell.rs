@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::support::{Ctl, WAIT, oqtoctl_bin};
 
 /// Reads from `pty` until `want` shows up in what was read since `seen` was last cleared.
-async fn read_until(pty: &Pty, seen: &mut Vec<u8>, want: &str) {
+pub async fn read_until(pty: &Pty, seen: &mut Vec<u8>, want: &str) {
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(seen).contains(want) {
         let n = tokio::time::timeout(WAIT, pty.read(&mut buf))
@@ -28,7 +28,7 @@ async fn read_until(pty: &Pty, seen: &mut Vec<u8>, want: &str) {
     }
 }
 
-async fn write(pty: &Pty, mut bytes: &[u8]) {
+pub async fn write(pty: &Pty, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         let n = pty.write(bytes).await.unwrap();
         bytes = &bytes[n..];

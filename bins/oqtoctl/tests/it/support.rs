@@ -62,14 +62,7 @@ impl Ctl {
 
     /// Runs to the end with stdin closed.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start oqtoctl")
-            .wait_with_output()
-            .expect("wait for oqtoctl")
+        finish(self.command(args))
     }
 
     /// Runs with `input` on stdin.
@@ -151,6 +144,18 @@ impl Drop for Ctl {
     fn drop(&mut self) {
         let _ = self.run(&["--no-autostart", "runner", "stop"]);
     }
+}
+
+/// Runs `spawn` to the end with stdin closed; its output.
+pub fn finish(spawn: Spawn) -> Output {
+    spawn
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oqtoctl")
+        .wait_with_output()
+        .expect("wait for oqtoctl")
 }
 
 /// Exit code, stdout and stderr, for assertion messages.

@@ -124,6 +124,7 @@ impl Seen {
             Reply::Empty
             | Reply::Terminal { .. }
             | Reply::Terminals { .. }
+            | Reply::FilesServer { .. }
             | Reply::Subscribed { .. }
             | Reply::Models { .. }
             | Reply::Model { .. }

@@ -219,6 +219,7 @@ fn replies_for(command: &Command) -> &'static [&'static str] {
         | Command::TerminalClose { .. } => &["empty"],
         Command::TerminalOpen { .. } | Command::TerminalAttach { .. } => &["terminal"],
         Command::TerminalList {} => &["terminals"],
+        Command::FilesOpen { .. } => &["files_server"],
         Command::SetModel { .. } => &["model"],
         Command::GetModels { .. } => &["models"],
         Command::Compact { .. } => &["compacted"],

@@ -276,6 +276,7 @@ pub mod tags {
         Terminal => "terminal",
         Terminals => "terminals",
         Audit => "audit",
+        FilesServer => "files_server",
     });
 
     tags!(fn agent_reply(AgentReply) -> AGENT_REPLIES {
