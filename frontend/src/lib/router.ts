@@ -5,7 +5,7 @@
 import { createSignal } from "solid-js";
 
 export interface Route {
-  name: "home" | "session" | "search";
+  name: "home" | "session" | "search" | "login";
   session?: string;
   /** The message to scroll to (`#msg_…`). */
   message?: string;
@@ -19,6 +19,7 @@ export function parse(path: string, hash: string, search: string): Route {
       hash.startsWith("#") && hash.length > 1 ? decodeURIComponent(hash.slice(1)) : undefined;
     return { name: "session", session: decodeURIComponent(m[1]), ...(message ? { message } : {}) };
   }
+  if (path === "/login") return { name: "login" };
   if (path === "/search") {
     const q = new URLSearchParams(search).get("q") ?? "";
     return { name: "search", query: q };
@@ -30,6 +31,7 @@ export function href(r: Route): string {
   if (r.name === "session" && r.session) {
     return `/s/${encodeURIComponent(r.session)}${r.message ? `#${encodeURIComponent(r.message)}` : ""}`;
   }
+  if (r.name === "login") return "/login";
   if (r.name === "search") return `/search${r.query ? `?q=${encodeURIComponent(r.query)}` : ""}`;
   return "/";
 }

@@ -5,6 +5,7 @@ import { cycleTheme, theme } from "../lib/theme";
 import { Chat } from "./chat";
 import { StoreCtx, typing } from "./ctx";
 import { HelpDialog, NewSessionDialog } from "./dialogs";
+import { LoginView } from "./login";
 import { SearchView } from "./search";
 import { SessionList } from "./sessions";
 
@@ -148,8 +149,17 @@ export function App(props: { store: Store }): JSX.Element {
         </header>
         <Show when={store.failing[0]()}>
           <div class="banner" role="alert">
-            Cannot reach the relay: {store.failing[0]()}. If you are not logged in, open a login
-            link (<code>oqtoctl web</code> prints one).
+            Cannot reach the relay: {store.failing[0]()}. If you are not logged in,{" "}
+            <a
+              href="/login"
+              onClick={(e) => {
+                e.preventDefault();
+                navigate({ name: "login" });
+              }}
+            >
+              log in with your password
+            </a>{" "}
+            or open a login link (<code>oqtoctl web</code> prints one).
           </div>
         </Show>
         <div class="body">
@@ -167,6 +177,9 @@ export function App(props: { store: Store }): JSX.Element {
                     setFilesOpen={setFilesOpen}
                   />
                 )}
+              </Match>
+              <Match when={route().name === "login"}>
+                <LoginView />
               </Match>
               <Match when={route().name === "search"}>
                 <SearchView query={route().query ?? ""} />

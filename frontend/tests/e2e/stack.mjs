@@ -126,6 +126,16 @@ export class Stack {
     return r.stdout.trim();
   }
 
+  /** Sets the login password with `oqto-relay password` (one line on stdin). */
+  setPassword(password) {
+    const r = spawnSync(bin("oqto-relay"), ["password"], {
+      env: this.env,
+      input: `${password}\n`,
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`oqto-relay password: ${r.stderr}`);
+  }
+
   async stop() {
     await this.stopRelay();
     spawnSync(bin("oqtoctl"), ["--no-autostart", "runner", "stop"], {
