@@ -35,9 +35,16 @@ const imported: ServerMessage = {
     sessions_updated: 0,
     sessions_unchanged: 0,
     messages: 12,
-    skipped: [{ path: "/home/ada/.pi/agent/sessions/--x--/old.jsonl", reason: "the file is empty" }],
+    skipped: [
+      { path: "/home/ada/.pi/agent/sessions/--x--/old.jsonl", reason: "the file is empty" },
+    ],
   },
 };
-const err: ServerMessage = { type: "error", id: null, code: "bad_request", message: "invalid JSON" };
+const err: ServerMessage = {
+  type: "error",
+  id: null,
+  code: "bad_request",
+  message: "invalid JSON",
+};
 
 export const examples = [hello, prompt, delta, part, importPi, imported, err];

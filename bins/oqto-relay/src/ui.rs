@@ -9,7 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../frontend/dist"]
+// Relative to the crate (rust-embed does not expand `$VARS` without a feature).
+#[folder = "../../frontend/dist"]
 #[allow_missing = true]
 struct Dist;
 

@@ -1,0 +1,219 @@
+import {
+  createEffect,
+  createMemo,
+  createSignal,
+  For,
+  type JSX,
+  Match,
+  Show,
+  Switch,
+} from "solid-js";
+import { decorateCode } from "../lib/code";
+import { renderMarkdown } from "../lib/markdown";
+import type { View } from "../lib/store";
+import type { Message, Part } from "../protocol/protocol";
+
+type P<T extends Part["type"]> = Extract<Part, { type: T }>;
+
+/** Markdown that re-renders only when its text changes; code is highlighted once final. */
+function Markdown(props: { text: string; final: boolean }) {
+  let el!: HTMLDivElement;
+  const html = createMemo(() => renderMarkdown(props.text, !props.final));
+  createEffect(() => {
+    el.innerHTML = html();
+    decorateCode(el, props.final);
+  });
+  return <div class="md" ref={el} />;
+}
+
+const FOLD_LINES = 20;
+
+function Output(props: { text: string; error: boolean }) {
+  const [all, setAll] = createSignal(false);
+  const lines = createMemo(() => props.text.split("\n"));
+  const long = () => lines().length > FOLD_LINES;
+  const shown = () => (all() || !long() ? props.text : lines().slice(-FOLD_LINES).join("\n"));
+  return (
+    <div class="tool-output" classList={{ error: props.error }}>
+      <Show when={long() && !all()}>
+        <button type="button" class="link" onClick={() => setAll(true)}>
+          Show all {lines().length} lines
+        </button>
+      </Show>
+      <pre>
+        <code>{shown()}</code>
+      </pre>
+    </div>
+  );
+}
+
+function inputSummary(input: unknown): string {
+  if (input && typeof input === "object") {
+    const o = input as Record<string, unknown>;
+    for (const k of ["command", "path", "file_path", "pattern", "query", "url"]) {
+      if (typeof o[k] === "string") return o[k] as string;
+    }
+  }
+  const s = JSON.stringify(input);
+  return s === "{}" ? "" : s;
+}
+
+function ToolCard(props: { part: P<"tool_call">; view: View }) {
+  const input = () => props.view.toolInput(props.part.id);
+  const status = () => (props.part.is_error ? "failed" : props.part.status);
+  return (
+    <details class="tool" data-status={status()} data-tool={props.part.name}>
+      <summary>
+        <span class="tool-name">{props.part.name}</span>
+        <span class="tool-arg">{inputSummary(props.part.input) || input() || ""}</span>
+        <span class={`badge status-${status()}`}>{status()}</span>
+      </summary>
+      <div class="tool-body">
+        <div class="tool-label">Input</div>
+        <pre>
+          <code>{input() ?? JSON.stringify(props.part.input, null, 2)}</code>
+        </pre>
+        <Show when={props.part.output !== undefined}>
+          <div class="tool-label">Output</div>
+          <Output text={props.part.output ?? ""} error={props.part.is_error} />
+        </Show>
+      </div>
+    </details>
+  );
+}
+
+function PartView(props: {
+  pid: string;
+  msg: () => Message | undefined;
+  view: View;
+  final: boolean;
+  onFile: (path: string) => void;
+}): JSX.Element {
+  // Looked up by id on every change of the message: parts are mutated in place while
+  // they stream and replaced when they end.
+  const part = () => props.msg()?.parts.find((p) => p.id === props.pid);
+  const as = <T extends Part["type"]>(_t: T) => part() as P<T>;
+  return (
+    <Switch>
+      <Match when={part()?.type === "text"}>
+        <Show
+          when={props.msg()?.role !== "user"}
+          fallback={<div class="plain">{as("text").text}</div>}
+        >
+          <Markdown text={as("text").text} final={props.final} />
+        </Show>
+      </Match>
+      <Match when={part()?.type === "thinking"}>
+        <details class="thinking">
+          <summary>Thinking</summary>
+          <div class="plain">{as("thinking").text}</div>
+        </details>
+      </Match>
+      <Match when={part()?.type === "tool_call"}>
+        <ToolCard part={as("tool_call")} view={props.view} />
+      </Match>
+      <Match when={part()?.type === "image"}>
+        <Show
+          when={as("image").data}
+          fallback={<span class="muted">[image: {as("image").url}]</span>}
+        >
+          <img
+            class="inline-image"
+            alt="attached"
+            src={`data:${as("image").mime_type};base64,${as("image").data}`}
+          />
+        </Show>
+      </Match>
+      <Match when={part()?.type === "file_ref"}>
+        <button type="button" class="file-ref" onClick={() => props.onFile(as("file_ref").path)}>
+          {as("file_ref").path}
+        </button>
+      </Match>
+      <Match when={part()?.type === "compaction"}>
+        <details class="compaction">
+          <summary>Earlier context compacted</summary>
+          <div class="plain">{as("compaction").summary}</div>
+        </details>
+      </Match>
+      <Match when={part()?.type === "error"}>
+        <div class="part-error" role="alert">
+          {as("error").message}
+        </div>
+      </Match>
+    </Switch>
+  );
+}
+
+const sameIds = (a: string[], b: string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+export function MessageView(props: {
+  id: string;
+  view: View;
+  highlight: boolean;
+  onFile: (path: string) => void;
+  onFork?: (messageId: string) => void;
+}): JSX.Element {
+  const [version] = props.view.version(props.id);
+  const msg = createMemo(
+    () => {
+      version();
+      return props.view.model.messages.get(props.id);
+    },
+    undefined,
+    { equals: false },
+  );
+  const partIds = createMemo(() => msg()?.parts.map((p) => p.id) ?? [], [], { equals: sameIds });
+  const final = () => {
+    const m = msg();
+    return !!m && (m.role !== "assistant" || !!m.stop_reason);
+  };
+  // Clicking a path in the text opens it in the files pane.
+  const onClick = (ev: MouseEvent) => {
+    const code = (ev.target as HTMLElement).closest("code");
+    if (!code || code.closest("pre")) return;
+    const text = code.textContent ?? "";
+    if (/^[\w.@~/-]+\.[\w]+$/.test(text) && !text.includes("..") && !text.startsWith("/")) {
+      props.onFile(text);
+    }
+  };
+  return (
+    <Show when={msg() !== undefined}>
+      {/* biome-ignore lint/a11y/useKeyWithClickEvents: a shortcut for pointer users; the files pane opens the same files by keyboard */}
+      <article
+        class={`msg role-${msg()?.role}`}
+        classList={{ highlight: props.highlight, streaming: !final() }}
+        data-msg-id={props.id}
+        id={props.id}
+        aria-label={`${msg()?.role} message`}
+        onClick={onClick}
+      >
+        <For each={partIds()}>
+          {(pid) => (
+            <PartView pid={pid} msg={msg} view={props.view} final={final()} onFile={props.onFile} />
+          )}
+        </For>
+        <Show when={msg()?.stop_reason === "aborted"}>
+          <div class="muted small">aborted</div>
+        </Show>
+        {/* The runner forks before a user message: the new session holds what came earlier. */}
+        <Show when={props.onFork && msg()?.role === "user"}>
+          <button
+            type="button"
+            class="link small fork"
+            aria-label="Fork: a new session with the conversation before this message"
+            onClick={() => props.onFork?.(props.id)}
+          >
+            Fork before this
+          </button>
+        </Show>
+        <Show when={msg()?.usage?.cost !== undefined}>
+          <div class="muted small">
+            {msg()?.usage?.input} in · {msg()?.usage?.output} out · $
+            {msg()?.usage?.cost?.toFixed(4)}
+          </div>
+        </Show>
+      </article>
+    </Show>
+  );
+}
