@@ -206,7 +206,7 @@ enum Ending {
 /// Sends `command` (a `prompt`, `steer` or `follow_up` with a `client_msg_id`) and waits
 /// for its answer. When the connection drops first (the runner or the relay went away),
 /// connects again, resubscribes to `resubscribe` (live events) and sends the same command
-/// again, up to [`RESENDS`] times within [`RECONNECT_FOR`] each: the runner answers a
+/// again, up to `RESENDS` times within `RECONNECT_FOR` each: the runner answers a
 /// repeat of the id with the first answer, so it is carried out once.
 pub async fn send_once(
     conn: &mut Conn,
