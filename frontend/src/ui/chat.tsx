@@ -162,14 +162,22 @@ export function Chat(props: {
     if (offset < 200 && view().model.hasMore && !loadingOlder) void older();
   };
   let loadingOlder = false;
+  // While an older page is prepended, the list keeps what is on screen where it is
+  // (virtua's `shift`); without it the view jumped to the top of the new page, and at
+  // offset 0 no scroll event came to load the next one.
+  const [shift, setShift] = createSignal(false);
   const older = async () => {
     loadingOlder = true;
+    setShift(true);
     try {
       await store.loadOlder(view());
     } catch (e) {
       setError((e as Error).message);
     } finally {
-      loadingOlder = false;
+      requestAnimationFrame(() => {
+        setShift(false);
+        loadingOlder = false;
+      });
     }
   };
 
@@ -338,7 +346,7 @@ export function Chat(props: {
             data={items()}
             class="vlist"
             onScroll={onScroll}
-            shift={false}
+            shift={shift()}
           >
             {(it) => render(it)}
           </VList>
