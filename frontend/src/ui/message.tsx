@@ -5,6 +5,7 @@ import {
   For,
   type JSX,
   Match,
+  onCleanup,
   Show,
   Switch,
 } from "solid-js";
@@ -16,14 +17,33 @@ import type { Message, Part, PlanEntry } from "../protocol/protocol";
 
 type P<T extends Part["type"]> = Extract<Part, { type: T }>;
 
-/** Markdown that re-renders only when its text changes; code is highlighted once final. */
+/**
+ * Markdown that re-renders only when its text changes; code is highlighted once final.
+ * While streaming, a render waits until three times the previous render's cost (markdown,
+ * DOM and layout) has passed: a short message still updates every frame, a very long one
+ * keeps the main thread at most about a quarter busy instead of re-laying it out per frame.
+ */
 function Markdown(props: { text: string; final: boolean }) {
   let el!: HTMLDivElement;
-  const html = createMemo(() => renderMarkdown(props.text, !props.final));
-  createEffect(() => {
-    el.innerHTML = html();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let nextAt = 0;
+  const paint = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const t0 = performance.now();
+    el.innerHTML = renderMarkdown(props.text, !props.final);
     decorateCode(el, props.final);
+    // The layout the frame would do anyway, done now so that its cost is counted.
+    void el.offsetHeight;
+    const now = performance.now();
+    nextAt = now + 3 * (now - t0);
+  };
+  createEffect(() => {
+    props.text;
+    if (props.final || performance.now() >= nextAt) paint();
+    else timer ??= setTimeout(paint, nextAt - performance.now());
   });
+  onCleanup(() => clearTimeout(timer));
   return <div class="md" ref={el} />;
 }
 
