@@ -13,13 +13,15 @@
 // Usage: node bench/history.mjs [N] [M] [SCROLL_PAGES] [DELTAS]
 //   (npm run build, cargo build --workspace --bins, scripts/setup first)
 
-import { spawnSync } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
-import { launchBrowser, loggedInPage, repo, Stack, waitFor } from "../tests/e2e/stack.mjs";
-
-const bin = (name) =>
-  path.join(process.env.CARGO_TARGET_DIR ?? path.join(repo, "target"), "debug", name);
+import {
+  importPi,
+  launchBrowser,
+  loggedInPage,
+  Stack,
+  waitFor,
+  writePiSession,
+} from "../tests/e2e/stack.mjs";
 
 const N = Number(process.argv[2] ?? 100_000);
 const M = Number(process.argv[3] ?? 10_000);
@@ -46,54 +48,6 @@ const newestShown = (page, text) =>
     return msgs.length > 0 && msgs[msgs.length - 1].textContent.includes(t);
   }, text);
 
-/** A pi session file of n messages (n/2 prompt/answer pairs). */
-function writePiSession(dir, cwd, n) {
-  fs.mkdirSync(path.join(dir, "sessions"), { recursive: true });
-  const file = path.join(dir, "sessions", "big.jsonl");
-  const t0 = Date.parse("2026-12-01T00:00:00Z");
-  const lines = [
-    JSON.stringify({
-      type: "session",
-      version: 3,
-      id: "0b1a0000-0000-7000-8000-000000000001",
-      timestamp: new Date(t0).toISOString(),
-      cwd,
-    }),
-  ];
-  let parent = null;
-  for (let i = 0; i < n; i++) {
-    const id = `e${i.toString(16).padStart(7, "0")}`;
-    const ts = t0 + i * 1000;
-    const user = i % 2 === 0;
-    const text = user
-      ? `question ${i}: what does line ${i} of the log say?`
-      : `answer ${i}: it says **ok** with \`code ${i}\` and a list:\n\n- one\n- two\n`;
-    const message = user
-      ? { role: "user", content: [{ type: "text", text }], timestamp: ts }
-      : {
-          role: "assistant",
-          content: [{ type: "text", text }],
-          api: "openai-completions",
-          provider: "demo",
-          model: "oqto-demo",
-          usage: { input: 10, output: 12, cacheRead: 0, cacheWrite: 0, totalTokens: 22 },
-          stopReason: "stop",
-          timestamp: ts,
-        };
-    lines.push(
-      JSON.stringify({
-        type: "message",
-        id,
-        parentId: parent,
-        timestamp: new Date(ts).toISOString(),
-        message,
-      }),
-    );
-    parent = id;
-  }
-  fs.writeFileSync(file, `${lines.join("\n")}\n`);
-}
-
 const stack = new Stack();
 await stack.startRelay();
 const browser = await launchBrowser();
@@ -108,12 +62,12 @@ try {
   // 1. N messages, imported.
   const piDir = path.join(stack.root, "pi-agent");
   let t = performance.now();
-  writePiSession(piDir, stack.workspace, N);
-  const imp = spawnSync(bin("oqtoctl"), ["history", "import", "pi", piDir], {
-    env: stack.env,
-    encoding: "utf8",
-  });
-  if (imp.status !== 0) throw new Error(`import: ${imp.stderr}`);
+  writePiSession(piDir, stack.workspace, N, (i) =>
+    i % 2 === 0
+      ? `question ${i}: what does line ${i} of the log say?`
+      : `answer ${i}: it says **ok** with \`code ${i}\` and a list:\n\n- one\n- two\n`,
+  );
+  importPi(stack, piDir);
   say(
     `setup: ${N} messages written and imported in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
@@ -155,14 +109,6 @@ try {
         loaded = await p1.evaluate((id) => window.oqto.store.views.get(id).model.order.length, big);
         if (loaded > before) return true;
         await p1.mouse.wheel(0, -2000);
-        if (process.env.DEBUG)
-          console.log(
-            loaded,
-            await p1.evaluate(() => {
-              const e = document.querySelector(".vlist");
-              return `${e.scrollTop}/${e.scrollHeight}`;
-            }),
-          );
         return false;
       },
       20_000,

@@ -4,11 +4,17 @@
 // and the wheel goes on loading pages until the first message.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launchBrowser, loggedInPage, repo, Stack, waitFor, withShots } from "./stack.mjs";
+import {
+  importPi,
+  launchBrowser,
+  loggedInPage,
+  Stack,
+  waitFor,
+  withShots,
+  writePiSession,
+} from "./stack.mjs";
 
 const N = 400;
 let stack;
@@ -27,52 +33,14 @@ after(async () => {
   await stack?.stop();
 });
 
-/** pi's session file format (version 3): a header, then one entry per message. */
-function piSession(dir, cwd, n) {
-  fs.mkdirSync(path.join(dir, "sessions"), { recursive: true });
-  const t0 = Date.parse("2026-12-01T00:00:00Z");
-  const lines = [
-    JSON.stringify({
-      type: "session",
-      version: 3,
-      id: "0b1a0000-0000-7000-8000-000000000002",
-      timestamp: new Date(t0).toISOString(),
-      cwd,
-    }),
-  ];
-  for (let i = 0; i < n; i++) {
-    const ts = t0 + i * 1000;
-    const content = [{ type: "text", text: `line ${i}` }];
-    const message =
-      i % 2 === 0
-        ? { role: "user", content, timestamp: ts }
-        : { role: "assistant", content, stopReason: "stop", timestamp: ts };
-    lines.push(
-      JSON.stringify({
-        type: "message",
-        id: `e${i}`,
-        parentId: i === 0 ? null : `e${i - 1}`,
-        timestamp: new Date(ts).toISOString(),
-        message,
-      }),
-    );
-  }
-  fs.writeFileSync(path.join(dir, "sessions", "long.jsonl"), `${lines.join("\n")}\n`);
-}
-
 test("the wheel loads older pages in place, back to the first message", async () => {
   await withShots(
     "scrollback",
     () => page,
     async () => {
       const dir = path.join(stack.root, "pi-agent");
-      piSession(dir, stack.workspace, N);
-      const target = process.env.CARGO_TARGET_DIR ?? path.join(repo, "target");
-      const r = spawnSync(path.join(target, "debug/oqtoctl"), ["history", "import", "pi", dir], {
-        env: stack.env,
-        encoding: "utf8",
-      });
-      assert.equal(r.status, 0, r.stderr);
+      writePiSession(dir, stack.workspace, N, (i) => `line ${i}`);
+      importPi(stack, dir);
       await waitFor("the imported session in the list", () =>
         page.getByRole("button", { name: "Open session line 0" }).first().isVisible(),
       );
