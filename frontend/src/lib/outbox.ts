@@ -5,6 +5,8 @@
 // with its first answer instead of running it twice (docs/protocol.md, "Sending once").
 // The queue lives in sessionStorage, so a reload of the tab does not lose it.
 
+import type { ImageInput } from "../protocol/protocol";
+
 export type SendKind = "prompt" | "steer" | "follow_up";
 
 export interface OutItem {
@@ -12,6 +14,8 @@ export interface OutItem {
   session: string;
   kind: SendKind;
   text: string;
+  /** Images sent with a prompt (base64), when the harness takes them. */
+  images?: ImageInput[];
   /** queued: not sent yet; sending: sent, no answer yet; sent: accepted; failed: refused. */
   state: "queued" | "sending" | "sent" | "failed";
   error?: string;
@@ -59,12 +63,23 @@ export class Outbox {
   }
 
   private save() {
-    this.kv?.setItem(KEY, JSON.stringify(this.items));
+    try {
+      this.kv?.setItem(KEY, JSON.stringify(this.items));
+    } catch {
+      // Storage full (large images): the queue still lives in memory for this page.
+    }
     this.onChange();
   }
 
-  add(session: string, kind: SendKind, text: string, now = Date.now()): OutItem {
+  add(
+    session: string,
+    kind: SendKind,
+    text: string,
+    now = Date.now(),
+    images?: ImageInput[],
+  ): OutItem {
     const item: OutItem = { cmid: newCmid(), session, kind, text, state: "queued", created: now };
+    if (images?.length) item.images = images;
     this.items.push(item);
     this.save();
     return item;

@@ -4,7 +4,14 @@
 // per animation frame, per message, so a burst of deltas costs one render.
 
 import { type Accessor, createSignal, type Setter } from "solid-js";
-import type { Event, Message, RelayWelcome, Reply, SessionInfo } from "../protocol/protocol";
+import type {
+  Event,
+  ImageInput,
+  Message,
+  RelayWelcome,
+  Reply,
+  SessionInfo,
+} from "../protocol/protocol";
 import { type Conn, type ConnStatus, RequestError } from "./conn";
 import { type KV, Outbox, type OutItem, type SendKind } from "./outbox";
 import {
@@ -320,15 +327,15 @@ export class Store {
     v.rows[1](rows(v.model));
   }
 
-  send(session: string, kind: SendKind, text: string): OutItem {
-    const item = this.outbox.add(session, kind, text);
+  send(session: string, kind: SendKind, text: string, images?: ImageInput[]): OutItem {
+    const item = this.outbox.add(session, kind, text, Date.now(), images);
     void this.flushOutbox();
     return item;
   }
 
   retry(item: OutItem) {
     this.outbox.discard(item.cmid);
-    this.send(item.session, item.kind, item.text);
+    this.send(item.session, item.kind, item.text, item.images);
   }
 
   async flushOutbox() {
@@ -338,6 +345,7 @@ export class Store {
           type: item.kind,
           session: item.session,
           text: item.text,
+          ...(item.images ? { images: item.images } : {}),
           client_msg_id: item.cmid,
         });
         return this.views.get(item.session)?.model.lastSeq ?? 0;

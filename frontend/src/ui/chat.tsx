@@ -2,6 +2,7 @@ import {
   createEffect,
   createMemo,
   createSignal,
+  For,
   type JSX,
   lazy,
   on,
@@ -15,7 +16,7 @@ import type { OutItem, SendKind } from "../lib/outbox";
 import { navigate } from "../lib/router";
 import type { Permission, Row } from "../lib/session-model";
 import { askNotifications } from "../lib/store";
-import type { ModelInfo, Reply, ThinkingLevel } from "../protocol/protocol";
+import type { ImageInput, ModelInfo, Reply, ThinkingLevel } from "../protocol/protocol";
 import { base, useStore } from "./ctx";
 import { MessageView } from "./message";
 import { stateLabel } from "./sessions";
@@ -162,14 +163,22 @@ export function Chat(props: {
     if (offset < 200 && view().model.hasMore && !loadingOlder) void older();
   };
   let loadingOlder = false;
+  // While an older page is prepended, the list keeps what is on screen where it is
+  // (virtua's `shift`); without it the view jumped to the top of the new page, and at
+  // offset 0 no scroll event came to load the next one.
+  const [shift, setShift] = createSignal(false);
   const older = async () => {
     loadingOlder = true;
+    setShift(true);
     try {
       await store.loadOlder(view());
     } catch (e) {
       setError((e as Error).message);
     } finally {
-      loadingOlder = false;
+      requestAnimationFrame(() => {
+        setShift(false);
+        loadingOlder = false;
+      });
     }
   };
 
@@ -338,7 +347,7 @@ export function Chat(props: {
             data={items()}
             class="vlist"
             onScroll={onScroll}
-            shift={false}
+            shift={shift()}
           >
             {(it) => render(it)}
           </VList>
@@ -357,7 +366,12 @@ export function Chat(props: {
             </button>
           </div>
         </Show>
-        <Composer session={props.id} working={working()} />
+        <Composer
+          session={props.id}
+          working={working()}
+          images={caps().includes("images")}
+          harness={info()?.harness ?? ""}
+        />
       </section>
       <Show when={termOpen() && !props.filesOpen}>
         <Suspense fallback={<aside class="files">Loading the terminal…</aside>}>
@@ -482,6 +496,15 @@ function PendingView(props: { item: OutItem }) {
       aria-label="pending message"
     >
       <div class="plain">{props.item.text}</div>
+      <Show when={props.item.images?.length}>
+        <div class="muted small">
+          with {props.item.images?.length} image{props.item.images?.length === 1 ? "" : "s"}
+          <Show when={props.item.state === "failed"}>
+            {" "}
+            (this session's agent may not take images: Discard and send the text alone)
+          </Show>
+        </div>
+      </Show>
       <div class="muted small" data-testid="pending-state">
         {props.item.kind === "prompt" ? "" : `${props.item.kind.replace("_", "-")} · `}
         {label()}
@@ -500,16 +523,77 @@ function PendingView(props: { item: OutItem }) {
   );
 }
 
-function Composer(props: { session: string; working: boolean }) {
+/** An image attached to the composer, as the prompt will carry it. */
+type Attached = ImageInput & { name: string };
+
+/** Larger images are refused in the page: the relay's frame limit is well above this. */
+const MAX_IMAGE = 5 * 1024 * 1024;
+
+function readImage(file: File): Promise<Attached> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => {
+      const url = String(r.result);
+      resolve({ mime_type: file.type, data: url.slice(url.indexOf(",") + 1), name: file.name });
+    };
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+function Composer(props: { session: string; working: boolean; images: boolean; harness: string }) {
   const store = useStore();
   const [text, setText] = createSignal("");
+  const [attached, setAttached] = createSignal<Attached[]>([]);
+  const [note, setNote] = createSignal("");
   let ta!: HTMLTextAreaElement;
   const touch = typeof matchMedia === "function" && matchMedia("(pointer: coarse)").matches;
+
+  /** Images pasted or dropped: attached when the harness takes images, refused otherwise. */
+  const attach = async (files: File[]) => {
+    const images = files.filter((f) => f.type.startsWith("image/"));
+    if (images.length === 0) return false;
+    if (!props.images) {
+      setNote(`${props.harness || "This harness"} does not take images; nothing was attached.`);
+      return true;
+    }
+    const big = images.find((f) => f.size > MAX_IMAGE);
+    if (big) {
+      setNote(`${big.name || "The image"} is larger than 5 MB; nothing was attached.`);
+      return true;
+    }
+    setNote("");
+    const read = await Promise.all(images.map(readImage));
+    setAttached((a) => [...a, ...read]);
+    return true;
+  };
+  const onPaste = (e: ClipboardEvent) => {
+    const files = [...(e.clipboardData?.files ?? [])];
+    if (files.some((f) => f.type.startsWith("image/"))) {
+      e.preventDefault();
+      void attach(files);
+    }
+  };
+  const onDrop = (e: DragEvent) => {
+    const files = [...(e.dataTransfer?.files ?? [])];
+    if (files.length === 0) return;
+    e.preventDefault();
+    void attach(files);
+  };
 
   const send = (kind: SendKind) => {
     const t = text().trim();
     if (!t) return;
-    store.send(props.session, kind, t);
+    // Images go with a prompt; a steer or follow-up leaves them attached for the next one.
+    const images = kind === "prompt" ? attached() : [];
+    store.send(
+      props.session,
+      kind,
+      t,
+      images.length ? images.map(({ mime_type, data }) => ({ mime_type, data })) : undefined,
+    );
+    if (images.length) setAttached([]);
+    setNote("");
     askNotifications();
     setText("");
     ta.style.height = "";
@@ -535,7 +619,39 @@ function Composer(props: { session: string; working: boolean }) {
         e.preventDefault();
         send(primary());
       }}
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={onDrop}
     >
+      <Show when={attached().length > 0 || note()}>
+        <div class="attachments">
+          <For each={attached()}>
+            {(img, i) => (
+              <span class="attachment">
+                <img
+                  alt={img.name || `attachment ${i() + 1}`}
+                  src={`data:${img.mime_type};base64,${img.data}`}
+                />
+                <button
+                  type="button"
+                  class="link small"
+                  aria-label={`Remove image ${i() + 1}`}
+                  onClick={() => setAttached((a) => a.filter((_, k) => k !== i()))}
+                >
+                  ✕
+                </button>
+              </span>
+            )}
+          </For>
+          <Show when={attached().length > 0 && props.working}>
+            <span class="muted small">sent with the next prompt</span>
+          </Show>
+          <Show when={note()}>
+            <span class="error small" role="alert">
+              {note()}
+            </span>
+          </Show>
+        </div>
+      </Show>
       <textarea
         ref={ta}
         rows={1}
@@ -548,6 +664,7 @@ function Composer(props: { session: string; working: boolean }) {
           grow();
         }}
         onKeyDown={onKey}
+        onPaste={onPaste}
       />
       <Show when={props.working}>
         <button type="button" aria-label="Steer: deliver now" onClick={() => send("steer")}>

@@ -5,24 +5,45 @@ import {
   For,
   type JSX,
   Match,
+  onCleanup,
   Show,
   Switch,
 } from "solid-js";
 import { decorateCode } from "../lib/code";
+import { counts, editChanges, hunks, lineDiff, type TextChange } from "../lib/diff";
 import { renderMarkdown } from "../lib/markdown";
 import type { View } from "../lib/store";
-import type { Message, Part } from "../protocol/protocol";
+import type { Message, Part, PlanEntry } from "../protocol/protocol";
 
 type P<T extends Part["type"]> = Extract<Part, { type: T }>;
 
-/** Markdown that re-renders only when its text changes; code is highlighted once final. */
+/**
+ * Markdown that re-renders only when its text changes; code is highlighted once final.
+ * While streaming, a render waits until three times the previous render's cost (markdown,
+ * DOM and layout) has passed: a short message still updates every frame, a very long one
+ * keeps the main thread at most about a quarter busy instead of re-laying it out per frame.
+ */
 function Markdown(props: { text: string; final: boolean }) {
   let el!: HTMLDivElement;
-  const html = createMemo(() => renderMarkdown(props.text, !props.final));
-  createEffect(() => {
-    el.innerHTML = html();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let nextAt = 0;
+  const paint = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const t0 = performance.now();
+    el.innerHTML = renderMarkdown(props.text, !props.final);
     decorateCode(el, props.final);
+    // The layout the frame would do anyway, done now so that its cost is counted.
+    void el.offsetHeight;
+    const now = performance.now();
+    nextAt = now + 3 * (now - t0);
+  };
+  createEffect(() => {
+    props.text;
+    if (props.final || performance.now() >= nextAt) paint();
+    else timer ??= setTimeout(paint, nextAt - performance.now());
   });
+  onCleanup(() => clearTimeout(timer));
   return <div class="md" ref={el} />;
 }
 
@@ -58,21 +79,109 @@ function inputSummary(input: unknown): string {
   return s === "{}" ? "" : s;
 }
 
+/**
+ * A unified diff of one change: removed and added lines with context, numbered when the
+ * texts are whole files (an edit tool's texts are snippets: their line numbers would lie).
+ */
+function DiffView(props: { change: TextChange; numbered: boolean }) {
+  const lines = createMemo(() => lineDiff(props.change.before, props.change.after));
+  const n = () => counts(lines());
+  return (
+    <div class="diff" data-path={props.change.path}>
+      <div class="diff-head">
+        <span class="diff-path">{props.change.path || "(no path)"}</span>
+        <span class="diff-add">+{n().add}</span> <span class="diff-del">−{n().del}</span>
+      </div>
+      <pre class="diff-lines">
+        <For each={hunks(lines())}>
+          {(l) =>
+            l === null ? (
+              <div class="diff-gap">⋯</div>
+            ) : (
+              <div class={`dl dl-${l.kind}`}>
+                <Show when={props.numbered}>
+                  <span class="ln">{l.old ?? ""}</span>
+                  <span class="ln">{l.new ?? ""}</span>
+                </Show>
+                <span class="mark">{l.kind === "add" ? "+" : l.kind === "del" ? "-" : " "}</span>
+                {l.text}
+              </div>
+            )
+          }
+        </For>
+      </pre>
+    </div>
+  );
+}
+
+const PLAN_MARK: Record<PlanEntry["status"], string> = {
+  pending: "○",
+  in_progress: "◐",
+  completed: "●",
+};
+
+/** An agent's plan as a checklist: each entry with its status and priority. */
+function PlanView(props: { entries: PlanEntry[] }) {
+  const done = () => props.entries.filter((e) => e.status === "completed").length;
+  return (
+    <section class="plan" aria-label="Plan">
+      <div class="tool-label">
+        Plan · {done()}/{props.entries.length} done
+      </div>
+      <ul>
+        <For each={props.entries}>
+          {(e) => (
+            <li data-status={e.status} data-priority={e.priority}>
+              <span class="plan-mark" role="img" aria-label={e.status.replace("_", " ")}>
+                {PLAN_MARK[e.status]}
+              </span>{" "}
+              <span class="plan-text">{e.content}</span>
+              <Show when={e.priority === "high"}>
+                <span class="badge">high</span>
+              </Show>
+            </li>
+          )}
+        </For>
+      </ul>
+    </section>
+  );
+}
+
 function ToolCard(props: { part: P<"tool_call">; view: View }) {
   const input = () => props.view.toolInput(props.part.id);
   const status = () => (props.part.is_error ? "failed" : props.part.status);
+  // The diff is worked out when the card is first opened, not for every card in the list.
+  const [opened, setOpened] = createSignal(false);
+  const changes = createMemo(() =>
+    opened() ? editChanges(props.part.name, props.part.input) : [],
+  );
   return (
-    <details class="tool" data-status={status()} data-tool={props.part.name}>
+    <details
+      class="tool"
+      data-status={status()}
+      data-tool={props.part.name}
+      onToggle={(e) => e.currentTarget.open && setOpened(true)}
+    >
       <summary>
         <span class="tool-name">{props.part.name}</span>
         <span class="tool-arg">{inputSummary(props.part.input) || input() || ""}</span>
         <span class={`badge status-${status()}`}>{status()}</span>
       </summary>
       <div class="tool-body">
-        <div class="tool-label">Input</div>
-        <pre>
-          <code>{input() ?? JSON.stringify(props.part.input, null, 2)}</code>
-        </pre>
+        <Show
+          when={changes().length > 0}
+          fallback={
+            <>
+              <div class="tool-label">Input</div>
+              <pre>
+                <code>{input() ?? JSON.stringify(props.part.input, null, 2)}</code>
+              </pre>
+            </>
+          }
+        >
+          <div class="tool-label">Changes</div>
+          <For each={changes()}>{(c) => <DiffView change={c} numbered={false} />}</For>
+        </Show>
         <Show when={props.part.output !== undefined}>
           <div class="tool-label">Output</div>
           <Output text={props.part.output ?? ""} error={props.part.is_error} />
@@ -134,6 +243,19 @@ function PartView(props: {
           <summary>Earlier context compacted</summary>
           <div class="plain">{as("compaction").summary}</div>
         </details>
+      </Match>
+      <Match when={part()?.type === "diff"}>
+        <DiffView
+          numbered={true}
+          change={{
+            path: as("diff").path,
+            before: as("diff").old_text ?? "",
+            after: as("diff").new_text,
+          }}
+        />
+      </Match>
+      <Match when={part()?.type === "plan"}>
+        <PlanView entries={as("plan").entries} />
       </Match>
       <Match when={part()?.type === "error"}>
         <div class="part-error" role="alert">

@@ -243,3 +243,48 @@ export async function waitIdle(page, timeout = 60_000) {
     timeout,
   );
 }
+
+/**
+ * Writes a pi session file (pi's format version 3) of `n` messages, prompts and answers in
+ * turn, `text(i)` each, under `dir/sessions/`, for `oqtoctl history import pi dir`.
+ */
+export function writePiSession(dir, cwd, n, text) {
+  fs.mkdirSync(path.join(dir, "sessions"), { recursive: true });
+  const t0 = Date.parse("2026-12-01T00:00:00Z");
+  const lines = [
+    JSON.stringify({
+      type: "session",
+      version: 3,
+      id: "0b1a0000-0000-7000-8000-000000000001",
+      timestamp: new Date(t0).toISOString(),
+      cwd,
+    }),
+  ];
+  for (let i = 0; i < n; i++) {
+    const ts = t0 + i * 1000;
+    const content = [{ type: "text", text: text(i) }];
+    const message =
+      i % 2 === 0
+        ? { role: "user", content, timestamp: ts }
+        : { role: "assistant", content, stopReason: "stop", timestamp: ts };
+    lines.push(
+      JSON.stringify({
+        type: "message",
+        id: `e${i}`,
+        parentId: i === 0 ? null : `e${i - 1}`,
+        timestamp: new Date(ts).toISOString(),
+        message,
+      }),
+    );
+  }
+  fs.writeFileSync(path.join(dir, "sessions", "imported.jsonl"), `${lines.join("\n")}\n`);
+}
+
+/** Imports the pi sessions under `dir` with `oqtoctl history import pi`. */
+export function importPi(stack, dir) {
+  const r = spawnSync(bin("oqtoctl"), ["history", "import", "pi", dir], {
+    env: stack.env,
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`oqtoctl history import pi: ${r.stderr}`);
+}
