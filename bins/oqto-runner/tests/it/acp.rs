@@ -356,3 +356,60 @@ fn a_workspace_permissions_file_only_tightens_and_a_bad_one_stops_the_start() {
         "{result}"
     );
 }
+
+/// Prompts the scripted agent's `ask` in a new session of `broken` and waits until the
+/// request waits for a person; the session and the request id.
+fn asking(c: &mut Client, runner: &Runner) -> (String, String) {
+    let session = c.create("broken", &runner.work());
+    c.ok(json!({"type":"prompt","session":session,"text":"ask"}));
+    let events = c.events_until(|e| e["type"] == "state" && e["phase"] == "awaiting_permission");
+    let request = of(&events, "permission.request")[0]["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (session, request)
+}
+
+#[test]
+fn a_pending_permission_request_is_in_the_snapshot_of_a_client_that_comes_later() {
+    let runner = broken();
+    let mut first = runner.client();
+    let (session, request) = asking(&mut first, &runner);
+
+    // A second client (a reloaded web page) learns of the request from the session alone.
+    let mut later = runner.client();
+    let info = later.ok(json!({"type":"session.get","session":session}));
+    let pending = &info["session"]["permissions"];
+    assert_eq!(pending.as_array().map(Vec::len), Some(1), "{info}");
+    assert_eq!(pending[0]["request"], request.as_str());
+    assert_eq!(pending[0]["tool"]["call_id"], "t1");
+    assert_eq!(pending[0]["tool"]["title"], "touch x");
+    assert_eq!(pending[0]["tool"]["kind"], "edit");
+    let options: Vec<&str> = pending[0]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(options, ["yes", "no"]);
+    assert_eq!(info["session"]["phase"], "awaiting_permission");
+    let list = later.ok(json!({"type":"session.list"}));
+    assert_eq!(list["sessions"][0]["permissions"], *pending, "{list}");
+
+    // It subscribes from now on and answers; both clients see who did.
+    later.ok(json!({"type":"session.subscribe","session":session}));
+    later.ok(json!({"type":"permission.reply","session":session,"request":request,"option":"yes"}));
+    for c in [&mut first, &mut later] {
+        let events = idle(c);
+        let resolved = of(&events, "permission.resolved");
+        assert_eq!(resolved[0]["request"], request.as_str(), "{events:#?}");
+        assert_eq!(resolved[0]["answered"]["client"], "it/1");
+        assert_eq!(assistant_texts(&events), ["granted: yes"]);
+    }
+    let info = later.ok(json!({"type":"session.get","session":session}));
+    assert!(
+        info["session"].get("permissions").is_none(),
+        "answered: no longer pending: {info}"
+    );
+}
+

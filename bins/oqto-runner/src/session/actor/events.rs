@@ -2,7 +2,7 @@
 //! for snapshots, the session record.
 
 use oqto_history::SessionRecord;
-use oqto_protocol::{EventKind, Message, Phase, State};
+use oqto_protocol::{EventKind, Message, PendingPermission, Phase, State};
 use tokio::time::Instant;
 
 use super::{Actor, Prepared, title_from};
@@ -54,6 +54,18 @@ impl Actor {
                 self.info.reason.clone_from(reason);
             }
             EventKind::ModelChanged { model, .. } => self.info.model = Some(model.clone()),
+            EventKind::PermissionRequest {
+                request,
+                tool,
+                options,
+            } => self.info.permissions.push(PendingPermission {
+                request: request.clone(),
+                tool: tool.clone(),
+                options: options.clone(),
+            }),
+            EventKind::PermissionResolved { request, .. } => {
+                self.info.permissions.retain(|p| p.request != *request);
+            }
             _ => {}
         }
         let session = self.info.id.clone();
