@@ -9,7 +9,7 @@ use oqto_fake_llm_core::{Background, Config};
 use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
 
-use crate::support::{Client, Runner, assistant_texts, fake_agent_bin};
+use crate::support::{Client, Runner, agents, assistant_texts, fake_agent_bin};
 
 fn opencode_bin() -> PathBuf {
     let bin = oqto_testkit::workspace_root().join(".local/agents/bin/opencode");
@@ -413,3 +413,75 @@ fn a_pending_permission_request_is_in_the_snapshot_of_a_client_that_comes_later(
     );
 }
 
+/// The audit entries of `session` that record a `permission.resolved`.
+fn audited_resolutions(c: &mut Client, session: &str) -> Vec<Value> {
+    let audit = c.ok(json!({"type":"audit.list","session":session}));
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "permission.resolved")
+        .cloned()
+        .collect()
+}
+
+fn assert_stopped(resolved: &Value, request: &str) {
+    assert_eq!(resolved["request"], request, "{resolved}");
+    assert_eq!(resolved["answered"]["by"], "stopped", "{resolved}");
+    assert!(resolved.get("option").is_none(), "cancelled: {resolved}");
+}
+
+#[test]
+fn a_permission_request_pending_when_the_harness_stops_is_resolved_and_audited() {
+    let mut runner = broken();
+    let mut c = runner.client();
+
+    // Closed: the request is resolved before the session says it closed.
+    let (session, request) = asking(&mut c, &runner);
+    c.ok(json!({"type":"session.close","session":session}));
+    let events = c.events_until(|e| e["type"] == "session.closed");
+    let resolved = of(&events, "permission.resolved");
+    assert_eq!(resolved.len(), 1, "{events:#?}");
+    assert_stopped(resolved[0], &request);
+    let info = c.ok(json!({"type":"session.get","session":session}));
+    assert!(info["session"].get("permissions").is_none(), "{info}");
+    let audited = audited_resolutions(&mut c, &session);
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert!(
+        audited[0]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("cancelled, answered by harness stopped"),
+        "{audited:#?}"
+    );
+
+    // Deleted: the same, and the audit entry outlives the session.
+    let (session, request) = asking(&mut c, &runner);
+    c.ok(json!({"type":"session.delete","session":session}));
+    let events = c.events_until(|e| e["type"] == "session.deleted");
+    assert_stopped(of(&events, "permission.resolved")[0], &request);
+    assert_eq!(audited_resolutions(&mut c, &session).len(), 1);
+
+    // Crashed: the agent is killed while it waits.
+    let (session, request) = asking(&mut c, &runner);
+    for pid in agents(runner.pid()) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill the agent");
+    }
+    let events = c.events_until(|e| e["type"] == "state" && e["state"] == "error");
+    assert_stopped(of(&events, "permission.resolved")[0], &request);
+    assert_eq!(audited_resolutions(&mut c, &session).len(), 1);
+
+    // The runner shuts down: the audit log has the answer when it comes back.
+    let (session, request) = asking(&mut c, &runner);
+    assert_eq!(runner.stop().code(), Some(0));
+    runner.spawn();
+    let mut c = runner.client();
+    let audited = audited_resolutions(&mut c, &session);
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(audited[0]["request"], request.as_str());
+    assert_eq!(audited[0]["answered"]["by"], "stopped");
+}
