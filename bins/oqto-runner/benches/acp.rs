@@ -1,16 +1,19 @@
-//! `cargo bench -p oqto-runner --bench acp`: opencode (an ACP agent, from `.local/agents`)
-//! driven through Oqto against driven directly, side by side in one run, both against the
+//! `cargo bench -p oqto-runner --bench acp [-- AGENT…]`: ACP agents from `.local/agents`
+//! (opencode, and Codex through `codex-acp`; `AGENT` picks some: `opencode`, `codex`)
+//! driven through Oqto against driven directly, side by side in one run, all against the
 //! same in-process fake LLM.
 //!
-//! * **Oqto**: a release `oqto-runner` with the `opencode` harness (through `oqto-sandbox`,
+//! * **Oqto**: a release `oqto-runner` with the agent's harness (through `oqto-sandbox`,
 //!   as always); a client on the socket sends `prompt` and times the first `part.delta` and
 //!   the `state idle` that ends the turn.
-//! * **direct**: the bench's own minimal ACP client runs `opencode acp` as a child
-//!   (unconfined, no runner), writes `session/prompt` and times the first
-//!   `agent_message_chunk` and the prompt's answer.
+//! * **Oqto, no sandbox**: the same runner with the user's sandbox policy `enabled = false`,
+//!   to tell the sandbox's share from the runner's.
+//! * **direct**: the bench's own minimal ACP client runs the agent as a child (unconfined,
+//!   no runner), writes `session/prompt` and times the first `agent_message_chunk` and the
+//!   prompt's answer.
 //!
-//! Start-up (harness start to ready: sandbox, opencode, `initialize`, `session/new`) is
-//! measured apart, once per side. Turns alternate between the two sides. Nothing fails on
+//! Start-up (harness start to ready: sandbox, agent, `initialize`, `session/new`) is
+//! measured apart, once per side. Turns alternate between the sides. Nothing fails on
 //! slowness: it measures and reports (docs/benchmarks.md).
 
 #![allow(clippy::print_stdout)]
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use oqto_fake_llm_core::agents::{Agent, write_agent_home};
 use oqto_fake_llm_core::{Background, Config};
 use oqto_ipc::spawn::Spawn;
 use oqto_testkit::{TestEnv, wait_until};
@@ -29,69 +33,125 @@ use serde_json::{Value, json};
 
 const TURNS: usize = 30;
 
-fn main() -> ExitCode {
-    let opencode = oqto_testkit::workspace_root().join(".local/agents/bin/opencode");
-    if !opencode.exists() {
-        println!(
-            "acp bench: {} is missing; run scripts/setup",
-            opencode.display()
-        );
-        return ExitCode::FAILURE;
+/// An ACP agent under test: its harness name in the runner, program and arguments.
+struct Bench {
+    harness: &'static str,
+    program: PathBuf,
+    args: &'static [&'static str],
+}
+
+impl Bench {
+    fn of(name: &str) -> Option<Self> {
+        let bin = oqto_testkit::workspace_root().join(".local/agents/bin");
+        match name {
+            "opencode" => Some(Self {
+                harness: "opencode",
+                program: bin.join("opencode"),
+                args: &["acp"],
+            }),
+            "codex" => Some(Self {
+                harness: "codex",
+                program: bin.join(Agent::Codex.acp_command().0),
+                args: Agent::Codex.acp_command().1,
+            }),
+            _ => None,
+        }
     }
+
+    /// Writes the agent's configuration for the fake LLM at `base_url` into `env` (never the
+    /// user's own) and returns the environment to run it with.
+    fn configure(&self, env: &TestEnv, base_url: &str) -> Vec<(String, String)> {
+        if self.harness == "opencode" {
+            let config = json!({
+                "provider": {"fake": {"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+                    "options": {"baseURL": base_url, "apiKey": "x"},
+                    "models": {"oqto-demo": {"name": "oqto-demo"}}}},
+                "model": "fake/oqto-demo", "small_model": "fake/oqto-demo",
+                "autoupdate": false, "share": "disabled",
+            });
+            // Under HOME: the sandbox shows the home directory (read-only).
+            let file = env.write("home/opencode-bench.json", config.to_string());
+            return vec![
+                ("OPENCODE_CONFIG".into(), file.display().to_string()),
+                ("OPENCODE_DISABLE_MODELS_FETCH".into(), "1".into()),
+                ("OPENCODE_DISABLE_AUTOUPDATE".into(), "1".into()),
+            ];
+        }
+        let home = env.root().join("cache/agents").join(self.harness);
+        write_agent_home(Agent::Codex, &home, base_url).expect("write the agent's home")
+    }
+
+    /// A runner in `env` with this agent as its harness, and a client with one session.
+    fn runner(
+        &self,
+        env: &TestEnv,
+        base_url: &str,
+        sandbox: bool,
+    ) -> (Child, Oqto, String, Duration) {
+        let vars = self.configure(env, base_url);
+        let quote = |s: &str| Value::from(s).to_string();
+        let table: Vec<String> = vars
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", quote(v)))
+            .collect();
+        env.write(
+            "config/oqto/runner.toml",
+            format!(
+                "[runner]\nidle_timeout = \"off\"\n[harness.{}]\ncommand = {}\nenv = {{ {} }}\n",
+                self.harness,
+                quote(&self.program.display().to_string()),
+                table.join(", ")
+            ),
+        );
+        if !sandbox {
+            env.write("config/oqto/sandbox.toml", "enabled = false\n");
+        }
+        let (runner, socket) = start_runner(env);
+        let mut client = Oqto::connect(&socket);
+        let t = Instant::now();
+        let session = client.create(self.harness, &env.work().display().to_string());
+        (runner, client, session, t.elapsed())
+    }
+}
+
+fn main() -> ExitCode {
+    let names: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let names = if names.is_empty() {
+        vec!["opencode".to_owned(), "codex".to_owned()]
+    } else {
+        names
+    };
+    for name in &names {
+        let Some(bench) = Bench::of(name) else {
+            println!("acp bench: unknown agent `{name}` (opencode, codex)");
+            return ExitCode::FAILURE;
+        };
+        if !bench.program.exists() {
+            println!(
+                "acp bench: {} is missing; run scripts/setup",
+                bench.program.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        run(&bench);
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(bench: &Bench) {
     let llm = Background::start(Config::default()).expect("fake LLM");
     let env = TestEnv::new();
-    let config = json!({
-        "provider": {"fake": {"npm": "@ai-sdk/openai-compatible", "name": "Fake",
-            "options": {"baseURL": llm.base_url(), "apiKey": "x"},
-            "models": {"oqto-demo": {"name": "oqto-demo"}}}},
-        "model": "fake/oqto-demo", "small_model": "fake/oqto-demo",
-        "autoupdate": false, "share": "disabled",
-    });
-    let file = env.write("home/opencode-bench.json", config.to_string());
-    let agent_env = [
-        ("OPENCODE_CONFIG", file.display().to_string()),
-        ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
-        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
-    ];
-    let table: Vec<String> = agent_env
-        .iter()
-        .map(|(k, v)| format!("{k} = \"{v}\""))
-        .collect();
-    let runner_toml = format!(
-        "[runner]\nidle_timeout = \"off\"\n[harness.opencode]\ncommand = \"{}\"\nenv = {{ {} }}\n",
-        opencode.display(),
-        table.join(", ")
-    );
-    env.write("config/oqto/runner.toml", &runner_toml);
-    // The same runner with the sandbox turned off (user policy `enabled = false`), to tell
-    // the sandbox's share from the runner's.
     let bare_env = TestEnv::new();
-    bare_env.write("home/opencode-bench.json", config.to_string());
-    bare_env.write(
-        "config/oqto/runner.toml",
-        runner_toml.replace(
-            &file.display().to_string(),
-            &bare_env
-                .home()
-                .join("opencode-bench.json")
-                .display()
-                .to_string(),
-        ),
-    );
-    bare_env.write("config/oqto/sandbox.toml", "enabled = false\n");
-    let (mut runner, socket) = start_runner(&env);
-    let (mut bare_runner, bare_socket) = start_runner(&bare_env);
-    let mut oqto = Oqto::connect(&socket);
+    let (mut runner, mut oqto, session, oqto_start) = bench.runner(&env, &llm.base_url(), true);
+    let (mut bare_runner, mut bare, bare_session, bare_start) =
+        bench.runner(&bare_env, &llm.base_url(), false);
+    let direct_env = TestEnv::new();
+    let vars = bench.configure(&direct_env, &llm.base_url());
     let t = Instant::now();
-    let session = oqto.create(&env.work().display().to_string());
-    let oqto_start = t.elapsed();
-    let mut bare = Oqto::connect(&bare_socket);
-    let t = Instant::now();
-    let bare_session = bare.create(&bare_env.work().display().to_string());
-    let bare_start = t.elapsed();
-
-    let t = Instant::now();
-    let mut direct = Direct::start(&opencode, &env, &agent_env);
+    let mut direct = Direct::start(bench, &direct_env, &vars);
     let direct_start = t.elapsed();
 
     // One warm-up turn each (opencode's first turn also asks for a title).
@@ -105,9 +165,12 @@ fn main() -> ExitCode {
         b.push(bare.turn(&bare_session, &text));
         d.push(direct.turn(&text));
     }
-    println!("acp bench: opencode, {TURNS} turns per side, alternating; fake LLM in process");
     println!(
-        "start to ready: oqto {:.0} ms (sandbox + opencode + handshake), oqto without sandbox {:.0} ms, direct {:.0} ms",
+        "acp bench: {}, {TURNS} turns per side, alternating; fake LLM in process",
+        bench.harness
+    );
+    println!(
+        "start to ready: oqto {:.0} ms (sandbox + agent + handshake), oqto without sandbox {:.0} ms, direct {:.0} ms",
         ms(oqto_start),
         ms(bare_start),
         ms(direct_start)
@@ -121,7 +184,6 @@ fn main() -> ExitCode {
         let _ = r.kill();
         let _ = r.wait();
     }
-    ExitCode::SUCCESS
 }
 
 /// A release `oqto-runner` in `env`, and its socket once it accepts.
@@ -213,8 +275,8 @@ impl Oqto {
         }
     }
 
-    fn create(&mut self, cwd: &str) -> String {
-        let r = self.request(json!({"type":"session.create","harness":"opencode","cwd":cwd}));
+    fn create(&mut self, harness: &str, cwd: &str) -> String {
+        let r = self.request(json!({"type":"session.create","harness":harness,"cwd":cwd}));
         let id = r["result"]["session"]["id"].as_str().unwrap().to_owned();
         self.request(json!({"type":"session.subscribe","session":id}));
         id
@@ -248,9 +310,9 @@ struct Direct {
 }
 
 impl Direct {
-    fn start(opencode: &PathBuf, env: &TestEnv, vars: &[(&str, String)]) -> Self {
-        let mut child = Spawn::new(opencode)
-            .arg("acp")
+    fn start(bench: &Bench, env: &TestEnv, vars: &[(String, String)]) -> Self {
+        let mut child = Spawn::new(&bench.program)
+            .args(bench.args)
             .envs(env.vars())
             .envs(
                 vars.iter()
@@ -261,7 +323,7 @@ impl Direct {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start opencode");
+            .expect("start the agent");
         let lines = BufReader::new(child.stdout.take().unwrap());
         let mut d = Self {
             child,
@@ -296,7 +358,7 @@ impl Direct {
         let mut line = String::new();
         assert!(
             self.lines.read_line(&mut line).expect("read") > 0,
-            "opencode closed"
+            "the agent closed"
         );
         serde_json::from_str(&line).unwrap_or(Value::Null)
     }

@@ -133,7 +133,13 @@ last_seq: number,
 /**
  * Clients currently subscribed.
  */
-subscribers: number, };
+subscribers: number, 
+/**
+ * Permission requests waiting for a person (oldest first), with what their
+ * `permission.request` said; empty (and left out) when none waits. Not stored: a
+ * request does not outlive its harness.
+ */
+permissions?: Array<PendingPermission>, };
 
 export type Command = { "type": "session.create", harness: string, cwd: string, model?: string, provider?: string, sandbox_profile?: string, title?: string, } | { "type": "session.list", state?: State, harness?: string, 
 /**
@@ -424,6 +430,12 @@ id: string,
 name: string, kind: OptionKind, };
 
 export type OptionKind = "allow_once" | "allow_always" | "reject_once" | "reject_always";
+
+export type PendingPermission = { 
+/**
+ * The runner's id of the request, for `permission.reply {request}`.
+ */
+request: string, tool: PermissionTool, options: Array<PermissionOption>, };
 
 export type Answerer = { "by": "user", client: string, } | { "by": "policy", rule: string, } | { "by": "abort" } | { "by": "stopped" };
 

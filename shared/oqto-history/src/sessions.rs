@@ -60,6 +60,7 @@ impl SessionRecord {
             last_activity: self.updated_at,
             last_seq: self.last_seq,
             subscribers,
+            permissions: Vec::new(),
         }
     }
 }

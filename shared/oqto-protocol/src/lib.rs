@@ -53,7 +53,8 @@ pub use message::{
     StopReason, ToolStatus, Usage,
 };
 pub use permission::{
-    Answerer, AuditEntry, AuditKind, OptionKind, PermissionOption, PermissionTool, ToolKind,
+    Answerer, AuditEntry, AuditKind, OptionKind, PendingPermission, PermissionOption,
+    PermissionTool, ToolKind,
 };
 pub use relay::{
     Channel, Frame, RelayMessage, RelayWelcome, TERMINAL_INPUT, TERMINAL_OUTPUT, TerminalBytes,

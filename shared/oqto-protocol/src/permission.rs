@@ -93,6 +93,18 @@ pub struct PermissionOption {
     pub kind: OptionKind,
 }
 
+/// A permission request still waiting for a person, as a session's `SessionInfo` lists it:
+/// what its `permission.request` event said, so that a client arriving (or reloading) while
+/// the agent waits can show it and answer it with `permission.reply`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PendingPermission {
+    /// The runner's id of the request, for `permission.reply {request}`.
+    pub request: String,
+    pub tool: PermissionTool,
+    pub options: Vec<PermissionOption>,
+}
+
 /// What choosing an option means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

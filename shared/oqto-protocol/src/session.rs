@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{Millis, SessionId};
 use crate::message::ModelRef;
+use crate::permission::PendingPermission;
 
 /// The state of a session. Driven by one state machine in the runner; clients never infer it.
 ///
@@ -153,4 +154,10 @@ pub struct SessionInfo {
     pub last_seq: u64,
     /// Clients currently subscribed.
     pub subscribers: u32,
+    /// Permission requests waiting for a person (oldest first), with what their
+    /// `permission.request` said; empty (and left out) when none waits. Not stored: a
+    /// request does not outlive its harness.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<PendingPermission>>", optional))]
+    pub permissions: Vec<PendingPermission>,
 }

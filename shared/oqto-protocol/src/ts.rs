@@ -19,7 +19,8 @@ use crate::message::{
     StopReason, ToolStatus, Usage,
 };
 use crate::permission::{
-    Answerer, AuditEntry, AuditKind, OptionKind, PermissionOption, PermissionTool, ToolKind,
+    Answerer, AuditEntry, AuditKind, OptionKind, PendingPermission, PermissionOption,
+    PermissionTool, ToolKind,
 };
 use crate::relay::{RelayMessage, RelayWelcome};
 use crate::response::{
@@ -92,6 +93,7 @@ pub fn typescript() -> String {
         ToolKind,
         PermissionOption,
         OptionKind,
+        PendingPermission,
         Answerer,
         AuditKind,
         AuditEntry,

@@ -541,6 +541,7 @@ pub(super) mod tests {
             last_activity: 0,
             last_seq: 0,
             subscribers: 1,
+            permissions: Vec::new(),
         }
     }
 }

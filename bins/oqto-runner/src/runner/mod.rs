@@ -530,6 +530,7 @@ fn info_of(record: &SessionRecord) -> SessionInfo {
         last_activity: record.updated_at,
         last_seq: record.last_seq,
         subscribers: 0,
+        permissions: Vec::new(),
     }
 }
 

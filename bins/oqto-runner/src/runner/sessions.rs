@@ -154,6 +154,7 @@ impl Runner {
             last_activity: now,
             last_seq: 0,
             subscribers: 0,
+            permissions: Vec::new(),
         };
         let record = SessionRecord {
             harness_ref: resume.clone(),

@@ -9,7 +9,7 @@ use oqto_fake_llm_core::{Background, Config};
 use oqto_testkit::TestEnv;
 use serde_json::{Value, json};
 
-use crate::support::{Client, Runner, assistant_texts, fake_agent_bin};
+use crate::support::{Client, Runner, agents, assistant_texts, fake_agent_bin};
 
 fn opencode_bin() -> PathBuf {
     let bin = oqto_testkit::workspace_root().join(".local/agents/bin/opencode");
@@ -355,4 +355,133 @@ fn a_workspace_permissions_file_only_tightens_and_a_bad_one_stops_the_start() {
             .contains("permissions.toml"),
         "{result}"
     );
+}
+
+/// Prompts the scripted agent's `ask` in a new session of `broken` and waits until the
+/// request waits for a person; the session and the request id.
+fn asking(c: &mut Client, runner: &Runner) -> (String, String) {
+    let session = c.create("broken", &runner.work());
+    c.ok(json!({"type":"prompt","session":session,"text":"ask"}));
+    let events = c.events_until(|e| e["type"] == "state" && e["phase"] == "awaiting_permission");
+    let request = of(&events, "permission.request")[0]["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (session, request)
+}
+
+#[test]
+fn a_pending_permission_request_is_in_the_snapshot_of_a_client_that_comes_later() {
+    let runner = broken();
+    let mut first = runner.client();
+    let (session, request) = asking(&mut first, &runner);
+
+    // A second client (a reloaded web page) learns of the request from the session alone.
+    let mut later = runner.client();
+    let info = later.ok(json!({"type":"session.get","session":session}));
+    let pending = &info["session"]["permissions"];
+    assert_eq!(pending.as_array().map(Vec::len), Some(1), "{info}");
+    assert_eq!(pending[0]["request"], request.as_str());
+    assert_eq!(pending[0]["tool"]["call_id"], "t1");
+    assert_eq!(pending[0]["tool"]["title"], "touch x");
+    assert_eq!(pending[0]["tool"]["kind"], "edit");
+    let options: Vec<&str> = pending[0]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(options, ["yes", "no"]);
+    assert_eq!(info["session"]["phase"], "awaiting_permission");
+    let list = later.ok(json!({"type":"session.list"}));
+    assert_eq!(list["sessions"][0]["permissions"], *pending, "{list}");
+
+    // It subscribes from now on and answers; both clients see who did.
+    later.ok(json!({"type":"session.subscribe","session":session}));
+    later.ok(json!({"type":"permission.reply","session":session,"request":request,"option":"yes"}));
+    for c in [&mut first, &mut later] {
+        let events = idle(c);
+        let resolved = of(&events, "permission.resolved");
+        assert_eq!(resolved[0]["request"], request.as_str(), "{events:#?}");
+        assert_eq!(resolved[0]["answered"]["client"], "it/1");
+        assert_eq!(assistant_texts(&events), ["granted: yes"]);
+    }
+    let info = later.ok(json!({"type":"session.get","session":session}));
+    assert!(
+        info["session"].get("permissions").is_none(),
+        "answered: no longer pending: {info}"
+    );
+}
+
+/// The audit entries of `session` that record a `permission.resolved`.
+fn audited_resolutions(c: &mut Client, session: &str) -> Vec<Value> {
+    let audit = c.ok(json!({"type":"audit.list","session":session}));
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "permission.resolved")
+        .cloned()
+        .collect()
+}
+
+fn assert_stopped(resolved: &Value, request: &str) {
+    assert_eq!(resolved["request"], request, "{resolved}");
+    assert_eq!(resolved["answered"]["by"], "stopped", "{resolved}");
+    assert!(resolved.get("option").is_none(), "cancelled: {resolved}");
+}
+
+#[test]
+fn a_permission_request_pending_when_the_harness_stops_is_resolved_and_audited() {
+    let mut runner = broken();
+    let mut c = runner.client();
+
+    // Closed: the request is resolved before the session says it closed.
+    let (session, request) = asking(&mut c, &runner);
+    c.ok(json!({"type":"session.close","session":session}));
+    let events = c.events_until(|e| e["type"] == "session.closed");
+    let resolved = of(&events, "permission.resolved");
+    assert_eq!(resolved.len(), 1, "{events:#?}");
+    assert_stopped(resolved[0], &request);
+    let info = c.ok(json!({"type":"session.get","session":session}));
+    assert!(info["session"].get("permissions").is_none(), "{info}");
+    let audited = audited_resolutions(&mut c, &session);
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert!(
+        audited[0]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("cancelled, answered by harness stopped"),
+        "{audited:#?}"
+    );
+
+    // Deleted: the same, and the audit entry outlives the session.
+    let (session, request) = asking(&mut c, &runner);
+    c.ok(json!({"type":"session.delete","session":session}));
+    let events = c.events_until(|e| e["type"] == "session.deleted");
+    assert_stopped(of(&events, "permission.resolved")[0], &request);
+    assert_eq!(audited_resolutions(&mut c, &session).len(), 1);
+
+    // Crashed: the agent is killed while it waits.
+    let (session, request) = asking(&mut c, &runner);
+    for pid in agents(runner.pid()) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill the agent");
+    }
+    let events = c.events_until(|e| e["type"] == "state" && e["state"] == "error");
+    assert_stopped(of(&events, "permission.resolved")[0], &request);
+    assert_eq!(audited_resolutions(&mut c, &session).len(), 1);
+
+    // The runner shuts down: the audit log has the answer when it comes back.
+    let (session, request) = asking(&mut c, &runner);
+    assert_eq!(runner.stop().code(), Some(0));
+    runner.spawn();
+    let mut c = runner.client();
+    let audited = audited_resolutions(&mut c, &session);
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(audited[0]["request"], request.as_str());
+    assert_eq!(audited[0]["answered"]["by"], "stopped");
 }

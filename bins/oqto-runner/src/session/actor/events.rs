@@ -2,7 +2,7 @@
 //! for snapshots, the session record.
 
 use oqto_history::SessionRecord;
-use oqto_protocol::{EventKind, Message, Phase, State};
+use oqto_protocol::{Answerer, EventKind, Message, PendingPermission, Phase, State};
 use tokio::time::Instant;
 
 use super::{Actor, Prepared, title_from};
@@ -54,6 +54,18 @@ impl Actor {
                 self.info.reason.clone_from(reason);
             }
             EventKind::ModelChanged { model, .. } => self.info.model = Some(model.clone()),
+            EventKind::PermissionRequest {
+                request,
+                tool,
+                options,
+            } => self.info.permissions.push(PendingPermission {
+                request: request.clone(),
+                tool: tool.clone(),
+                options: options.clone(),
+            }),
+            EventKind::PermissionResolved { request, .. } => {
+                self.info.permissions.retain(|p| p.request != *request);
+            }
             _ => {}
         }
         let session = self.info.id.clone();
@@ -166,6 +178,26 @@ impl Actor {
                     recoverable: true,
                 })
             }
+        }
+    }
+
+    /// The harness is gone (stopped or crashed) with permission requests still waiting:
+    /// each is resolved `cancelled`, answered by [`Answerer::Stopped`], so that clients drop
+    /// their approval cards and the audit log records how the request ended.
+    pub(super) fn resolve_stranded_permissions(&mut self) {
+        let stranded: Vec<String> = self
+            .info
+            .permissions
+            .iter()
+            .map(|p| p.request.clone())
+            .collect();
+        for request in stranded {
+            self.publish(EventKind::PermissionResolved {
+                request,
+                option: None,
+                kind: None,
+                answered: Answerer::Stopped,
+            });
         }
     }
 

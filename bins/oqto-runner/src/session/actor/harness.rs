@@ -225,6 +225,7 @@ impl Actor {
     /// Cleans up after the process is gone: open work ends with `reason`, the state
     /// becomes `state`.
     pub(super) async fn harness_gone(&mut self, reason: &str, state: State) {
+        self.resolve_stranded_permissions();
         let part_id = self.ctx.ids.clone().part_id();
         for event in self.transcript().abandon(reason, part_id) {
             self.publish_stored(event).await;
@@ -263,6 +264,7 @@ impl Actor {
         let grace = self.ctx.config.timeouts.shutdown_grace;
         let status = h.process.stop(grace).await;
         tracing::info!(session = %self.info.id, "harness stopped ({})", describe_exit(status));
+        self.resolve_stranded_permissions();
         let reason = "the harness was stopped";
         let part_id = self.ctx.ids.clone().part_id();
         for event in self.transcript().abandon(reason, part_id) {

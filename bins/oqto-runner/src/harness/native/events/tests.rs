@@ -243,6 +243,7 @@ fn info() -> Box<SessionInfo> {
         last_activity: 0,
         last_seq: 0,
         subscribers: 0,
+        permissions: Vec::new(),
     })
 }
 
