@@ -152,6 +152,17 @@ export function applyEvent(m: SessionModel, ev: Event, ch: Change = emptyChange(
   if (ev.type === "resync") {
     m.info = ev.info;
     loadSnapshot(m, ev.messages, ev.has_more, ev.in_flight, ch);
+    // Requests still waiting for an answer (a page reloaded while the agent asks): their
+    // approval cards come back with the snapshot.
+    for (const p of ev.info.permissions ?? []) {
+      m.notices.push({
+        key: `perm-${p.request}`,
+        after: m.order.at(-1) ?? null,
+        kind: "permission",
+        text: p.tool.title,
+        permission: { request: p.request, tool: p.tool, options: p.options },
+      });
+    }
     m.lastSeq = ev.seq;
     ch.info = true;
     return ch;

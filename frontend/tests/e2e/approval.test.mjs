@@ -1,6 +1,7 @@
 // An ACP agent asks for permission (the scripted ACP agent, `oqto-fake-agent --acp`, through
 // the runner's ACP adapter): the page shows an approval card with the agent's options; a
-// click answers it, the card says how it was answered, and the turn goes on.
+// click answers it, the card says how it was answered, and the turn goes on. A reload while
+// the agent waits brings the card back.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -45,6 +46,9 @@ test("an approval card is granted and the turn goes on", async () => {
         (await page.getByTestId("phase").textContent())?.includes("awaiting permission"),
       );
       assert.equal(await card.getByRole("button").count(), 2);
+      // A reload while the agent waits: the card comes back from the session's snapshot.
+      await page.reload();
+      await waitFor("the approval card after the reload", () => card.isVisible());
       await card.getByRole("button", { name: "Allow" }).click();
       await waitFor("the answer on the card", async () =>
         /Answered: Allow, by \S+/.test(await card.textContent()),

@@ -161,6 +161,39 @@ test("a resync replaces the view with its snapshot", () => {
   assert.equal(m.messages.get("msg_x").parts[0].text, "partial");
 });
 
+test("a resync brings back the approval cards of requests still pending", () => {
+  const m = M.newModel(S);
+  const tool = { call_id: "call_1", title: "Run rm -rf target", kind: "execute" };
+  const options = [
+    { id: "once", name: "Allow once", kind: "allow_once" },
+    { id: "reject", name: "Reject", kind: "reject_once" },
+  ];
+  M.applyEvent(m, {
+    type: "resync",
+    reason: "too_far_behind",
+    info: { ...info("working"), permissions: [{ request: "perm_1", tool, options }] },
+    messages: [],
+    has_more: false,
+    session: S,
+    seq: 7,
+    ts: 1,
+  });
+  assert.equal(m.notices.length, 1);
+  assert.equal(m.notices[0].kind, "permission");
+  assert.deepEqual(m.notices[0].permission, { request: "perm_1", tool, options });
+  // Answered later by someone: the card shows it resolved.
+  M.applyEvent(m, {
+    type: "permission.resolved",
+    request: "perm_1",
+    option: "once",
+    answered: { by: "user", client: "oqtoctl" },
+    session: S,
+    seq: 8,
+    ts: 1,
+  });
+  assert.equal(m.notices[0].permission.resolved.option, "once");
+});
+
 test("an older page is prepended once; notices follow the message they came after", () => {
   const m = M.newModel(S);
   for (const e of turn()) M.applyEvent(m, e);
