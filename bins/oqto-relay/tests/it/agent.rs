@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Relay, create_session, seqs};
+use crate::support::{Relay, create_session, seqs, subscribe_and_prompt};
 
 #[tokio::test]
 async fn a_turn_streams_through_the_relay_with_the_clients_ids() {
@@ -60,20 +60,7 @@ async fn a_reconnect_resumes_with_exactly_the_missed_events() {
     first.hello().await;
     let session = create_session(&mut first, &cwd).await;
     let mut seen = Vec::new();
-    let reply = first
-        .request(
-            json!({"id":"s1","type":"session.subscribe","session":session}),
-            &mut seen,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
-    let reply = first
-        .request(
-            json!({"id":"p1","type":"prompt","session":session,"text":"stream:30@10"}),
-            &mut seen,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
+    subscribe_and_prompt(&mut first, &session, "stream:30@10", &mut seen).await;
     // Read a few events, then the tab goes away mid-turn.
     while seqs(&seen).len() < 5 {
         let frame = first.frame().await;
@@ -169,20 +156,7 @@ async fn reconnecting_at_random_cut_points_reassembles_the_uninterrupted_stream(
     ws.hello().await;
     let session = create_session(&mut ws, &cwd).await;
     let mut first = Vec::new();
-    let reply = ws
-        .request(
-            json!({"id":"s","type":"session.subscribe","session":session}),
-            &mut first,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
-    let reply = ws
-        .request(
-            json!({"id":"p","type":"prompt","session":session,"text":"stream:40@5"}),
-            &mut first,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
+    subscribe_and_prompt(&mut ws, &session, "stream:40@5", &mut first).await;
     // The cut stream starts after the turn's `working` state: any `idle` after it ends it.
     let working = |e: &Value| e["type"] == "state" && e["state"] == "working";
     while !first.iter().any(working) {
@@ -244,20 +218,7 @@ async fn a_relay_restarted_mid_turn_lets_clients_resume_with_nothing_lost() {
     ws.hello().await;
     let session = create_session(&mut ws, &cwd).await;
     let mut seen = Vec::new();
-    let reply = ws
-        .request(
-            json!({"id":"s","type":"session.subscribe","session":session}),
-            &mut seen,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
-    let reply = ws
-        .request(
-            json!({"id":"p","type":"prompt","session":session,"text":"stream:30@10"}),
-            &mut seen,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
+    subscribe_and_prompt(&mut ws, &session, "stream:30@10", &mut seen).await;
     while seqs(&seen).len() < 4 {
         let frame = ws.frame().await;
         if frame["ch"] == "agent" && frame["msg"]["session"] == session.as_str() {

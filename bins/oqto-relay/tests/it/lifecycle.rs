@@ -3,7 +3,7 @@
 use nix::sys::signal::Signal;
 use serde_json::json;
 
-use crate::support::{Relay, create_session, seqs, signal};
+use crate::support::{Relay, create_session, seqs, signal, subscribe_and_prompt};
 
 #[tokio::test]
 async fn healthz_says_whether_the_runner_answers_and_the_ui_page_is_served() {
@@ -37,20 +37,7 @@ async fn a_killed_runner_is_reported_and_the_relay_reconnects_to_a_new_one() {
     let cwd = relay.env.work().display().to_string();
     let session = create_session(&mut ws, &cwd).await;
     let mut seen = Vec::new();
-    let reply = ws
-        .request(
-            json!({"id":"s","type":"session.subscribe","session":session}),
-            &mut seen,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
-    let reply = ws
-        .request(
-            json!({"id":"p","type":"prompt","session":session,"text":"stream:3"}),
-            &mut seen,
-        )
-        .await;
-    assert_eq!(reply["type"], "ok");
+    subscribe_and_prompt(&mut ws, &session, "stream:3", &mut seen).await;
     ws.until_idle(&session, false, &mut seen).await;
     let last = *seqs(&seen).last().unwrap();
 

@@ -643,6 +643,18 @@ pub async fn create_session(ws: &mut Ws, cwd: &str) -> String {
         .to_owned()
 }
 
+/// Subscribes `ws` to `session` and prompts it with `text`, both answered `ok`; the
+/// session's events that arrive meanwhile go to `seen`.
+pub async fn subscribe_and_prompt(ws: &mut Ws, session: &str, text: &str, seen: &mut Vec<Value>) {
+    for msg in [
+        json!({"id":"s","type":"session.subscribe","session":session}),
+        json!({"id":"p","type":"prompt","session":session,"text":text}),
+    ] {
+        let reply = ws.request(msg, seen).await;
+        assert_eq!(reply["type"], "ok", "{reply}");
+    }
+}
+
 /// The seqs of a list of events.
 pub fn seqs(events: &[Value]) -> Vec<u64> {
     events.iter().filter_map(|e| e["seq"].as_u64()).collect()
